@@ -1,0 +1,51 @@
+# cryptoorch: `make run` starts everything, `make test` proves it. Both bootstrap .venv.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+UV     := $(BIN)/uv
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-unit test-integration test-e2e lint bench schemas lock chaos clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the locked dependencies
+
+lock: | $(BIN)/python ## re-resolve requirements.lock from pyproject.toml
+	$(BIN)/python -m pip install --quiet uv==0.13.8
+	$(UV) pip compile pyproject.toml --extra dev -o requirements.lock --python $(BIN)/python
+
+run: $(STAMP) ## start broker, database and all five services (gateway on http://127.0.0.1:8000)
+	$(BIN)/cryptoorch up
+
+test: $(STAMP) ## the whole suite: unit, integration, e2e, chaos (starts its own broker and database)
+	$(BIN)/python -m pytest -p no:cacheprovider -q tests
+
+test-unit: $(STAMP) ## unit tests only (no broker, no database)
+	$(BIN)/python -m pytest -p no:cacheprovider -q tests/unit
+
+lint: $(STAMP) ## ruff, mypy --strict, import-linter (services never import each other)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+schemas: $(STAMP) ## write docs/schemas/*.json and docs/asyncapi.yaml from shared/contracts
+	$(BIN)/python -m shared.contracts.publish docs
+
+bench: $(STAMP) ## print throughput figures (raw limits beside relay and inbox)
+	$(BIN)/python -m benchmarks.run
+
+clean: ## remove .venv and .data
+	rm -rf $(VENV) .data
