@@ -1,0 +1,245 @@
+"""The idempotent consumer: batches in one transaction, offsets after commit, poison to the DLQ.
+
+For each batch from the broker: skip event ids already in `inbox`, apply the
+rest through the handler (each in a savepoint), record their ids, commit, and
+only then commit the offsets. A message that keeps failing is retried with
+backoff `max_attempts` times and then dead-lettered: its original bytes go to
+`<topic>.dlq` through the outbox, with the error, in the same transaction that
+records it in the inbox, so the partition moves on and nothing is half-written.
+A database outage is not the message's fault: it is retried without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, KafkaError
+from opentelemetry import trace
+
+from shared.contracts.envelope import Envelope, UndecodableMessage, decode
+from shared.contracts.topics import dead_letter_topic
+from shared.db import TRANSIENT_ERRORS, Connection
+from shared.ids import derived_id
+from shared.outbox import enqueue_raw
+from shared.telemetry import extract_context, tracer
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Connection, Envelope], Awaitable[None]]
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+@dataclass
+class InboxStats:
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    attempts: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class _Failure:
+    record: Record
+    error: BaseException
+
+
+class InboxConsumer:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        bootstrap_servers: str,
+        group_id: str,
+        topics: list[str],
+        handler: Handler,
+        batch_size: int = 500,
+        max_attempts: int = 3,
+        backoff_seconds: float = 0.2,
+    ) -> None:
+        self._pool = pool
+        self._handler = handler
+        self._topics = topics
+        self._batch_size = batch_size
+        self._max_attempts = max_attempts
+        self._backoff = backoff_seconds
+        self._consumer = AIOKafkaConsumer(
+            *topics,
+            bootstrap_servers=bootstrap_servers,
+            group_id=group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            max_poll_records=batch_size,
+        )
+        self._tracer = tracer("cryptoorch.inbox")
+        self.stats = InboxStats()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        await self._consumer.start()
+        try:
+            while not stop.is_set():
+                batch = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
+                records = [r for tp in sorted(batch, key=str) for r in batch[tp]]
+                if records:
+                    await self.process(records, stop)
+        finally:
+            await self._consumer.stop()
+
+    async def process(self, records: list[Record], stop: asyncio.Event) -> None:
+        """Apply records (in order), retrying and dead-lettering as the module says."""
+        pending = records
+        transient_delay = self._backoff
+        while pending and not stop.is_set():
+            try:
+                done, failure = await self._apply(pending)
+            except TRANSIENT_ERRORS as exc:
+                log.warning("inbox: database unavailable (%s); retrying", exc)
+                await asyncio.sleep(transient_delay)
+                transient_delay = min(transient_delay * 2, 5.0)
+                continue
+            await self._commit_offsets(pending[:done])
+            if failure is None:
+                return
+            pending = pending[done:]
+            key = _record_key(failure.record)
+            attempts = self.stats.attempts.get(key, 0) + 1
+            self.stats.attempts[key] = attempts
+            permanent = isinstance(failure.error, UndecodableMessage)
+            if not permanent and isinstance(failure.error, TRANSIENT_ERRORS):
+                await asyncio.sleep(transient_delay)
+                continue
+            if permanent or attempts >= self._max_attempts:
+                await self._dead_letter(failure, attempts)
+                await self._commit_offsets(pending[:1])
+                self.stats.attempts.pop(key, None)
+                pending = pending[1:]
+            else:
+                log.warning("inbox: %s failed (attempt %d): %r", key, attempts, failure.error)
+                await asyncio.sleep(self._backoff * 2 ** (attempts - 1))
+
+    async def _apply(self, records: list[Record]) -> tuple[int, _Failure | None]:
+        """One transaction; stops at the first failing record. Returns (records done, failure)."""
+        done = 0
+        failure: _Failure | None = None
+        async with self._pool.acquire() as conn, conn.transaction():
+            decoded: list[Envelope | UndecodableMessage] = []
+            for record in records:
+                try:
+                    decoded.append(decode(record.value or b""))
+                except UndecodableMessage as exc:
+                    decoded.append(exc)
+            ids = [m.event_id for m in decoded if isinstance(m, Envelope)]
+            seen = {
+                r["event_id"]
+                for r in await conn.fetch(
+                    "SELECT event_id FROM inbox WHERE event_id = ANY($1::uuid[])", ids
+                )
+            }
+            for record, message in zip(records, decoded, strict=True):
+                if isinstance(message, UndecodableMessage):
+                    failure = _Failure(record, message)
+                    break
+                if message.event_id in seen:
+                    self.stats.duplicates += 1
+                    done += 1
+                    continue
+                try:
+                    async with conn.transaction():
+                        await self._apply_one(conn, record, message)
+                except TRANSIENT_ERRORS:
+                    raise
+                except Exception as exc:  # the message's fault: retried, then dead-lettered
+                    failure = _Failure(record, exc)
+                    break
+                seen.add(message.event_id)
+                done += 1
+        self.stats.applied += done
+        self.stats.batches += 1
+        return done, failure
+
+    async def _apply_one(self, conn: Connection, record: Record, message: Envelope) -> None:
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+        with self._tracer.start_as_current_span(
+            f"apply {message.type}",
+            context=extract_context(headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.destination": record.topic,
+                "cryptoorch.event_id": str(message.event_id),
+            },
+        ):
+            await self._handler(conn, message)
+            await conn.execute(
+                'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
+                "VALUES ($1, $2, $3, $4, 'applied')",
+                message.event_id,
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+
+    async def _dead_letter(self, failure: _Failure, attempts: int) -> None:
+        record = failure.record
+        event_id = _event_id_of(record)
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+        headers.update(
+            {
+                "dlq.error": f"{type(failure.error).__name__}: {failure.error}"[:2000],
+                "dlq.original_topic": record.topic,
+                "dlq.original_partition": str(record.partition),
+                "dlq.original_offset": str(record.offset),
+                "dlq.attempts": str(attempts),
+            }
+        )
+        log.error("inbox: dead-lettering %s: %s", _record_key(record), headers["dlq.error"])
+        async with self._pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
+                "VALUES ($1, $2, $3, $4, 'dead_lettered') ON CONFLICT DO NOTHING RETURNING 1",
+                event_id,
+                record.topic,
+                record.partition,
+                record.offset,
+            )
+            if inserted:
+                await enqueue_raw(
+                    conn,
+                    event_id=derived_id("dlq", event_id),
+                    topic=dead_letter_topic(record.topic),
+                    key=(record.key or b"").decode(errors="replace"),
+                    value=record.value or b"",
+                    headers=headers,
+                )
+        self.stats.dead_lettered += 1
+
+    async def _commit_offsets(self, records: list[Record]) -> None:
+        offsets: dict[TopicPartition, int] = {}
+        for r in records:
+            offsets[TopicPartition(r.topic, r.partition)] = r.offset + 1
+        if not offsets:
+            return
+        try:
+            await self._consumer.commit(offsets)
+        except (CommitFailedError, KafkaError) as exc:
+            # A rebalance took the partition: the new owner re-reads and the inbox skips.
+            log.warning("inbox: offset commit failed (%s); redelivery will be skipped", exc)
+
+
+def _record_key(record: Record) -> str:
+    return f"{record.topic}/{record.partition}@{record.offset}"
+
+
+def _event_id_of(record: Record) -> uuid.UUID:
+    """The message's own event id if it has a readable one, else one derived from its position."""
+    try:
+        value = json.loads(record.value or b"")
+        return uuid.UUID(str(value["event_id"]))
+    except (ValueError, KeyError, TypeError):
+        return derived_id("position", record.topic, record.partition, record.offset)

@@ -1,0 +1,159 @@
+"""The transactional outbox: write in the caller's transaction, publish after commit.
+
+`enqueue` is the only way a service emits a message. `OutboxRelay` publishes
+committed rows in id order and marks them published; a crash between publish and
+mark re-publishes (consumers' inboxes drop the duplicate), never loses. One relay
+per database is active at a time (advisory lock); the others wait as standbys.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from shared.contracts.envelope import Envelope, encode
+from shared.db import TRANSIENT_ERRORS, Connection, connect
+from shared.telemetry import inject_headers
+
+log = logging.getLogger(__name__)
+RETRYABLE: tuple[type[BaseException], ...] = (TimeoutError, *TRANSIENT_ERRORS)
+RELAY_LOCK_KEY = 0x6F757462  # "outb"
+
+
+async def enqueue(conn: Connection, *messages: Envelope) -> None:
+    """Add messages to the outbox inside the caller's open transaction."""
+    headers = inject_headers()
+    await conn.executemany(
+        "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
+        [(m.event_id, m.topic.value, m.account_id, encode(m), headers) for m in messages],
+    )
+
+
+async def enqueue_raw(
+    conn: Connection,
+    *,
+    event_id: Any,
+    topic: str,
+    key: str,
+    value: bytes,
+    headers: dict[str, str],
+) -> None:
+    """Add an opaque message (a dead letter keeps the original bytes)."""
+    await conn.execute(
+        "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (event_id) DO NOTHING",
+        event_id,
+        topic,
+        key,
+        value,
+        headers,
+    )
+
+
+AfterPublish = Callable[[Sequence[int]], Awaitable[None]]
+
+
+class OutboxRelay:
+    def __init__(
+        self,
+        database_url: str,
+        producer: AIOKafkaProducer,
+        *,
+        batch_size: int = 500,
+        poll_seconds: float = 1.0,
+        after_publish: AfterPublish | None = None,
+    ) -> None:
+        self._url = database_url
+        self._producer = producer
+        self._batch_size = batch_size
+        self._poll = poll_seconds
+        self._wake = asyncio.Event()
+        self._after_publish = after_publish
+        self.published = 0
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Publish until `stop` is set; survives database and broker outages by retrying."""
+        delay = 0.1
+        while not stop.is_set():
+            try:
+                await self._run_as_leader(stop)
+                delay = 0.1
+            except RETRYABLE as exc:
+                log.warning("outbox relay: %s; retrying in %.1fs", exc, delay)
+            await _sleep_or_stop(stop, delay)
+            delay = min(delay * 2, 5.0)
+
+    async def _run_as_leader(self, stop: asyncio.Event) -> None:
+        conn = await connect(self._url)
+        try:
+            while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):
+                if await _sleep_or_stop(stop, 2.0):
+                    return
+            await conn.add_listener("outbox", lambda *_: self._wake.set())
+            while not stop.is_set():
+                if await self.publish_pending(conn) == 0:
+                    await self._wait(stop)
+        finally:
+            await conn.close()
+
+    async def publish_pending(self, conn: Connection) -> int:
+        """Publish one batch of unpublished rows; return how many were published."""
+        self._wake.clear()
+        rows = await conn.fetch(
+            "SELECT id, topic, key, value, headers FROM outbox WHERE published_at IS NULL "
+            "ORDER BY id LIMIT $1",
+            self._batch_size,
+        )
+        if not rows:
+            return 0
+        await self._send(rows)
+        ids = [r["id"] for r in rows]
+        if self._after_publish is not None:
+            await self._after_publish(ids)
+        await conn.execute(
+            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
+        )
+        self.published += len(ids)
+        return len(ids)
+
+    async def _send(self, rows: Sequence[asyncpg.Record]) -> None:
+        delay = 0.1
+        while True:
+            try:
+                futures = [
+                    await self._producer.send(
+                        r["topic"],
+                        value=bytes(r["value"]),
+                        key=r["key"].encode(),
+                        headers=[(k, str(v).encode()) for k, v in r["headers"].items()],
+                    )
+                    for r in rows
+                ]
+                await asyncio.gather(*futures)
+                return
+            except Exception as exc:  # broker down or slow: the rows stay unpublished
+                log.warning("outbox relay: publish failed (%s); retrying in %.1fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    async def _wait(self, stop: asyncio.Event) -> None:
+        waiters = [asyncio.ensure_future(self._wake.wait()), asyncio.ensure_future(stop.wait())]
+        try:
+            await asyncio.wait(waiters, timeout=self._poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for w in waiters:
+                w.cancel()
+
+
+async def _sleep_or_stop(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to `seconds`; True if `stop` was set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+        return True
+    except TimeoutError:
+        return False

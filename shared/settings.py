@@ -1,0 +1,65 @@
+"""One settings object per service, read from the environment (and an optional settings file).
+
+`KAFKA_BOOTSTRAP_SERVERS` and `DATABASE_URL` keep their conventional names; every
+other setting is `CRYPTOORCH_<NAME>`. `DATABASE_URL` names a server: each service
+uses its own database on it, `<db_prefix>_<service>`.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="CRYPTOORCH_",
+        env_file=None,
+        extra="ignore",
+        frozen=True,
+    )
+
+    kafka_bootstrap_servers: str = Field(
+        default="",
+        validation_alias=AliasChoices(
+            "KAFKA_BOOTSTRAP_SERVERS", "CRYPTOORCH_KAFKA_BOOTSTRAP_SERVERS"
+        ),
+    )
+    database_url: str = Field(
+        default="", validation_alias=AliasChoices("DATABASE_URL", "CRYPTOORCH_DATABASE_URL")
+    )
+    db_prefix: str = Field(default="cryptoorch", pattern=r"^[a-z][a-z0-9_]{0,40}$")
+    db_pool_size: int = Field(default=10, ge=1, le=100)
+    consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
+    consumer_max_attempts: int = Field(default=3, ge=1, le=100)
+    relay_batch_size: int = Field(default=500, ge=1, le=10_000)
+    relay_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    trace_exporter: str = Field(default="none", pattern=r"^(none|console|memory|otlp)$")
+    log_level: str = "INFO"
+
+    def service_database_url(self, service: str) -> str:
+        return database_url_for(self.database_url, f"{self.db_prefix}_{service}")
+
+    def require_infrastructure(self) -> None:
+        """A service process never starts its own infrastructure: `cryptoorch up` does."""
+        missing = [
+            name
+            for name, value in (
+                ("KAFKA_BOOTSTRAP_SERVERS", self.kafka_bootstrap_servers),
+                ("DATABASE_URL", self.database_url),
+            )
+            if not value
+        ]
+        if missing:
+            raise SystemExit(
+                f"{', '.join(missing)} not set: start the system with `cryptoorch up`, "
+                "or point these at a running broker and PostgreSQL"
+            )
+
+
+def database_url_for(server_url: str, database: str) -> str:
+    """The same server and credentials, another database."""
+    parts = urlsplit(server_url)
+    return urlunsplit((parts.scheme, parts.netloc, "/" + database, parts.query, parts.fragment))
