@@ -1,0 +1,122 @@
+"""What every service process does around its own logic: database, migrations, relay, consumers.
+
+A service's `app.py` builds a `ServiceRuntime`, adds its consumers and background
+tasks, and calls `run()`; tests call the same function with their own settings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from shared import logs, telemetry
+from shared.db import create_pool, ensure_database
+from shared.inbox import Handler, InboxConsumer
+from shared.kafka import ensure_topics, make_producer
+from shared.migrate import migrate
+from shared.outbox import OutboxRelay
+from shared.settings import CommonSettings
+
+log = logging.getLogger(__name__)
+Task = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+
+
+async def prepare_database(settings: CommonSettings, service: str, migrations: Path) -> str:
+    """Create the service's database if needed and apply its migrations; return its URL."""
+    url = await ensure_database(settings.database_url, f"{settings.db_prefix}_{service}")
+    await migrate(url, migrations)
+    return url
+
+
+@dataclass
+class ServiceRuntime:
+    name: str
+    settings: CommonSettings
+    migrations: Path
+    pool: asyncpg.Pool = field(init=False)
+    database_url: str = field(init=False)
+    producer: AIOKafkaProducer = field(init=False)
+    relay: OutboxRelay = field(init=False)
+    consumers: list[InboxConsumer] = field(default_factory=list)
+    tasks: list[Task] = field(default_factory=list)
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+
+    async def start(self) -> None:
+        self.settings.require_infrastructure()
+        self.database_url = await prepare_database(self.settings, self.name, self.migrations)
+        self.pool = await create_pool(self.database_url, size=self.settings.db_pool_size)
+        await ensure_topics(self.settings.kafka_bootstrap_servers)
+        self.producer = make_producer(self.settings.kafka_bootstrap_servers)
+        await self.producer.start()
+        self.relay = OutboxRelay(
+            self.database_url,
+            self.producer,
+            batch_size=self.settings.relay_batch_size,
+            poll_seconds=self.settings.relay_poll_seconds,
+        )
+
+    def consume(self, topics: list[str], handler: Handler) -> InboxConsumer:
+        """Consume `topics` in this service's consumer group through the inbox."""
+        consumer = InboxConsumer(
+            pool=self.pool,
+            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            group_id=f"{self.settings.db_prefix}.{self.name}",
+            topics=topics,
+            handler=handler,
+            batch_size=self.settings.consumer_batch_size,
+            max_attempts=self.settings.consumer_max_attempts,
+        )
+        self.consumers.append(consumer)
+        return consumer
+
+    def background(self, task: Task) -> None:
+        self.tasks.append(task)
+
+    async def run(self) -> None:
+        """Run relay, consumers and tasks until SIGTERM/SIGINT or `stop`; a crash stops all."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.stop.set)
+        jobs = [self.relay.run, *(c.run for c in self.consumers), *self.tasks]
+        running: list[asyncio.Task[None]] = [asyncio.create_task(job(self.stop)) for job in jobs]
+        stopper = asyncio.create_task(self.stop.wait())
+        try:
+            done, _ = await asyncio.wait([*running, stopper], return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                if task is not stopper and task.exception() is not None:
+                    raise task.exception()  # type: ignore[misc]
+        finally:
+            self.stop.set()
+            await asyncio.wait(running, timeout=10)
+            for task in running:
+                task.cancel()
+            await self.close()
+
+    async def close(self) -> None:
+        await self.producer.stop()
+        await self.pool.close()
+
+
+def main(
+    name: str, settings: CommonSettings, build: Callable[[ServiceRuntime], Awaitable[None]]
+) -> None:
+    """Entry point of `python -m services.<name>`."""
+    logs.configure(name, settings.log_level)
+    telemetry.configure(name, settings.trace_exporter)
+
+    async def _run() -> None:
+        runtime = ServiceRuntime(name, settings, migrations)
+        await runtime.start()
+        await build(runtime)
+        log.info("%s running", name)
+        await runtime.run()
+
+    asyncio.run(_run())
