@@ -106,7 +106,10 @@ class ServiceRuntime:
 
 
 def main(
-    name: str, settings: CommonSettings, build: Callable[[ServiceRuntime], Awaitable[None]]
+    name: str,
+    settings: CommonSettings,
+    migrations: Path,
+    build: Callable[[ServiceRuntime], Awaitable[None]],
 ) -> None:
     """Entry point of `python -m services.<name>`."""
     logs.configure(name, settings.log_level)
