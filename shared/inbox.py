@@ -12,6 +12,7 @@ A database outage is not the message's fault: it is retried without limit.
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import logging
 import uuid
@@ -24,10 +25,11 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
-from shared.contracts.envelope import Envelope, UndecodableMessage, decode
+from shared.contracts.deadletter import DeadLettered
+from shared.contracts.envelope import Envelope, UndecodableMessage, decode, encode, new_message
 from shared.contracts.topics import dead_letter_topic
 from shared.db import TRANSIENT_ERRORS, Connection
-from shared.ids import derived_id
+from shared.ids import SYSTEM_ACCOUNT, derived_id
 from shared.outbox import enqueue_raw
 from shared.telemetry import extract_context, tracer
 
@@ -65,6 +67,7 @@ class InboxConsumer:
         backoff_seconds: float = 0.2,
     ) -> None:
         self._pool = pool
+        self._group_id = group_id
         self._handler = handler
         self._topics = topics
         self._batch_size = batch_size
@@ -187,23 +190,33 @@ class InboxConsumer:
 
     async def _dead_letter(self, failure: _Failure, attempts: int) -> None:
         record = failure.record
-        event_id = _event_id_of(record)
-        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
-        headers.update(
-            {
-                "dlq.error": f"{type(failure.error).__name__}: {failure.error}"[:2000],
-                "dlq.original_topic": record.topic,
-                "dlq.original_partition": str(record.partition),
-                "dlq.original_offset": str(record.offset),
-                "dlq.attempts": str(attempts),
-            }
+        original_id = _event_id_of(record)
+        key = (record.key or b"").decode(errors="replace") or SYSTEM_ACCOUNT
+        parked = DeadLettered(
+            original_topic=record.topic,
+            original_partition=record.partition,
+            original_offset=record.offset,
+            original_event_id=str(original_id),
+            original_key=key,
+            original_value_b64=base64.b64encode(record.value or b"").decode(),
+            original_headers={k: v.decode(errors="replace") for k, v in record.headers or ()},
+            error=f"{type(failure.error).__name__}: {failure.error}"[:4000],
+            attempts=attempts,
+            consumer=self._group_id,
         )
-        log.error("inbox: dead-lettering %s: %s", _record_key(record), headers["dlq.error"])
+        message = new_message(
+            parked,
+            producer=self._group_id,
+            account_id=key[:100],
+            correlation_id=str(original_id),
+            event_id=derived_id("dlq", self._group_id, original_id),
+        )
+        log.error("inbox: dead-lettering %s: %s", _record_key(record), parked.error)
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
                 'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
                 "VALUES ($1, $2, $3, $4, 'dead_lettered') ON CONFLICT DO NOTHING RETURNING 1",
-                event_id,
+                original_id,
                 record.topic,
                 record.partition,
                 record.offset,
@@ -211,11 +224,11 @@ class InboxConsumer:
             if inserted:
                 await enqueue_raw(
                     conn,
-                    event_id=derived_id("dlq", event_id),
+                    event_id=message.event_id,
                     topic=dead_letter_topic(record.topic),
-                    key=(record.key or b"").decode(errors="replace"),
-                    value=record.value or b"",
-                    headers=headers,
+                    key=message.account_id,
+                    value=encode(message),
+                    headers={"dlq.error": parked.error[:500]},
                 )
         self.stats.dead_lettered += 1
 

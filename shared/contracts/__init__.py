@@ -1,6 +1,15 @@
 """The only thing services share about each other: topics, envelope, commands and events."""
 
-from shared.contracts import accounts, audit, decisions, execution, ledger, orders, wallet
+from shared.contracts import (
+    accounts,
+    audit,
+    deadletter,
+    decisions,
+    execution,
+    ledger,
+    orders,
+    wallet,
+)
 from shared.contracts.envelope import (
     Envelope,
     Payload,
@@ -23,6 +32,7 @@ __all__ = [
     "all_topics",
     "audit",
     "dead_letter_topic",
+    "deadletter",
     "decisions",
     "decode",
     "encode",
