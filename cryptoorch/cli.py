@@ -1,0 +1,129 @@
+"""`cryptoorch`: the operator's commands. Each reaches the broker and databases of a running
+`cryptoorch up` in this folder, or those named by KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import typer
+
+from cryptoorch import runtime_info
+from cryptoorch.runtime_info import SERVICES
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help=__doc__)
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def up(
+    host: str = typer.Option("127.0.0.1", help="gateway bind address"),
+    port: int = typer.Option(8000, help="gateway port"),
+) -> None:
+    """Start broker + database (unless configured), migrate, run all five services.
+
+    Example: cryptoorch up --port 8000
+    """
+    from cryptoorch.up import run_up
+
+    raise typer.Exit(run_up(host, port))
+
+
+@app.command()
+def migrate() -> None:
+    """Apply each service's migrations (creating its database if needed).
+
+    Example: DATABASE_URL=postgresql://postgres@127.0.0.1:5432/postgres cryptoorch migrate
+    """
+    from shared.db import ensure_database
+    from shared.migrate import migrate as apply
+
+    async def _run() -> None:
+        server = runtime_info.server_database_url()
+        for name in SERVICES:
+            url = await ensure_database(server, f"{runtime_info.db_prefix()}_{name}")
+            applied = await apply(url, runtime_info.migrations_dir(name))
+            typer.echo(f"{name}: {len(applied)} migration(s) applied")
+
+    try:
+        asyncio.run(_run())
+    except runtime_info.NotRunning as exc:
+        raise _fail(str(exc)) from None
+
+
+@app.command()
+def status(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Each service's outbox backlog and dead letters, the broker and database addresses.
+
+    Example: cryptoorch status --json
+    """
+    from cryptoorch.status import collect
+
+    try:
+        report = asyncio.run(collect())
+    except runtime_info.NotRunning as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps(report, indent=2, default=str))
+        return
+    typer.echo(f"broker    {report['kafka_bootstrap_servers']}")
+    typer.echo(f"database  {report['database_url']}")
+    typer.echo(f"{'service':<10} {'db':<5} {'outbox backlog':>15} {'dead letters':>13}")
+    for name, row in report["services"].items():
+        typer.echo(
+            f"{name:<10} {row['database']:<5} {row.get('outbox_backlog', '-')!s:>15} "
+            f"{row.get('dead_lettered', '-')!s:>13}"
+        )
+
+
+admin_app = typer.Typer(no_args_is_help=True, help="Administrators.")
+app.add_typer(admin_app, name="admin")
+
+
+@admin_app.command("create")
+def admin_create(
+    email: str = typer.Option(..., help="the admin's e-mail"),
+    password: str = typer.Option(
+        ..., envvar="CRYPTOORCH_ADMIN_PASSWORD", prompt=True, hide_input=True, help="password"
+    ),
+) -> None:
+    """Create an admin user (password also from CRYPTOORCH_ADMIN_PASSWORD).
+
+    Example: cryptoorch admin create --email ops@example.com
+    """
+    from cryptoorch.admin_cmd import create_admin_user
+
+    try:
+        user_id = asyncio.run(create_admin_user(email, password))
+    except runtime_info.NotRunning as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:
+        raise _fail(f"admin not created: {exc}") from None
+    typer.echo(f"admin {email} has user id {user_id}")
+
+
+def _mount_optional() -> None:
+    """Commands whose modules are written alongside their services."""
+    try:
+        from cryptoorch import audit_cmd
+    except ImportError:  # pragma: no cover - only while a module is being written
+        return
+    app.add_typer(audit_cmd.app, name="audit", help="The hash-chained audit trail.")
+    trace_command = getattr(audit_cmd, "trace_command", None)
+    if trace_command is not None:
+        app.command("trace")(trace_command)
+
+
+_mount_optional()
+
+
+def main() -> None:
+    app(prog_name="cryptoorch")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,118 @@
+"""`cryptoorch up`: infrastructure, migrations, five services, one URL; Ctrl-C stops it all."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import secrets
+import signal
+import time
+import urllib.request
+from pathlib import Path
+
+from cryptoorch.runtime_info import SERVICES, data_dir, migrations_dir, write_runtime
+from cryptoorch.supervisor import Supervisor
+from shared.infra.resolve import provide
+from shared.kafka import ensure_topics, wait_for_broker
+from shared.service import prepare_database
+from shared.settings import CommonSettings
+
+
+def load_or_create_secrets(folder: Path) -> dict[str, str]:
+    """Keys the services need, generated once per data folder and kept (0600) beside the data."""
+    path = folder / "secrets.json"
+    if path.exists():
+        stored: dict[str, str] = json.loads(path.read_text())
+        return stored
+    import base64
+
+    values = {
+        "CRYPTOORCH_JWT_SECRET": secrets.token_urlsafe(48),
+        "CRYPTOORCH_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    }
+    path.touch(mode=0o600)
+    path.write_text(json.dumps(values))
+    return values
+
+
+async def prepare(settings: CommonSettings) -> None:
+    await wait_for_broker(settings.kafka_bootstrap_servers)
+    await ensure_topics(settings.kafka_bootstrap_servers)
+    for name in SERVICES:
+        await prepare_database(settings, name, migrations_dir(name))
+
+
+def _gateway_healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=1) as response:  # noqa: S310
+            return bool(response.status == 200)
+    except OSError:
+        return False
+
+
+def run_up(host: str, port: int) -> int:
+    folder = data_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    stop = False
+
+    def _stop(*_: object) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGINT, _stop)
+    signal.signal(signal.SIGTERM, _stop)
+    print(f"[cryptoorch] starting broker and database (data in {folder})", flush=True)
+    infra = provide(folder, durable=True, allow_containers=False)
+    supervisor: Supervisor | None = None
+    try:
+        env = {
+            **os.environ,
+            **load_or_create_secrets(folder),
+            "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+            "DATABASE_URL": infra.database_url,
+            "CRYPTOORCH_GATEWAY_HOST": host,
+            "CRYPTOORCH_GATEWAY_PORT": str(port),
+            "CRYPTOORCH_AUDIT_CHECKPOINT_FILE": str(folder / "audit-checkpoints.jsonl"),
+        }
+        settings = CommonSettings(
+            KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
+            DATABASE_URL=infra.database_url,
+        )
+        asyncio.run(prepare(settings))
+        gateway_url = f"http://{host}:{port}"
+        write_runtime(
+            {
+                "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
+                "database_url": infra.database_url,
+                "db_prefix": settings.db_prefix,
+                "gateway_url": gateway_url,
+                "supervisor_pid": os.getpid(),
+                "kafka": infra.kafka_source,
+                "database": infra.database_source,
+            }
+        )
+        supervisor = Supervisor(env, folder / "logs")
+        for name in SERVICES:
+            supervisor.start(name)
+        print(f"[cryptoorch] broker {infra.kafka_bootstrap_servers} ({infra.kafka_source})")
+        print(f"[cryptoorch] database {infra.database_url} ({infra.database_source})")
+        print(f"[cryptoorch] service logs in {folder / 'logs'}", flush=True)
+        announced = False
+        deadline = time.monotonic() + 60
+        while not stop:
+            supervisor.check()
+            if not announced and _gateway_healthy(gateway_url):
+                announced = True
+                print(f"[cryptoorch] ready: gateway on {gateway_url}  (Ctrl-C stops)", flush=True)
+            elif not announced and time.monotonic() > deadline:
+                print("[cryptoorch] the gateway is not answering yet; see its log", flush=True)
+                deadline = float("inf")
+            time.sleep(0.2)
+        print("[cryptoorch] stopping", flush=True)
+        return 0
+    finally:
+        if supervisor is not None:
+            supervisor.stop_all()
+        infra.stop()
+        (folder / "runtime.json").unlink(missing_ok=True)
