@@ -65,6 +65,9 @@ class InboxConsumer:
         batch_size: int = 500,
         max_attempts: int = 3,
         backoff_seconds: float = 0.2,
+        session_timeout_ms: int = 6000,
+        heartbeat_interval_ms: int = 500,
+        rebalance_timeout_ms: int = 5000,
     ) -> None:
         self._pool = pool
         self._group_id = group_id
@@ -80,6 +83,9 @@ class InboxConsumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=batch_size,
+            session_timeout_ms=session_timeout_ms,
+            heartbeat_interval_ms=heartbeat_interval_ms,
+            rebalance_timeout_ms=rebalance_timeout_ms,
         )
         self._tracer = tracer("cryptoorch.inbox")
         self.stats = InboxStats()
@@ -163,7 +169,7 @@ class InboxConsumer:
                     break
                 seen.add(message.event_id)
                 done += 1
-        self.stats.applied += done
+                self.stats.applied += 1
         self.stats.batches += 1
         return done, failure
 

@@ -73,6 +73,9 @@ class ServiceRuntime:
             handler=handler,
             batch_size=self.settings.consumer_batch_size,
             max_attempts=self.settings.consumer_max_attempts,
+            session_timeout_ms=self.settings.consumer_session_timeout_ms,
+            heartbeat_interval_ms=self.settings.consumer_heartbeat_ms,
+            rebalance_timeout_ms=self.settings.consumer_rebalance_timeout_ms,
         )
         self.consumers.append(consumer)
         return consumer

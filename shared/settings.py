@@ -34,6 +34,10 @@ class CommonSettings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, le=100)
     consumer_batch_size: int = Field(default=500, ge=1, le=10_000)
     consumer_max_attempts: int = Field(default=3, ge=1, le=100)
+    consumer_session_timeout_ms: int = Field(default=6000, ge=1000, le=300_000)
+    """How long a dead consumer keeps its partitions before the group moves them."""
+    consumer_heartbeat_ms: int = Field(default=500, ge=100, le=60_000)
+    consumer_rebalance_timeout_ms: int = Field(default=5000, ge=1000, le=300_000)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     trace_exporter: str = Field(default="none", pattern=r"^(none|console|memory|otlp)$")

@@ -20,6 +20,12 @@ from shared.infra.resolve import Infrastructure, provide
 from shared.settings import CommonSettings
 
 S = TypeVar("S", bound=CommonSettings)
+FAST_GROUPS = {
+    "consumer_session_timeout_ms": 3000,
+    "consumer_heartbeat_ms": 300,
+    "consumer_rebalance_timeout_ms": 2000,
+}
+"""Consumer-group timing for tests: a killed member's partitions move in ~3 s, not 6."""
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +53,7 @@ def settings_factory(infra: Infrastructure, db_prefix: str) -> Callable[..., Any
             "DATABASE_URL": infra.database_url,
             "db_prefix": db_prefix,
             "relay_poll_seconds": 0.2,
+            **FAST_GROUPS,
         }
         values.update(overrides)
         return cls(**values)
@@ -62,4 +69,5 @@ def service_env(infra: Infrastructure, db_prefix: str) -> dict[str, str]:
         "DATABASE_URL": infra.database_url,
         "CRYPTOORCH_DB_PREFIX": db_prefix,
         "CRYPTOORCH_RELAY_POLL_SECONDS": "0.2",
+        **{f"CRYPTOORCH_{k.upper()}": str(v) for k, v in FAST_GROUPS.items()},
     }

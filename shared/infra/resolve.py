@@ -1,0 +1,80 @@
+"""Choose where Kafka and PostgreSQL come from, each on its own.
+
+Order: an address in the environment (someone runs the real thing), then
+testcontainers when the caller allows it and Docker answers (tests), then the
+embedded part (a fresh machine with nothing configured).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from shared.infra.containers import docker_available, start_containers
+from shared.infra.kafka import EmbeddedKafka
+from shared.infra.postgres import EmbeddedPostgres
+
+KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
+DATABASE_ENV = "DATABASE_URL"
+
+
+@dataclass
+class Infrastructure:
+    """Where to connect, and what this process started (stopped in reverse order)."""
+
+    kafka_bootstrap_servers: str
+    database_url: str
+    kafka_source: str = "env"
+    database_source: str = "env"
+    _stops: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    def stop(self) -> None:
+        while self._stops:
+            self._stops.pop()()
+
+    def __enter__(self) -> Infrastructure:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+
+def provide(
+    data_dir: Path,
+    *,
+    durable: bool,
+    allow_containers: bool,
+    environ: Mapping[str, str] | None = None,
+    kafka_port: int | None = None,
+    postgres_port: int | None = None,
+) -> Infrastructure:
+    """Resolve both parts; embedded state lives under ``data_dir`` (``pg/``, ``logs/``)."""
+    env = os.environ if environ is None else environ
+    kafka_url, database_url = env.get(KAFKA_ENV) or None, env.get(DATABASE_ENV) or None
+    infra = Infrastructure("", "")
+    try:
+        missing = kafka_url is None or database_url is None
+        if missing and allow_containers and docker_available():
+            containers = start_containers(kafka=kafka_url is None, postgres=database_url is None)
+            infra._stops.append(containers.stop)
+            if kafka_url is None:
+                kafka_url, infra.kafka_source = containers.kafka_bootstrap_servers, "container"
+            if database_url is None:
+                database_url, infra.database_source = containers.database_url, "container"
+        if kafka_url is None:
+            kafka = EmbeddedKafka.start(data_dir / "logs", kafka_port)
+            infra._stops.append(kafka.stop)
+            kafka_url, infra.kafka_source = kafka.bootstrap_servers, "embedded"
+        if database_url is None:
+            pg = EmbeddedPostgres.start(
+                data_dir / "pg", data_dir / "logs", durable=durable, port=postgres_port
+            )
+            infra._stops.append(pg.stop)
+            database_url, infra.database_source = pg.url, "embedded"
+    except BaseException:
+        infra.stop()
+        raise
+    infra.kafka_bootstrap_servers, infra.database_url = kafka_url, database_url
+    return infra

@@ -1,0 +1,250 @@
+"""The outbox and inbox against the real broker and PostgreSQL: nothing lost, nothing doubled."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from shared.contracts import Envelope, decode, encode, new_message
+from shared.contracts.deadletter import DeadLettered
+from shared.contracts.wallet import RecordDeposit
+from shared.db import Connection, create_pool, drop_database, ensure_database
+from shared.inbox import InboxConsumer
+from shared.infra.resolve import Infrastructure
+from shared.kafka import ensure_topics, make_producer
+from shared.migrate import migrate
+from shared.outbox import OutboxRelay, enqueue
+from tests.support.topics import read_topic
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+
+
+class RelayCrashed(Exception):
+    pass
+
+
+@pytest.fixture
+async def database(infra: Infrastructure, tmp_path: Path) -> AsyncIterator[str]:
+    name = "t" + uuid.uuid4().hex[:12]
+    url = await ensure_database(infra.database_url, name)
+    (tmp_path / "0001_effects.sql").write_text(
+        "CREATE TABLE effects (correlation_id TEXT PRIMARY KEY, applied INT NOT NULL)"
+    )
+    await migrate(url, tmp_path)
+    yield url
+    await drop_database(infra.database_url, name)
+
+
+@pytest.fixture
+async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
+    pool = await create_pool(database, size=5)
+    yield pool
+    await pool.close()
+
+
+@pytest.fixture
+async def topic(infra: Infrastructure) -> str:
+    name = f"test.{uuid.uuid4().hex[:8]}.v1"
+    await ensure_topics(infra.kafka_bootstrap_servers, [name, name + ".dlq"])
+    return name
+
+
+def deposit(reference: str) -> Envelope:
+    return new_message(
+        RecordDeposit(deposit_id=reference, asset="USDT", amount="10", reference=reference),
+        producer="test",
+        account_id="acc-1",
+        correlation_id=reference,
+    )
+
+
+async def count_effect(handler: Connection, message: Envelope) -> None:
+    """The effect under test: a counter per message that would show a double apply."""
+    await handler.execute(
+        "INSERT INTO effects VALUES ($1, 1) ON CONFLICT (correlation_id) "
+        "DO UPDATE SET applied = effects.applied + 1",
+        message.correlation_id,
+    )
+
+
+async def effects(pool: asyncpg.Pool) -> dict[str, int]:
+    rows = await pool.fetch("SELECT correlation_id, applied FROM effects")
+    return {r["correlation_id"]: r["applied"] for r in rows}
+
+
+async def publish_to(infra: Infrastructure, topic: str, values: Sequence[bytes]) -> None:
+    producer = make_producer(infra.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        for value in values:
+            await producer.send_and_wait(topic, value=value, key=b"acc-1")
+    finally:
+        await producer.stop()
+
+
+def consumer_for(
+    infra: Infrastructure, pool: asyncpg.Pool, topic: str, group: str, **kw: object
+) -> InboxConsumer:
+    return InboxConsumer(
+        pool=pool,
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        group_id=group,
+        topics=[topic],
+        handler=kw.pop("handler", count_effect),  # type: ignore[arg-type]
+        backoff_seconds=0.01,
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=300,
+        rebalance_timeout_ms=2000,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+async def run_until(consumer: InboxConsumer, condition: object, what: str) -> None:
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    try:
+        await eventually(condition, what=what)  # type: ignore[arg-type]
+    finally:
+        stop.set()
+        await task
+
+
+async def test_rolled_back_transaction_leaves_no_outbox_row_and_publishes_nothing(
+    infra: Infrastructure, pool: asyncpg.Pool
+) -> None:
+    message = deposit("rolled-back")
+    with pytest.raises(RuntimeError):
+        async with pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, message)
+            raise RuntimeError("the state change failed")
+    assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
+
+    producer = make_producer(infra.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        relay = OutboxRelay("unused", producer)
+        async with pool.acquire() as conn:
+            assert await relay.publish_pending(conn) == 0
+    finally:
+        await producer.stop()
+    published = await read_topic(infra.kafka_bootstrap_servers, message.topic.value)
+    assert all(decode(r.value or b"").event_id != message.event_id for r in published)
+
+
+async def test_relay_killed_between_publish_and_mark_publishes_twice_but_applies_once(
+    infra: Infrastructure, pool: asyncpg.Pool, topic: str
+) -> None:
+    message = deposit("relay-crash")
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value) VALUES ($1, $2, $3, $4)",
+            message.event_id,
+            topic,
+            message.account_id,
+            encode(message),
+        )
+
+    async def crash(_: Sequence[int]) -> None:
+        raise RelayCrashed
+
+    producer = make_producer(infra.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        async with pool.acquire() as conn:
+            with pytest.raises(RelayCrashed):
+                await OutboxRelay("unused", producer, after_publish=crash).publish_pending(conn)
+            assert (
+                await conn.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL") == 1
+            )
+            assert await OutboxRelay("unused", producer).publish_pending(conn) == 1
+    finally:
+        await producer.stop()
+
+    on_topic = await read_topic(infra.kafka_bootstrap_servers, topic)
+    assert [decode(r.value or b"").event_id for r in on_topic] == [message.event_id] * 2
+
+    consumer = consumer_for(infra, pool, topic, "g-" + topic)
+
+    async def both_seen() -> bool:
+        return consumer.stats.applied + consumer.stats.duplicates >= 2
+
+    await run_until(consumer, both_seen, "both copies consumed")
+    assert await effects(pool) == {"relay-crash": 1}
+    assert consumer.stats.duplicates == 1
+
+
+async def test_consumer_killed_after_commit_before_offsets_skips_the_redelivery(
+    infra: Infrastructure, pool: asyncpg.Pool, topic: str
+) -> None:
+    await publish_to(infra, topic, [encode(deposit("crash-before-offsets"))])
+    group = "g-" + topic
+
+    first = consumer_for(infra, pool, topic, group)
+
+    async def no_offset_commit(records: object) -> None:
+        return None  # the process "dies" here: database committed, offsets not
+
+    first._commit_offsets = no_offset_commit  # type: ignore[method-assign]
+
+    async def applied() -> bool:
+        return first.stats.applied == 1
+
+    await run_until(first, applied, "first delivery applied")
+
+    second = consumer_for(infra, pool, topic, group)
+
+    async def redelivered() -> bool:
+        return second.stats.duplicates == 1
+
+    await run_until(second, redelivered, "redelivery skipped")
+    assert second.stats.applied == 0
+    assert await effects(pool) == {"crash-before-offsets": 1}
+
+
+async def test_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow(
+    infra: Infrastructure, pool: asyncpg.Pool, topic: str
+) -> None:
+    async def refuse_poison(conn: Connection, message: Envelope) -> None:
+        if message.correlation_id == "poison":
+            raise ValueError("this message can never be applied")
+        await count_effect(conn, message)
+
+    values = [
+        encode(deposit("before")),
+        encode(deposit("poison")),
+        b"{not json",
+        encode(deposit("after")),
+    ]
+    await publish_to(infra, topic, values)
+    consumer = consumer_for(infra, pool, topic, "g-" + topic, handler=refuse_poison, max_attempts=3)
+
+    async def after_applied() -> bool:
+        return "after" in await effects(pool)
+
+    await run_until(consumer, after_applied, "the message behind the poison applied")
+    assert await effects(pool) == {"before": 1, "after": 1}
+
+    producer = make_producer(infra.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        async with pool.acquire() as conn:
+            await OutboxRelay("unused", producer).publish_pending(conn)
+    finally:
+        await producer.stop()
+    parked = [
+        decode(r.value or b"").body(DeadLettered)
+        for r in await read_topic(infra.kafka_bootstrap_servers, topic + ".dlq")
+    ]
+    assert len(parked) == 2
+    poison, garbage = sorted(parked, key=lambda p: p.original_offset)
+    assert "this message can never be applied" in poison.error
+    assert poison.attempts == 3
+    assert decode(poison.original_value()).correlation_id == "poison"
+    assert "not JSON" in garbage.error and garbage.original_value() == b"{not json"
+    assert garbage.attempts == 1
