@@ -136,7 +136,9 @@ class EmbeddedPostgres:
     ) -> EmbeddedPostgres:
         """Start (after ``initdb`` on first use) and return once it accepts connections.
 
-        ``durable=False`` trades crash safety for speed: for tests only.
+        ``durable=False`` trades crash safety for speed: for tests only. As
+        root the server runs as ``embedded_postgres``, so every parent of
+        ``pgdata`` is made o+rx and must stay so while it starts.
         """
         pgdata, log_path = pgdata.resolve(), log_dir / "postgres.log"
         log_dir.mkdir(parents=True, exist_ok=True)
