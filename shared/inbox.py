@@ -47,6 +47,17 @@ class InboxStats:
     attempts: dict[str, int] = field(default_factory=dict)
 
 
+class _MessageFailed(Exception):
+    """A message failed on the fast path: redo the batch a savepoint per message."""
+
+
+def _decode(record: Record) -> Envelope | UndecodableMessage:
+    try:
+        return decode(record.value or b"")
+    except UndecodableMessage as exc:
+        return exc
+
+
 @dataclass(frozen=True)
 class _Failure:
     record: Record
@@ -134,16 +145,30 @@ class InboxConsumer:
                 await asyncio.sleep(self._backoff * 2 ** (attempts - 1))
 
     async def _apply(self, records: list[Record]) -> tuple[int, _Failure | None]:
-        """One transaction; stops at the first failing record. Returns (records done, failure)."""
-        done = 0
-        failure: _Failure | None = None
+        """Apply in one transaction. Returns (records done, the failure that stopped it).
+
+        Fast path: no savepoints and one inbox insert for the whole batch. If any
+        message fails, that transaction is rolled back and the batch is redone
+        carefully, a savepoint per message, stopping at the failing one.
+        """
+        decoded = [_decode(r) for r in records]
+        if not any(isinstance(m, UndecodableMessage) for m in decoded):
+            try:
+                return await self._apply_batch(records, decoded, careful=False)
+            except _MessageFailed:
+                pass
+        return await self._apply_batch(records, decoded, careful=True)
+
+    async def _apply_batch(
+        self,
+        records: list[Record],
+        decoded: list[Envelope | UndecodableMessage],
+        *,
+        careful: bool,
+    ) -> tuple[int, _Failure | None]:
+        done, applied, failure = 0, 0, None
+        rows: list[tuple[uuid.UUID, str, int, int]] = []
         async with self._pool.acquire() as conn, conn.transaction():
-            decoded: list[Envelope | UndecodableMessage] = []
-            for record in records:
-                try:
-                    decoded.append(decode(record.value or b""))
-                except UndecodableMessage as exc:
-                    decoded.append(exc)
             ids = [m.event_id for m in decoded if isinstance(m, Envelope)]
             seen = {
                 r["event_id"]
@@ -151,25 +176,39 @@ class InboxConsumer:
                     "SELECT event_id FROM inbox WHERE event_id = ANY($1::uuid[])", ids
                 )
             }
+            duplicates = 0
             for record, message in zip(records, decoded, strict=True):
                 if isinstance(message, UndecodableMessage):
                     failure = _Failure(record, message)
                     break
                 if message.event_id in seen:
-                    self.stats.duplicates += 1
+                    duplicates += 1
                     done += 1
                     continue
                 try:
-                    async with conn.transaction():
+                    if careful:
+                        async with conn.transaction():
+                            await self._apply_one(conn, record, message)
+                    else:
                         await self._apply_one(conn, record, message)
                 except TRANSIENT_ERRORS:
                     raise
                 except Exception as exc:  # the message's fault: retried, then dead-lettered
+                    if not careful:
+                        raise _MessageFailed from exc
                     failure = _Failure(record, exc)
                     break
                 seen.add(message.event_id)
+                rows.append((message.event_id, record.topic, record.partition, record.offset))
                 done += 1
-                self.stats.applied += 1
+                applied += 1
+            await conn.executemany(
+                'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
+                "VALUES ($1, $2, $3, $4, 'applied')",
+                rows,
+            )
+        self.stats.applied += applied
+        self.stats.duplicates += duplicates
         self.stats.batches += 1
         return done, failure
 
@@ -185,14 +224,6 @@ class InboxConsumer:
             },
         ):
             await self._handler(conn, message)
-            await conn.execute(
-                'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
-                "VALUES ($1, $2, $3, $4, 'applied')",
-                message.event_id,
-                record.topic,
-                record.partition,
-                record.offset,
-            )
 
     async def _dead_letter(self, failure: _Failure, attempts: int) -> None:
         record = failure.record

@@ -9,7 +9,14 @@ from __future__ import annotations
 from shared.infra.containers import Containers, docker_available, start_containers
 from shared.infra.kafka import EmbeddedKafka, answers_kafka
 from shared.infra.postgres import EmbeddedPostgres
-from shared.infra.processes import ChildProcess, InfraStartError, RunAs, loopback_port, spawn
+from shared.infra.processes import (
+    ChildProcess,
+    InfraStartError,
+    RunAs,
+    free_port,
+    loopback_port,
+    spawn,
+)
 from shared.infra.resolve import DATABASE_ENV, KAFKA_ENV, Infrastructure, provide
 
 __all__ = [
@@ -24,6 +31,7 @@ __all__ = [
     "RunAs",
     "answers_kafka",
     "docker_available",
+    "free_port",
     "loopback_port",
     "provide",
     "spawn",

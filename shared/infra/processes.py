@@ -168,3 +168,8 @@ def loopback_port(port: int | None, name: str) -> int:
             raise InfraStartError(f"{name}: port 127.0.0.1:{port} is in use ({exc})") from None
         chosen: int = sock.getsockname()[1]
         return chosen
+
+
+def free_port() -> int:
+    """A loopback TCP port nobody listens on right now."""
+    return loopback_port(None, "free_port")

@@ -1,0 +1,56 @@
+"""Shared pieces of `make bench`: the infrastructure, a stopwatch, and the printed table."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+
+
+@dataclass
+class Figure:
+    name: str
+    rate: float
+    unit: str
+    baseline: str | None = None
+
+
+@dataclass
+class Report:
+    figures: dict[str, Figure] = field(default_factory=dict)
+
+    def add(
+        self,
+        key: str,
+        name: str,
+        count: int,
+        seconds: float,
+        unit: str,
+        baseline: str | None = None,
+    ) -> Figure:
+        figure = Figure(name, count / seconds, unit, baseline)
+        self.figures[key] = figure
+        print(f"  {name:<58} {figure.rate:>12,.0f} {unit}", flush=True)
+        return figure
+
+    def table(self) -> str:
+        lines = [f"{'measure':<58} {'rate':>12}  {'unit':<10} {'ratio to raw limit'}"]
+        for figure in self.figures.values():
+            ratio = ""
+            if figure.baseline and figure.baseline in self.figures:
+                base = self.figures[figure.baseline]
+                ratio = f"{figure.rate / base.rate:6.1%} of {base.name}"
+            lines.append(f"{figure.name:<58} {figure.rate:>12,.0f}  {figure.unit:<10} {ratio}")
+        return "\n".join(lines)
+
+
+@contextmanager
+def stopwatch() -> Iterator[list[float]]:
+    """`with stopwatch() as t: ...` then `t[0]` is the elapsed seconds."""
+    elapsed = [0.0]
+    start = time.perf_counter()
+    try:
+        yield elapsed
+    finally:
+        elapsed[0] = time.perf_counter() - start

@@ -1,0 +1,115 @@
+"""The walking skeleton, end to end: five processes, the real broker, the real PostgreSQL."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import asyncpg
+import pytest
+
+from shared.contracts import decode
+from shared.settings import database_url_for
+from tests.support.client import ApiUser, balances_of, create_admin
+from tests.support.system import SERVICES, System
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+TERMINAL = {"filled", "rejected", "cancelled", "failed"}
+
+
+async def order_event_ids(system: System, order_id: str) -> set[str]:
+    """Every message any service emitted about this order, from their outboxes."""
+    ids: set[str] = set()
+    server, prefix = system.env["DATABASE_URL"], system.env["CRYPTOORCH_DB_PREFIX"]
+    for name in SERVICES:
+        conn = await asyncpg.connect(database_url_for(server, f"{prefix}_{name}"))
+        try:
+            for row in await conn.fetch("SELECT value FROM outbox WHERE topic NOT LIKE '%.dlq'"):
+                message = decode(bytes(row["value"]))
+                if message.correlation_id == order_id:
+                    ids.add(str(message.event_id))
+        finally:
+            await conn.close()
+    return ids
+
+
+async def audited_event_ids(system: System, order_id: str) -> list[str]:
+    url = database_url_for(
+        system.env["DATABASE_URL"], f"{system.env['CRYPTOORCH_DB_PREFIX']}_audit"
+    )
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT event_id::text AS id FROM audit_trail WHERE correlation_id = $1", order_id
+        )
+        return [r["id"] for r in rows]
+    finally:
+        await conn.close()
+
+
+async def test_deposit_then_market_buy_fills_and_moves_exactly_cost_plus_fee(
+    system: System,
+) -> None:
+    create_admin(system.env, "ops@example.com", "correct horse battery staple")
+    admin = await ApiUser(
+        system.gateway_url, "ops@example.com", "correct horse battery staple"
+    ).login()
+    alice = await ApiUser(
+        system.gateway_url, "alice@example.com", "alice's long password"
+    ).register()
+    try:
+        assert (await admin.deposit(alice.user_id, "USDT", "10000")).status_code == 202
+        await eventually(
+            alice.balances,
+            until=lambda b: balances_of(b, "USDT") == (Decimal("10000"), Decimal(0)),
+            what="deposit credited",
+        )
+
+        placed = await alice.place_order(
+            symbol="BTC/USDT", side="buy", type="market", amount="0.01"
+        )
+        assert placed.status_code == 202, placed.text
+        order_id = placed.json()["order_id"]
+        order = await eventually(
+            lambda: alice.order(order_id),
+            until=lambda o: o["status"] in TERMINAL,
+            timeout=60,
+            what="order terminal",
+        )
+        assert order["status"] == "filled", order
+        assert Decimal(order["filled_amount"]) == Decimal("0.01")
+        cost = Decimal("0.01") * Decimal(order["average_price"]) + Decimal(order["fee"])
+        assert order["fee_asset"] == "USDT" and Decimal(order["fee"]) > 0
+
+        balances = await eventually(
+            alice.balances,
+            until=lambda b: balances_of(b, "USDT")[1] == 0 and "BTC" in b,
+            what="hold settled and released",
+        )
+        assert balances_of(balances, "USDT") == (Decimal("10000") - cost, Decimal(0))
+        assert balances_of(balances, "BTC") == (Decimal("0.01"), Decimal(0))
+
+        emitted = await order_event_ids(system, order_id)
+        assert (
+            len(emitted) >= 6
+        )  # PlaceOrder, OrderApproved, FundsHeld, OrderSubmitted, OrderFilled, ...
+        audited = await eventually(
+            lambda: audited_event_ids(system, order_id),
+            until=lambda ids: set(ids) >= emitted,
+            what="every message of the order in the audit trail",
+        )
+        assert sorted(audited) == sorted(set(audited)), "a message was appended twice"
+
+        too_big = await alice.place_order(symbol="BTC/USDT", side="buy", type="market", amount="1")
+        assert too_big.status_code == 202, too_big.text
+        rejected = await eventually(
+            lambda: alice.order(too_big.json()["order_id"]),
+            until=lambda o: o["status"] in TERMINAL,
+            timeout=60,
+            what="second order terminal",
+        )
+        assert (rejected["status"], rejected["reject_reason"]) == ("rejected", "INSUFFICIENT_FUNDS")
+        assert await alice.balances() == balances
+    finally:
+        await admin.close()
+        await alice.close()

@@ -1,0 +1,88 @@
+"""A user of the HTTP API, as the README tour drives it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
+
+import httpx
+
+
+def create_admin(env: Mapping[str, str], email: str, password: str) -> None:
+    """Through the real CLI, as an operator would."""
+    result = subprocess.run(
+        [sys.executable, "-m", "cryptoorch.cli", "admin", "create", "--email", email],
+        env={**env, "CRYPTOORCH_ADMIN_PASSWORD": password},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr + result.stdout
+
+
+class ApiUser:
+    def __init__(self, base_url: str, email: str, password: str) -> None:
+        self.http = httpx.AsyncClient(base_url=base_url, timeout=30)
+        self.email = email
+        self.password = password
+        self.user_id = ""
+
+    async def register(self) -> ApiUser:
+        response = await self.http.post(
+            "/v1/auth/register", json={"email": self.email, "password": self.password}
+        )
+        assert response.status_code == 201, response.text
+        self.user_id = response.json()["user_id"]
+        return await self.login()
+
+    async def login(self) -> ApiUser:
+        response = await self.http.post(
+            "/v1/auth/login", json={"email": self.email, "password": self.password}
+        )
+        assert response.status_code == 200, response.text
+        self.http.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
+        return self
+
+    async def deposit(self, user_id: str, asset: str, amount: str) -> httpx.Response:
+        return await self.http.post(
+            "/v1/admin/deposits",
+            json={
+                "user_id": user_id,
+                "asset": asset,
+                "amount": amount,
+                "reference": str(uuid.uuid4()),
+            },
+            headers={"Idempotency-Key": str(uuid.uuid4())},
+        )
+
+    async def place_order(self, key: str | None = None, **body: Any) -> httpx.Response:
+        return await self.http.post(
+            "/v1/orders", json=body, headers={"Idempotency-Key": key or str(uuid.uuid4())}
+        )
+
+    async def order(self, order_id: str) -> dict[str, Any]:
+        response = await self.http.get(f"/v1/orders/{order_id}")
+        assert response.status_code == 200, response.text
+        data: dict[str, Any] = response.json()
+        return data
+
+    async def balances(self) -> dict[str, tuple[Decimal, Decimal]]:
+        response = await self.http.get("/v1/balances")
+        assert response.status_code == 200, response.text
+        return {
+            item["asset"]: (Decimal(item["available"]), Decimal(item["held"]))
+            for item in response.json()["items"]
+        }
+
+    async def close(self) -> None:
+        await self.http.aclose()
+
+
+def balances_of(
+    items: Mapping[str, tuple[Decimal, Decimal]], asset: str
+) -> tuple[Decimal, Decimal]:
+    return items.get(asset, (Decimal(0), Decimal(0)))
