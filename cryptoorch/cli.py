@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import datetime
 
 import typer
 
@@ -104,6 +105,76 @@ def admin_create(
     except ValueError as exc:
         raise _fail(f"admin not created: {exc}") from None
     typer.echo(f"admin {email} has user id {user_id}")
+
+
+dlq_app = typer.Typer(no_args_is_help=True, help="Dead-lettered messages.")
+app.add_typer(dlq_app, name="dlq")
+outbox_app = typer.Typer(no_args_is_help=True, help="The outbox log.")
+app.add_typer(outbox_app, name="outbox")
+
+
+@dlq_app.command("list")
+def dlq_list(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
+    """Every parked message, in every service, with its error.
+
+    Example: cryptoorch dlq list --json
+    """
+    from cryptoorch.dlq import list_parked
+
+    try:
+        parked = asyncio.run(list_parked())
+    except runtime_info.NotRunning as exc:
+        raise _fail(str(exc)) from None
+    if as_json:
+        typer.echo(json.dumps([p.as_dict() for p in parked], indent=2))
+        return
+    if not parked:
+        typer.echo("no dead letters")
+    for p in parked:
+        state = "re-driven" if p.redriven else "parked"
+        typer.echo(f"{p.service:<10} {p.id}  {p.original_topic:<22} {state:<9} {p.error[:80]}")
+
+
+@dlq_app.command("redrive")
+def dlq_redrive(
+    dead_letter_id: str = typer.Option(..., "--id", help="id from `dlq list`"),
+    service: str = typer.Option(..., help="the service that parked it"),
+) -> None:
+    """Send a parked message back to its topic once its cause is fixed; applied once.
+
+    Example: cryptoorch dlq redrive --service ledger --id 6f1c...
+    """
+    from cryptoorch.dlq import redrive
+
+    if service not in SERVICES:
+        raise _fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}", 2)
+    try:
+        found = asyncio.run(redrive(service, dead_letter_id))
+    except runtime_info.NotRunning as exc:
+        raise _fail(str(exc)) from None
+    if not found:
+        raise _fail(f"no dead letter {dead_letter_id} in {service}")
+    typer.echo(f"re-driven: {dead_letter_id} ({service})")
+
+
+@outbox_app.command("republish")
+def outbox_republish(
+    service: str = typer.Option(..., help="whose outbox"),
+    since: datetime | None = typer.Option(None, help="only rows created at or after (ISO 8601)"),  # noqa: B008
+) -> None:
+    """Re-publish a service's outbox log into the broker (after the broker lost it).
+
+    Example: cryptoorch outbox republish --service ledger --since 2026-11-24T00:00:00+00:00
+    """
+    from cryptoorch.dlq import republish
+
+    if service not in SERVICES:
+        raise _fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}", 2)
+    try:
+        count = asyncio.run(republish(service, since))
+    except runtime_info.NotRunning as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"{service}: {count} message(s) queued for re-publishing")
 
 
 def _mount_optional() -> None:

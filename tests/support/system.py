@@ -83,5 +83,5 @@ def system_env(base: Mapping[str, str], data_dir: Path) -> dict[str, str]:
         "CRYPTOORCH_GATEWAY_PORT": str(port),
         "CRYPTOORCH_AUDIT_CHECKPOINT_FILE": str(data_dir / "audit-checkpoints.jsonl"),
         "CRYPTOORCH_DATA_DIR": str(data_dir),
-        "CRYPTOORCH_EXECUTION_TICK_SECONDS": "0.5",
+        "CRYPTOORCH_PAPER_TICK_SECONDS": "0.5",
     }

@@ -1,0 +1,12 @@
+"""`python -m services.execution`: the execution service with its paper venue."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.execution.app import build
+from services.execution.settings import ExecutionSettings
+from shared.service import main
+
+if __name__ == "__main__":
+    main("execution", ExecutionSettings(), Path(__file__).parent / "migrations", build)

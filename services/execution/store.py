@@ -1,0 +1,205 @@
+"""Execution's SQL: orders by client order id, reported fills, early cancels, withdrawals.
+
+Every method runs on the caller's connection, inside the caller's transaction.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Protocol
+
+import asyncpg
+
+from services.execution.domain import (
+    OrderRecord,
+    OrderStatus,
+    Trade,
+    WithdrawalRecord,
+    WithdrawalStatus,
+)
+from shared.contracts.orders import OrderType, Side
+from shared.db import Connection
+
+
+class ExecutionStore(Protocol):
+    async def insert_order(self, order: OrderRecord) -> bool:
+        """Record a new order; False when one with this order id exists already."""
+        ...
+
+    async def claim(self, order_id: str) -> None:
+        """Serialise, until commit, every transaction about this order (place vs. cancel)."""
+        ...
+
+    async def order(self, order_id: str, *, lock: bool) -> OrderRecord | None:
+        """The order; with `lock`, locked for the rest of the transaction."""
+        ...
+
+    async def order_by_client_id(self, client_order_id: str) -> OrderRecord | None: ...
+
+    async def save_order_state(
+        self,
+        order_id: str,
+        status: OrderStatus,
+        filled_amount: Decimal,
+        venue_order_id: str | None,
+    ) -> None: ...
+
+    async def record_fill(self, order_id: str, venue: str, trade: Trade) -> bool:
+        """False when this venue trade was recorded before (it is then not reported again)."""
+        ...
+
+    async def remember_cancel(self, order_id: str, account_id: str) -> None: ...
+
+    async def take_early_cancel(self, order_id: str) -> str | None:
+        """The account that asked to cancel before the order arrived (the request is consumed)."""
+        ...
+
+    async def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> bool: ...
+
+    async def finish_withdrawal(
+        self, withdrawal_id: str, status: WithdrawalStatus, txid: str | None, detail: str | None
+    ) -> None: ...
+
+
+_ORDER_COLUMNS = (
+    "order_id, account_id, client_order_id, venue, symbol, side, type, amount, price, status, "
+    "filled_amount, venue_order_id"
+)
+_ORDER_LOCK_SPACE = 0x65786563  # "exec"
+
+
+def _order(row: asyncpg.Record | None) -> OrderRecord | None:
+    if row is None:
+        return None
+    return OrderRecord(
+        order_id=row["order_id"],
+        account_id=row["account_id"],
+        client_order_id=row["client_order_id"],
+        venue=row["venue"],
+        symbol=row["symbol"],
+        side=Side(row["side"]),
+        type=OrderType(row["type"]),
+        amount=row["amount"],
+        price=row["price"],
+        status=OrderStatus(row["status"]),
+        filled_amount=row["filled_amount"],
+        venue_order_id=row["venue_order_id"],
+    )
+
+
+class PostgresExecutionStore:
+    def __init__(self, conn: Connection) -> None:
+        self._conn = conn
+
+    async def insert_order(self, order: OrderRecord) -> bool:
+        inserted = await self._conn.fetchval(
+            "INSERT INTO orders (order_id, account_id, client_order_id, venue, symbol, side, "
+            "type, amount, price, status, filled_amount) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) "
+            "ON CONFLICT (order_id) DO NOTHING RETURNING 1",
+            order.order_id,
+            order.account_id,
+            order.client_order_id,
+            order.venue,
+            order.symbol,
+            order.side.value,
+            order.type.value,
+            order.amount,
+            order.price,
+            order.status.value,
+            order.filled_amount,
+        )
+        return inserted is not None
+
+    async def claim(self, order_id: str) -> None:
+        await self._conn.execute(
+            "SELECT pg_advisory_xact_lock($1, hashtext($2))", _ORDER_LOCK_SPACE, order_id
+        )
+
+    async def order(self, order_id: str, *, lock: bool) -> OrderRecord | None:
+        suffix = " FOR UPDATE" if lock else ""
+        return _order(
+            await self._conn.fetchrow(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = $1{suffix}", order_id
+            )
+        )
+
+    async def order_by_client_id(self, client_order_id: str) -> OrderRecord | None:
+        return _order(
+            await self._conn.fetchrow(
+                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE client_order_id = $1 FOR UPDATE",
+                client_order_id,
+            )
+        )
+
+    async def save_order_state(
+        self,
+        order_id: str,
+        status: OrderStatus,
+        filled_amount: Decimal,
+        venue_order_id: str | None,
+    ) -> None:
+        await self._conn.execute(
+            "UPDATE orders SET status = $2, filled_amount = $3, "
+            "venue_order_id = COALESCE($4, venue_order_id), updated_at = now() "
+            "WHERE order_id = $1",
+            order_id,
+            status.value,
+            filled_amount,
+            venue_order_id,
+        )
+
+    async def record_fill(self, order_id: str, venue: str, trade: Trade) -> bool:
+        inserted = await self._conn.fetchval(
+            "INSERT INTO order_fills (venue, trade_id, order_id, amount, price, fee, fee_asset) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING RETURNING 1",
+            venue,
+            trade.trade_id,
+            order_id,
+            trade.amount,
+            trade.price,
+            trade.fee,
+            trade.fee_asset,
+        )
+        return inserted is not None
+
+    async def remember_cancel(self, order_id: str, account_id: str) -> None:
+        await self._conn.execute(
+            "INSERT INTO early_cancels (order_id, account_id) VALUES ($1, $2) "
+            "ON CONFLICT (order_id) DO NOTHING",
+            order_id,
+            account_id,
+        )
+
+    async def take_early_cancel(self, order_id: str) -> str | None:
+        account: str | None = await self._conn.fetchval(
+            "DELETE FROM early_cancels WHERE order_id = $1 RETURNING account_id", order_id
+        )
+        return account
+
+    async def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> bool:
+        inserted = await self._conn.fetchval(
+            "INSERT INTO withdrawals (withdrawal_id, account_id, venue, asset, amount, address, "
+            "network, status) VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending') "
+            "ON CONFLICT (withdrawal_id) DO NOTHING RETURNING 1",
+            withdrawal.withdrawal_id,
+            withdrawal.account_id,
+            withdrawal.venue,
+            withdrawal.asset,
+            withdrawal.amount,
+            withdrawal.address,
+            withdrawal.network,
+        )
+        return inserted is not None
+
+    async def finish_withdrawal(
+        self, withdrawal_id: str, status: WithdrawalStatus, txid: str | None, detail: str | None
+    ) -> None:
+        await self._conn.execute(
+            "UPDATE withdrawals SET status = $2, txid = $3, detail = $4, updated_at = now() "
+            "WHERE withdrawal_id = $1",
+            withdrawal_id,
+            status.value,
+            txid,
+            detail,
+        )

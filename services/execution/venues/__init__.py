@@ -1,0 +1,1 @@
+"""Venue adapters behind one interface (`base.Venue`): `paper` is built in."""

@@ -1,0 +1,83 @@
+"""The one interface every venue adapter speaks (paper, and later any ccxt exchange).
+
+The vocabulary follows ccxt's unified API (order status `open`/`closed`/`canceled`/`rejected`,
+trades with their own ids) so a ccxt adapter maps onto it directly. An adapter signals a
+definite refusal with `VenueRejected` and an unknown outcome with `VenueOutcomeUnknown`
+(both in `services.execution.errors`); anything else is a bug.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Protocol
+
+from services.execution.domain import Trade, VenueOrderStatus
+from shared.contracts.orders import OrderType, Side
+
+
+@dataclass(frozen=True)
+class OrderRequest:
+    client_order_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    amount: Decimal
+    price: Decimal | None
+
+
+@dataclass(frozen=True)
+class VenueOrder:
+    """What the venue says about an order, with every trade of it so far."""
+
+    client_order_id: str
+    venue_order_id: str
+    status: VenueOrderStatus
+    trades: tuple[Trade, ...]
+
+
+@dataclass(frozen=True)
+class WithdrawalRequest:
+    withdrawal_id: str
+    asset: str
+    amount: Decimal
+    address: str
+    network: str | None
+
+
+@dataclass(frozen=True)
+class WithdrawalReceipt:
+    txid: str
+
+
+class Venue(Protocol):
+    name: str
+
+    async def place_order(self, request: OrderRequest) -> VenueOrder:
+        """Place once; placing the same client order id again must not create a second order."""
+        ...
+
+    async def fetch_order_by_client_id(
+        self, symbol: str, client_order_id: str
+    ) -> VenueOrder | None:
+        """The order as the venue knows it, or None when the venue never received it."""
+        ...
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> VenueOrder:
+        """Cancel what is left; the answer carries every trade made before the cancel."""
+        ...
+
+    async def withdraw(self, request: WithdrawalRequest) -> WithdrawalReceipt:
+        """Send once per withdrawal id; asking again answers with the first receipt."""
+        ...
+
+
+__all__ = [
+    "OrderRequest",
+    "Trade",
+    "Venue",
+    "VenueOrder",
+    "VenueOrderStatus",
+    "WithdrawalReceipt",
+    "WithdrawalRequest",
+]

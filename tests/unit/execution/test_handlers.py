@@ -1,0 +1,266 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import cast
+
+import pytest
+
+from services.execution.domain import OrderStatus, WithdrawalStatus, client_order_id
+from services.execution.errors import MalformedHold
+from services.execution.handlers import ExecutionHandler
+from services.execution.store import ExecutionStore
+from services.execution.venues.base import Venue
+from shared.contracts.envelope import Envelope, Payload, new_message
+from shared.contracts.execution import (
+    FillStatus,
+    OrderCancelled,
+    OrderFailed,
+    OrderFilled,
+    OrderOutcomeUnknown,
+    OrderSubmitted,
+    WithdrawalFailed,
+    WithdrawalSent,
+)
+from shared.contracts.ledger import FundsHeld, HoldPurpose, HoldReleased
+from shared.contracts.orders import CancelOrder, Mode, OrderSpec, OrderType, Side
+from shared.contracts.reasons import RejectReason
+from shared.contracts.wallet import WithdrawalSpec
+from shared.db import Connection
+from tests.unit.execution.fakes import FakeStore, FakeVenue, Outbox
+
+NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+CONN = cast(Connection, object())
+
+
+class World:
+    def __init__(self, parts: int = 1) -> None:
+        self.store = FakeStore()
+        self.venue = FakeVenue(parts=parts)
+        self.outbox = Outbox()
+        self.handler = ExecutionHandler(
+            venue_for=self._venue_for,
+            store_for=lambda conn: cast(ExecutionStore, self.store),
+            emit=self.outbox,
+            clock=lambda: NOW,
+        )
+
+    def _venue_for(self, conn: Connection, name: str) -> Venue | None:
+        return cast(Venue, self.venue) if name == "paper" else None
+
+    async def deliver(
+        self, payload: Payload, account: str = "alice", corr: str = "o-1"
+    ) -> Envelope:
+        message = new_message(payload, producer="test", account_id=account, correlation_id=corr)
+        await self.handler(CONN, message)
+        return message
+
+    def payloads(self) -> list[Payload]:
+        return [m.payload for m in self.outbox.messages]
+
+
+def order_hold(
+    order_id: str = "o-1",
+    *,
+    type: OrderType = OrderType.MARKET,
+    price: str | None = None,
+    mode: Mode = Mode.PAPER,
+    exchange: str = "paper",
+) -> FundsHeld:
+    spec = OrderSpec(
+        order_id=order_id,
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        type=type,
+        amount=Decimal("0.01"),
+        price=Decimal(price) if price else None,
+        mode=mode,
+        exchange=exchange,
+    )
+    return FundsHeld(
+        hold_id="h-" + order_id,
+        purpose=HoldPurpose.ORDER,
+        asset="USDT",
+        amount=Decimal("700"),
+        order=spec,
+    )
+
+
+def withdrawal_hold(exchange: str = "paper") -> FundsHeld:
+    spec = WithdrawalSpec(
+        withdrawal_id="w-1",
+        asset="USDT",
+        amount=Decimal("25"),
+        address="0xabc",
+        exchange=exchange,
+    )
+    return FundsHeld(
+        hold_id="h-w-1",
+        purpose=HoldPurpose.WITHDRAWAL,
+        asset="USDT",
+        amount=Decimal("25"),
+        withdrawal=spec,
+    )
+
+
+async def test_a_market_order_is_submitted_then_filled_at_the_current_price() -> None:
+    world = World()
+    cause = await world.deliver(order_hold())
+
+    submitted, filled = world.payloads()
+    assert isinstance(submitted, OrderSubmitted)
+    assert submitted.client_order_id == client_order_id("o-1")
+    assert isinstance(filled, OrderFilled)
+    assert (filled.amount, filled.price, filled.fee) == (
+        Decimal("0.01"),
+        Decimal("65000.00"),
+        Decimal("0.65"),
+    )
+    assert filled.status is FillStatus.FILLED and filled.fee_asset == "USDT"
+    for message in world.outbox.messages:
+        assert message.producer == "execution"
+        assert (message.account_id, message.correlation_id) == ("alice", "o-1")
+        assert message.causation_id == cause.event_id
+    assert world.store.orders["o-1"].status is OrderStatus.FILLED
+
+
+async def test_a_redelivered_funds_held_places_the_order_once() -> None:
+    world = World()
+    await world.deliver(order_hold())
+    await world.deliver(order_hold())  # a new envelope: the inbox cannot tell it is the same
+
+    assert len(world.venue.placed) == 1
+    assert world.outbox.types() == ["OrderSubmitted", "OrderFilled"]
+
+
+async def test_a_partial_fill_setting_reports_each_trade_once_in_order() -> None:
+    world = World(parts=3)
+    await world.deliver(order_hold())
+
+    fills = [p for p in world.payloads() if isinstance(p, OrderFilled)]
+    assert [f.status for f in fills] == [FillStatus.PARTIALLY_FILLED] * 2 + [FillStatus.FILLED]
+    assert fills[-1].cumulative_amount == Decimal("0.01")
+    assert sum(f.fee for f in fills) == Decimal("0.65")
+
+
+async def test_a_limit_order_away_from_the_market_rests_open() -> None:
+    world = World()
+    await world.deliver(order_hold(type=OrderType.LIMIT, price="60000.00"))
+
+    assert world.outbox.types() == ["OrderSubmitted"]
+    assert world.store.orders["o-1"].status is OrderStatus.OPEN
+
+
+async def test_cancelling_a_resting_order_cancels_it() -> None:
+    world = World()
+    await world.deliver(order_hold(type=OrderType.LIMIT, price="60000.00"))
+    await world.deliver(CancelOrder(order_id="o-1"))
+
+    assert isinstance(world.payloads()[-1], OrderCancelled)
+    assert world.store.orders["o-1"].status is OrderStatus.CANCELLED
+
+
+async def test_cancelling_a_filled_order_does_nothing() -> None:
+    world = World()
+    await world.deliver(order_hold())
+    await world.deliver(CancelOrder(order_id="o-1"))
+
+    assert world.outbox.types() == ["OrderSubmitted", "OrderFilled"]
+
+
+async def test_a_cancel_that_arrives_before_the_funds_cancels_without_placing() -> None:
+    world = World()
+    await world.deliver(CancelOrder(order_id="o-1"))
+    assert world.outbox.messages == []
+    await world.deliver(order_hold())
+
+    assert world.venue.placed == []
+    assert world.outbox.types() == ["OrderCancelled"]
+    assert world.store.orders["o-1"].status is OrderStatus.CANCELLED
+
+
+async def test_another_users_cancel_does_not_touch_the_order() -> None:
+    world = World()
+    await world.deliver(CancelOrder(order_id="o-1"), account="mallory")
+    await world.deliver(order_hold())
+
+    assert world.outbox.types() == ["OrderSubmitted", "OrderFilled"]
+
+
+async def test_a_venue_refusal_fails_the_order_with_exchange_rejected() -> None:
+    world = World()
+    world.venue.refuse = "insufficient balance"
+    await world.deliver(order_hold())
+
+    (failed,) = world.payloads()
+    assert isinstance(failed, OrderFailed)
+    assert failed.reason is RejectReason.EXCHANGE_REJECTED
+    assert failed.detail == "insufficient balance"
+    assert world.store.orders["o-1"].status is OrderStatus.FAILED
+
+
+async def test_a_timeout_makes_the_outcome_unknown_and_is_not_retried() -> None:
+    world = World()
+    world.venue.time_out = True
+    await world.deliver(order_hold())
+    world.venue.time_out = False
+    await world.deliver(order_hold())
+
+    (unknown,) = world.payloads()
+    assert isinstance(unknown, OrderOutcomeUnknown)
+    assert unknown.client_order_id == client_order_id("o-1")
+    assert world.store.orders["o-1"].status is OrderStatus.UNKNOWN
+    assert world.venue.placed == []
+
+
+async def test_a_real_money_order_without_an_adapter_fails_and_is_never_sent() -> None:
+    world = World()
+    await world.deliver(order_hold(mode=Mode.REAL, exchange="binance"))
+
+    (failed,) = world.payloads()
+    assert isinstance(failed, OrderFailed) and failed.reason is RejectReason.EXCHANGE_REJECTED
+    assert world.venue.placed == []
+
+
+async def test_a_paper_order_cannot_be_sent_to_a_real_exchange() -> None:
+    world = World()
+    await world.deliver(order_hold(exchange="binance"))
+
+    assert world.outbox.types() == ["OrderFailed"]
+    assert world.venue.placed == []
+
+
+async def test_a_held_withdrawal_is_sent_once_with_a_txid() -> None:
+    world = World()
+    await world.deliver(withdrawal_hold(), corr="w-1")
+    await world.deliver(withdrawal_hold(), corr="w-1")
+
+    (sent,) = world.payloads()
+    assert isinstance(sent, WithdrawalSent)
+    assert (sent.withdrawal_id, sent.amount, sent.txid) == ("w-1", Decimal("25"), "tx-w-1")
+    assert world.outbox.messages[0].correlation_id == "w-1"
+    assert world.store.withdrawals["w-1"][1] is WithdrawalStatus.SENT
+    assert len(world.venue.sent) == 1
+
+
+async def test_a_withdrawal_to_an_unknown_venue_fails() -> None:
+    world = World()
+    await world.deliver(withdrawal_hold(exchange="kraken"), corr="w-1")
+
+    (failed,) = world.payloads()
+    assert isinstance(failed, WithdrawalFailed)
+    assert failed.reason is RejectReason.EXCHANGE_REJECTED
+
+
+async def test_a_hold_without_its_order_is_refused() -> None:
+    world = World()
+    broken = FundsHeld(hold_id="h", purpose=HoldPurpose.ORDER, asset="USDT", amount=Decimal(1))
+    with pytest.raises(MalformedHold):
+        await world.deliver(broken)
+    assert world.outbox.messages == []
+
+
+async def test_other_ledger_events_are_ignored() -> None:
+    world = World()
+    await world.deliver(HoldReleased(hold_id="h", asset="USDT", amount=Decimal(1), reason="filled"))
+    assert world.outbox.messages == []
