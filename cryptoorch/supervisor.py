@@ -26,8 +26,15 @@ class Supervised:
 
 
 class Supervisor:
-    def __init__(self, env: Mapping[str, str], log_dir: Path, announce: bool = True) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str],
+        log_dir: Path,
+        announce: bool = True,
+        per_service_env: Mapping[str, Mapping[str, str]] | None = None,
+    ) -> None:
         self._env = dict(env)
+        self._per_service = per_service_env or {}
         self._log_dir = log_dir
         self._announce = announce
         self.services: dict[str, Supervised] = {}
@@ -40,7 +47,7 @@ class Supervisor:
             log_path=entry.log_path,
             death_signal=signal.SIGTERM,
             stop_signal=signal.SIGTERM,
-            env=self._env,
+            env={**self._env, **self._per_service.get(name, {})},
         )
         entry.started_at = time.monotonic()
 

@@ -19,6 +19,10 @@ from shared.service import prepare_database
 from shared.settings import CommonSettings
 
 
+METRICS_BASE_PORT = 9100
+"""safety, ledger, execution and audit expose /metrics on 9101..9104 under `cryptoorch up`."""
+
+
 def load_or_create_secrets(folder: Path) -> dict[str, str]:
     """Keys the services need, generated once per data folder and kept (0600) beside the data."""
     path = folder / "secrets.json"
@@ -81,6 +85,11 @@ def run_up(host: str, port: int) -> int:
         )
         asyncio.run(prepare(settings))
         gateway_url = f"http://{host}:{port}"
+        metrics_ports = {
+            name: {"CRYPTOORCH_METRICS_PORT": str(METRICS_BASE_PORT + i)}
+            for i, name in enumerate(SERVICES)
+            if name != "gateway"
+        }
         write_runtime(
             {
                 "kafka_bootstrap_servers": infra.kafka_bootstrap_servers,
@@ -90,9 +99,14 @@ def run_up(host: str, port: int) -> int:
                 "supervisor_pid": os.getpid(),
                 "kafka": infra.kafka_source,
                 "database": infra.database_source,
+                "metrics": {
+                    name: f"http://127.0.0.1:{ports['CRYPTOORCH_METRICS_PORT']}/metrics"
+                    for name, ports in metrics_ports.items()
+                }
+                | {"gateway": gateway_url + "/metrics"},
             }
         )
-        supervisor = Supervisor(env, folder / "logs")
+        supervisor = Supervisor(env, folder / "logs", per_service_env=metrics_ports)
         for name in SERVICES:
             supervisor.start(name)
         print(f"[cryptoorch] broker {infra.kafka_bootstrap_servers} ({infra.kafka_source})")

@@ -25,6 +25,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
+from shared import metrics
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.envelope import Envelope, UndecodableMessage, decode, encode, new_message
 from shared.contracts.topics import dead_letter_topic
@@ -109,6 +110,7 @@ class InboxConsumer:
                 records = [r for tp in sorted(batch, key=str) for r in batch[tp]]
                 if records:
                     await self.process(records, stop)
+                    self._record_lag(records)
         finally:
             await self._consumer.stop()
 
@@ -168,6 +170,7 @@ class InboxConsumer:
     ) -> tuple[int, _Failure | None]:
         done, applied, failure = 0, 0, None
         rows: list[tuple[uuid.UUID, str, int, int]] = []
+        applied_kinds: list[tuple[str, str]] = []
         async with self._pool.acquire() as conn, conn.transaction():
             ids = [m.event_id for m in decoded if isinstance(m, Envelope)]
             seen = {
@@ -183,6 +186,7 @@ class InboxConsumer:
                     break
                 if message.event_id in seen:
                     duplicates += 1
+                    metrics.DUPLICATES.labels(record.topic).inc()
                     done += 1
                     continue
                 try:
@@ -200,6 +204,7 @@ class InboxConsumer:
                     break
                 seen.add(message.event_id)
                 rows.append((message.event_id, record.topic, record.partition, record.offset))
+                applied_kinds.append((record.topic, message.type))
                 done += 1
                 applied += 1
             await conn.executemany(
@@ -208,6 +213,8 @@ class InboxConsumer:
                 rows,
             )
         self.stats.applied += applied
+        for topic, kind in applied_kinds:
+            metrics.CONSUMED.labels(topic, kind).inc()
         self.stats.duplicates += duplicates
         self.stats.batches += 1
         return done, failure
@@ -268,6 +275,16 @@ class InboxConsumer:
                     headers={"dlq.error": parked.error[:500]},
                 )
         self.stats.dead_lettered += 1
+        metrics.DEAD_LETTERED.labels(record.topic).inc()
+
+    def _record_lag(self, records: list[Record]) -> None:
+        last: dict[TopicPartition, int] = {}
+        for r in records:
+            last[TopicPartition(r.topic, r.partition)] = r.offset
+        for tp, offset in last.items():
+            highwater = self._consumer.highwater(tp)
+            if highwater is not None:
+                metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(highwater - offset - 1)
 
     async def _commit_offsets(self, records: list[Record]) -> None:
         offsets: dict[TopicPartition, int] = {}

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
+from shared import metrics
 from shared.contracts.envelope import Envelope, encode
 from shared.db import TRANSIENT_ERRORS, Connection, connect
 from shared.telemetry import inject_headers
@@ -97,6 +98,7 @@ class OutboxRelay:
             await conn.add_listener("outbox", lambda *_: self._wake.set())
             while not stop.is_set():
                 if await self.publish_pending(conn) == 0:
+                    await self._report_backlog(conn)
                     await self._wait(stop)
         finally:
             await conn.close()
@@ -119,7 +121,18 @@ class OutboxRelay:
             "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
         )
         self.published += len(ids)
+        for r in rows:
+            metrics.PRODUCED.labels(r["topic"]).inc()
         return len(ids)
+
+    async def _report_backlog(self, conn: Connection) -> None:
+        row = await conn.fetchrow(
+            "SELECT count(*) AS n, coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age "
+            "FROM outbox WHERE published_at IS NULL"
+        )
+        assert row is not None
+        metrics.OUTBOX_BACKLOG.set(row["n"])
+        metrics.OUTBOX_OLDEST_AGE.set(float(row["age"]))
 
     async def _send(self, rows: Sequence[asyncpg.Record]) -> None:
         delay = 0.1

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 from aiokafka import AIOKafkaProducer
 
-from shared import logs, telemetry
+from shared import logs, metrics, telemetry
 from shared.db import create_pool, ensure_database
 from shared.inbox import Handler, InboxConsumer
 from shared.kafka import ensure_topics, make_producer
@@ -116,7 +116,8 @@ def main(
 ) -> None:
     """Entry point of `python -m services.<name>`."""
     logs.configure(name, settings.log_level)
-    telemetry.configure(name, settings.trace_exporter)
+    telemetry.configure(name, settings.trace_exporter, settings.trace_file)
+    metrics.serve(settings.metrics_port)
 
     async def _run() -> None:
         runtime = ServiceRuntime(name, settings, migrations)

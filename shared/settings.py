@@ -40,7 +40,11 @@ class CommonSettings(BaseSettings):
     consumer_rebalance_timeout_ms: int = Field(default=5000, ge=1000, le=300_000)
     relay_batch_size: int = Field(default=500, ge=1, le=10_000)
     relay_poll_seconds: float = Field(default=1.0, gt=0, le=60)
-    trace_exporter: str = Field(default="none", pattern=r"^(none|console|memory|otlp)$")
+    trace_exporter: str = Field(default="none", pattern=r"^(none|console|memory|file|otlp)$")
+    trace_file: str = ""
+    """With `trace_exporter=file`: where every process appends its spans (JSON lines)."""
+    metrics_port: int = Field(default=0, ge=0, le=65535)
+    """Where a service without its own HTTP server exposes `/metrics` (0: not exposed)."""
     log_level: str = "INFO"
 
     def service_database_url(self, service: str) -> str:

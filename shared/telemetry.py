@@ -6,23 +6,64 @@ context into each message's headers; the inbox continues it when applying.
 
 from __future__ import annotations
 
+import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 from opentelemetry import context, propagate, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import (
+    ConsoleSpanExporter,
+    SimpleSpanProcessor,
+    SpanExporter,
+    SpanExportResult,
+)
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 log = logging.getLogger(__name__)
 _memory_exporter: InMemorySpanExporter | None = None
 
 
-def configure(service: str, exporter: str = "none") -> None:
+class JsonLinesFileExporter(SpanExporter):
+    """One JSON line per span, appended to a file: lets a test see spans of every process."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a", encoding="utf-8")
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        for span in spans:
+            context_ = span.get_span_context()
+            parent = span.parent
+            self._file.write(
+                json.dumps(
+                    {
+                        "service": span.resource.attributes.get("service.name"),
+                        "name": span.name,
+                        "trace_id": format(context_.trace_id, "032x") if context_ else None,
+                        "span_id": format(context_.span_id, "016x") if context_ else None,
+                        "parent_id": format(parent.span_id, "016x") if parent else None,
+                        "attributes": {k: str(v) for k, v in (span.attributes or {}).items()},
+                    }
+                )
+                + "\n"
+            )
+        self._file.flush()
+        return SpanExportResult.SUCCESS
+
+    def shutdown(self) -> None:
+        self._file.close()
+
+
+def configure(service: str, exporter: str = "none", trace_file: str = "") -> None:
+    """Install the tracer provider: `none`, `console`, `memory`, `file` (JSON lines) or `otlp`."""
     global _memory_exporter
     provider = TracerProvider(resource=Resource.create({"service.name": service}))
-    if exporter == "console":
+    if exporter == "file" and trace_file:
+        provider.add_span_processor(SimpleSpanProcessor(JsonLinesFileExporter(Path(trace_file))))
+    elif exporter == "console":
         provider.add_span_processor(SimpleSpanProcessor(ConsoleSpanExporter()))
     elif exporter == "memory":
         _memory_exporter = InMemorySpanExporter()
