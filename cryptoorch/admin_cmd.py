@@ -7,7 +7,6 @@ from cryptoorch import runtime_info
 
 async def create_admin_user(email: str, password: str) -> str:
     from services.gateway.admin import create_admin
-
     from shared.service import prepare_database
     from shared.settings import CommonSettings
 

@@ -18,7 +18,6 @@ from shared.kafka import ensure_topics, wait_for_broker
 from shared.service import prepare_database
 from shared.settings import CommonSettings
 
-
 METRICS_BASE_PORT = 9100
 """safety, ledger, execution and audit expose /metrics on 9101..9104 under `cryptoorch up`."""
 

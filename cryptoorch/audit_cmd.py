@@ -1,0 +1,166 @@
+"""`cryptoorch audit verify` and `cryptoorch trace ORDER_ID`: the audit trail for the operator.
+
+Exit codes scripts can trust: 0 = checked and fine, 1 = broken trail / unknown id,
+2 = could not check (no running system, database unreachable, bad option).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import asyncpg
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from cryptoorch import runtime_info
+from services.audit.trace import trace
+from services.audit.verify import VerifyResult, trail_length, verify_chain
+from shared.db import Connection, connect
+from shared.settings import database_url_for
+
+T = TypeVar("T")
+CHECKPOINT_FILE_ENV = "CRYPTOORCH_AUDIT_CHECKPOINT_FILE"
+CANNOT_CHECK = 2
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, help="The hash-chained audit trail.")
+JsonFlag = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+def audit_database_url() -> str:
+    return database_url_for(runtime_info.server_database_url(), f"{runtime_info.db_prefix()}_audit")
+
+
+def default_checkpoint_file() -> Path:
+    """Where the service writes checkpoints: env, then `cryptoorch up`'s record, then .data/."""
+    recorded = os.environ.get(CHECKPOINT_FILE_ENV) or runtime_info.read_runtime().get(
+        "audit_checkpoint_file"
+    )
+    return Path(recorded) if recorded else runtime_info.data_dir() / "audit-checkpoints.jsonl"
+
+
+def _on_audit_db(work: Callable[[Connection], Awaitable[T]]) -> T:
+    async def run() -> T:
+        conn = await connect(audit_database_url())
+        try:
+            return await work(conn)
+        finally:
+            await conn.close()
+
+    try:
+        return asyncio.run(run())
+    except runtime_info.NotRunning as exc:
+        raise _fail(str(exc), CANNOT_CHECK) from None
+    except (OSError, asyncpg.PostgresError) as exc:
+        raise _fail(f"cannot read the audit database: {exc}", CANNOT_CHECK) from None
+
+
+def _fail(message: str, code: int) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+@app.command("verify")
+def verify_command(
+    as_json: JsonFlag = False,
+    checkpoints: Annotated[
+        Path | None,
+        typer.Option(help="checkpoint file to hold the trail against [default: the service's]"),
+    ] = None,
+) -> None:
+    """Recompute the hash chain and check it against the checkpoints written outside the database.
+
+    Exit 1 and the first bad row (what is wrong with it) if the trail is broken, 0 if intact.
+
+    Example: cryptoorch audit verify --json
+    """
+    checkpoint_file = checkpoints or default_checkpoint_file()
+    if not checkpoint_file.exists():
+        if checkpoints is not None:
+            raise _fail(f"checkpoint file {checkpoints} not found", CANNOT_CHECK)
+        typer.echo(
+            f"no checkpoint file at {checkpoint_file}: checking the chain only "
+            "(a consistent rewrite of the whole table would not show)",
+            err=True,
+        )
+    file = checkpoint_file if checkpoint_file.exists() else None
+    show_progress = not as_json and sys.stderr.isatty()
+
+    async def run(conn: Connection) -> VerifyResult:
+        if not show_progress:
+            return await verify_chain(conn, file)
+        with typer.progressbar(
+            length=await trail_length(conn), label="verifying", file=sys.stderr
+        ) as bar:
+            done = 0
+
+            def advance(rows: int) -> None:
+                nonlocal done
+                bar.update(rows - done)
+                done = rows
+
+            return await verify_chain(conn, file, on_progress=advance)
+
+    result = _on_audit_db(run)
+    if as_json:
+        typer.echo(json.dumps({**result.as_dict(), "checkpoint_file": _text(file)}, indent=2))
+    else:
+        _print_verdict(result)
+    raise typer.Exit(0 if result.ok else 1)
+
+
+def _print_verdict(result: VerifyResult) -> None:
+    if result.ok:
+        typer.echo(
+            f"audit trail OK: {result.rows_checked} rows, "
+            f"{result.checkpoints_checked} checkpoints checked, "
+            f"head seq {result.last_seq} hash {result.last_hash}"
+        )
+        return
+    where = f"seq {result.first_bad_seq}" if result.first_bad_seq is not None else "checkpoints"
+    typer.echo(f"audit trail BROKEN at {where}: {result.problem}")
+    typer.echo(f"  {result.detail}")
+    if result.bad_row:
+        typer.echo("  row: " + " ".join(f"{k}={v}" for k, v in result.bad_row.items()))
+    typer.echo(f"  {result.rows_checked} rows before it verified")
+
+
+def trace_command(
+    order_id: Annotated[str, typer.Argument(help="order, withdrawal or deposit id")],
+    as_json: JsonFlag = False,
+) -> None:
+    """Every message of one order across all topics, in causal order: service, decision, reason.
+
+    Exit 1 with a message when the audit trail holds nothing for that id.
+
+    Example: cryptoorch trace 3f1c9a2e-5d47-4a39-9c1e-2b8f0d6a7e41
+    """
+    messages = _on_audit_db(lambda conn: trace(conn, order_id))
+    if not messages:
+        raise _fail(f"no audit messages for {order_id!r} (an order, withdrawal or deposit id?)", 1)
+    if as_json:
+        typer.echo(json.dumps(messages, indent=2))
+        return
+    table = Table(title=f"trace {order_id}")
+    for column in ("seq", "occurred at", "service", "message", "decision", "reason / detail"):
+        table.add_column(column)
+    for m in messages:
+        table.add_row(
+            str(m["seq"]),
+            str(m["occurred_at"]),
+            str(m["producer"]),
+            "  " * m["depth"] + str(m["type"]),
+            m["decision"] or "",
+            " — ".join(str(p) for p in (m["reason"], m["detail"]) if p),
+        )
+    Console(width=max(120, Console().width)).print(table)
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
