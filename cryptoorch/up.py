@@ -33,6 +33,7 @@ def load_or_create_secrets(folder: Path) -> dict[str, str]:
     values = {
         "CRYPTOORCH_JWT_SECRET": secrets.token_urlsafe(48),
         "CRYPTOORCH_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "CRYPTOORCH_EXCHANGE_SEAL_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
     }
     path.touch(mode=0o600)
     path.write_text(json.dumps(values))

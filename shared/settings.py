@@ -46,6 +46,8 @@ class CommonSettings(BaseSettings):
     metrics_port: int = Field(default=0, ge=0, le=65535)
     """Where a service without its own HTTP server exposes `/metrics` (0: not exposed)."""
     log_level: str = "INFO"
+    exchange_seal_key: str = ""
+    """Fernet key sealing exchange credentials between gateway and execution (`shared.sealed`)."""
 
     def service_database_url(self, service: str) -> str:
         return database_url_for(self.database_url, f"{self.db_prefix}_{service}")

@@ -38,3 +38,21 @@ class KillSwitchChanged(Payload):
     engaged: bool
     reason: str
     changed_by: str
+
+
+@register
+class TwoFactorEnabled(Payload):
+    TYPE = "TwoFactorEnabled"
+    TOPIC = Topic.ACCOUNT_EVENTS
+    user_id: str
+
+
+@register
+class ExchangeKeyAdded(Payload):
+    """A user's exchange credentials, sealed for execution (see `shared.sealed`)."""
+
+    TYPE = "ExchangeKeyAdded"
+    TOPIC = Topic.ACCOUNT_EVENTS
+    key_id: str
+    exchange: str
+    sealed_secret: str

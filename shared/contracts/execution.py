@@ -110,3 +110,15 @@ class PriceTick(Payload):
     symbol: str
     price: PositiveMoney
     sequence: int = Field(ge=0)
+
+
+@register
+class ExchangeKeyValidated(Payload):
+    """Execution tried the key at the venue (ccxt `fetch_balance`); `valid` says how it went."""
+
+    TYPE = "ExchangeKeyValidated"
+    TOPIC = Topic.EXECUTION_EVENTS
+    key_id: str
+    exchange: str
+    valid: bool
+    detail: str = ""

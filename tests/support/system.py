@@ -79,6 +79,7 @@ def system_env(base: Mapping[str, str], data_dir: Path) -> dict[str, str]:
         **base,
         "CRYPTOORCH_JWT_SECRET": secrets.token_urlsafe(48),
         "CRYPTOORCH_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+        "CRYPTOORCH_EXCHANGE_SEAL_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
         "CRYPTOORCH_GATEWAY_HOST": "127.0.0.1",
         "CRYPTOORCH_GATEWAY_PORT": str(port),
         "CRYPTOORCH_AUDIT_CHECKPOINT_FILE": str(data_dir / "audit-checkpoints.jsonl"),
