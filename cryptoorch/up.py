@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import os
 import secrets
@@ -23,21 +24,28 @@ METRICS_BASE_PORT = 9100
 
 
 def load_or_create_secrets(folder: Path) -> dict[str, str]:
-    """Keys the services need, generated once per data folder and kept (0600) beside the data."""
-    path = folder / "secrets.json"
-    if path.exists():
-        stored: dict[str, str] = json.loads(path.read_text())
-        return stored
-    import base64
+    """Keys the services need, generated once per data folder and kept (0600) beside the data.
 
-    values = {
-        "CRYPTOORCH_JWT_SECRET": secrets.token_urlsafe(48),
-        "CRYPTOORCH_ENCRYPTION_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
-        "CRYPTOORCH_EXCHANGE_SEAL_KEY": base64.urlsafe_b64encode(secrets.token_bytes(32)).decode(),
+    A key added by a newer release is generated and stored alongside the existing ones.
+    """
+    path = folder / "secrets.json"
+    stored: dict[str, str] = json.loads(path.read_text()) if path.exists() else {}
+    wanted = {
+        "CRYPTOORCH_JWT_SECRET": lambda: secrets.token_urlsafe(48),
+        "CRYPTOORCH_ENCRYPTION_KEY": _fernet_key,
+        "CRYPTOORCH_EXCHANGE_SEAL_KEY": _fernet_key,
     }
-    path.touch(mode=0o600)
-    path.write_text(json.dumps(values))
-    return values
+    missing = {name: make() for name, make in wanted.items() if name not in stored}
+    if missing:
+        stored.update(missing)
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(json.dumps(stored))
+    return stored
+
+
+def _fernet_key() -> str:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
 async def prepare(settings: CommonSettings) -> None:
