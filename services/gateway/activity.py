@@ -1,0 +1,77 @@
+"""Account activity and commands leave through here: the outbox plus the owner's audit entry,
+in the caller's transaction. These events never carry a secret."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.gateway.store import accounts, trail
+from shared.contracts.accounts import (
+    ExchangeKeyAdded,
+    LoginFailed,
+    LoginSucceeded,
+    TwoFactorEnabled,
+    UserRegistered,
+)
+from shared.contracts.envelope import Envelope, Payload, new_message
+from shared.db import Connection
+from shared.outbox import enqueue
+
+PRODUCER = "gateway"
+
+
+def message_for(
+    payload: Payload, *, account_id: str, correlation_id: str, now: datetime
+) -> Envelope:
+    return new_message(
+        payload,
+        producer=PRODUCER,
+        account_id=account_id,
+        correlation_id=correlation_id,
+        now=now,
+    )
+
+
+async def emit(conn: Connection, user_id: str, *messages: Envelope) -> None:
+    """Enqueue `messages` and record them in `user_id`'s audit entries."""
+    await enqueue(conn, *messages)
+    for message in messages:
+        await trail.add_entry(conn, message, user_id)
+
+
+def user_registered(user_id: str, role: str, now: datetime) -> Envelope:
+    payload = UserRegistered(user_id=user_id, role=role)
+    return message_for(payload, account_id=user_id, correlation_id=user_id, now=now)
+
+
+def login_succeeded(user_id: str, now: datetime) -> Envelope:
+    payload = LoginSucceeded(user_id=user_id)
+    return message_for(payload, account_id=user_id, correlation_id=user_id, now=now)
+
+
+def login_failed(user_id: str, reason: str, now: datetime) -> Envelope:
+    payload = LoginFailed(user_id=user_id, reason=reason)
+    return message_for(payload, account_id=user_id, correlation_id=user_id, now=now)
+
+
+def two_factor_enabled(user_id: str, now: datetime) -> Envelope:
+    payload = TwoFactorEnabled(user_id=user_id)
+    return message_for(payload, account_id=user_id, correlation_id=user_id, now=now)
+
+
+def exchange_key_added(
+    user_id: str, key_id: str, exchange: str, sealed_secret: str, now: datetime
+) -> Envelope:
+    """`sealed_secret` is sealed for execution (`shared.sealed`); the audit trail redacts it."""
+    payload = ExchangeKeyAdded(key_id=key_id, exchange=exchange, sealed_secret=sealed_secret)
+    return message_for(payload, account_id=user_id, correlation_id=key_id, now=now)
+
+
+async def record_failed_attempt(
+    conn: Connection, subjects: list[str], now: datetime, *, user_id: str | None, reason: str
+) -> None:
+    """Count a failed login or 2FA attempt against `subjects`; a known user gets `LoginFailed`.
+    Run in a transaction of its own: the failed request's own transaction is rolled back."""
+    await accounts.record_failures(conn, subjects, now)
+    if user_id is not None:
+        await emit(conn, user_id, login_failed(user_id, reason, now))

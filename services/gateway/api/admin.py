@@ -1,0 +1,108 @@
+"""Administrators: fund paper accounts (idempotent) and engage or release kill switches."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Header
+from starlette.responses import Response
+
+from services.gateway import controls
+from services.gateway.activity import emit, message_for
+from services.gateway.api.bodies import DepositBody, KillSwitchBody
+from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin
+from services.gateway.api.money import idempotent
+from services.gateway.api.views import DepositAccepted, KillSwitches, KillSwitchView
+from services.gateway.errors import NotFound
+from services.gateway.idempotency import HEADER
+from services.gateway.store import accounts, trail, wallet
+from shared.contracts.wallet import RecordDeposit
+from shared.db import Connection
+from shared.ids import new_id
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"])
+PAPER_VENUE = "paper"
+
+
+@router.post("/deposits", status_code=202, response_model=DepositAccepted)
+async def record_deposit(
+    body: DepositBody,
+    ctx: Ctx,
+    principal: CurrentAdmin,
+    address: ClientAddress,
+    idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
+) -> Response:
+    """Credit a paper account: `RecordDeposit` (venue "paper", the body's reference) to the
+    ledger, which credits each (venue, reference) once."""
+
+    async def work(conn: Connection, now: datetime) -> tuple[int, DepositAccepted]:
+        if not await accounts.user_exists(conn, body.user_id):
+            raise NotFound(f"no user {body.user_id}")
+        deposit_id = new_id()
+        await wallet.insert_deposit(
+            conn,
+            deposit_id=deposit_id,
+            user_id=body.user_id,
+            asset=body.asset,
+            amount=body.amount,
+            reference=body.reference,
+            created_by=principal.user_id,
+            now=now,
+        )
+        command = RecordDeposit(
+            deposit_id=deposit_id,
+            asset=body.asset,
+            amount=body.amount,
+            venue=PAPER_VENUE,
+            reference=body.reference,
+        )
+        message = message_for(command, account_id=body.user_id, correlation_id=deposit_id, now=now)
+        await emit(conn, body.user_id, message)
+        return 202, DepositAccepted(deposit_id=deposit_id)
+
+    return await idempotent(
+        ctx,
+        principal,
+        address,
+        endpoint="POST /v1/admin/deposits",
+        key=idempotency_key,
+        request=body.model_dump(mode="json"),
+        work=work,
+    )
+
+
+@router.post("/kill-switch")
+async def change_kill_switch(
+    body: KillSwitchBody, ctx: Ctx, principal: CurrentAdmin
+) -> KillSwitchView:
+    """Engage or release a switch; safety receives `KillSwitchChanged` and enforces it."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        switch = await controls.change_kill_switch(
+            conn,
+            scope=body.scope,
+            target=body.target,
+            engaged=body.engaged,
+            reason=body.reason,
+            changed_by=principal.user_id,
+            now=ctx.clock(),
+        )
+    return _view(switch)
+
+
+@router.get("/kill-switch")
+async def list_kill_switches(ctx: Ctx, _: CurrentAdmin) -> KillSwitches:
+    async with ctx.pool.acquire() as conn:
+        switches = await trail.kill_switches(conn)
+    return KillSwitches(items=[_view(switch) for switch in switches])
+
+
+def _view(switch: trail.KillSwitch) -> KillSwitchView:
+    return KillSwitchView(
+        scope=switch.scope,
+        target=switch.target,
+        engaged=switch.engaged,
+        reason=switch.reason,
+        changed_by=switch.changed_by,
+        changed_at=switch.changed_at,
+    )

@@ -1,0 +1,141 @@
+"""Request bodies. Money endpoints forbid unknown fields; amounts are decimal strings only
+(`shared.money.PositiveMoney`: a JSON number, NaN, an exponent, 19 decimals or <= 0 is 422)."""
+
+from __future__ import annotations
+
+import re
+from typing import Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    StrictBool,
+    field_validator,
+    model_validator,
+)
+
+from shared.contracts.orders import SYMBOL_PATTERN, Mode, OrderSpec, OrderType, Side
+from shared.contracts.wallet import ASSET_PATTERN, WithdrawalSpec
+from shared.money import PositiveMoney
+
+EXCHANGE_PATTERN = r"^[a-z0-9_]{2,32}$"
+PAPER = "paper"
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RegisterBody(Body):
+    email: str = Field(max_length=254, examples=["ada@example.com"])
+    password: SecretStr = Field(min_length=8, max_length=256)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        email = value.strip().lower()
+        if not _EMAIL.match(email):
+            raise ValueError("must be an e-mail address")
+        return email
+
+
+class LoginBody(Body):
+    email: str = Field(min_length=1, max_length=254)
+    password: SecretStr = Field(min_length=1, max_length=256)
+    totp_code: str | None = Field(default=None, max_length=16)
+
+    @field_validator("email")
+    @classmethod
+    def _email(cls, value: str) -> str:
+        return value.strip().lower()
+
+
+class TotpCodeBody(Body):
+    code: str = Field(min_length=1, max_length=16, examples=["123456"])
+
+
+class ExchangeKeyBody(Body):
+    exchange: str = Field(pattern=EXCHANGE_PATTERN, examples=["binance"])
+    api_key: SecretStr = Field(min_length=1, max_length=512)
+    secret: SecretStr = Field(min_length=1, max_length=512)
+    password: SecretStr | None = Field(default=None, max_length=512)
+
+
+class PlaceOrderBody(Body):
+    symbol: str = Field(pattern=SYMBOL_PATTERN, examples=["BTC/USDT"])
+    side: Side
+    type: OrderType
+    amount: PositiveMoney
+    """In the base asset."""
+    price: PositiveMoney | None = None
+    mode: Mode = Mode.PAPER
+    exchange: str | None = Field(default=None, pattern=EXCHANGE_PATTERN)
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlaceOrderBody:
+        if self.type is OrderType.LIMIT and self.price is None:
+            raise ValueError("a limit order needs a price")
+        if self.type is OrderType.MARKET and self.price is not None:
+            raise ValueError("a market order takes no price")
+        if self.mode is Mode.PAPER and self.exchange not in (None, PAPER):
+            raise ValueError('a paper order runs on the "paper" exchange')
+        if self.mode is Mode.REAL and self.exchange in (None, PAPER):
+            raise ValueError("a real order names its exchange (a ccxt id)")
+        return self
+
+    def spec(self, order_id: str) -> OrderSpec:
+        return OrderSpec(
+            order_id=order_id,
+            symbol=self.symbol,
+            side=self.side,
+            type=self.type,
+            amount=self.amount,
+            price=self.price,
+            mode=self.mode,
+            exchange=self.exchange or PAPER,
+        )
+
+
+class WithdrawalBody(Body):
+    asset: str = Field(pattern=ASSET_PATTERN, examples=["USDT"])
+    amount: PositiveMoney
+    address: str = Field(pattern=r"^[\x21-\x7e]{1,200}$")
+    network: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.-]{1,50}$")
+    exchange: str = Field(default=PAPER, pattern=EXCHANGE_PATTERN)
+
+    def spec(self, withdrawal_id: str) -> WithdrawalSpec:
+        return WithdrawalSpec(
+            withdrawal_id=withdrawal_id,
+            asset=self.asset,
+            amount=self.amount,
+            address=self.address,
+            network=self.network,
+            exchange=self.exchange,
+        )
+
+
+class DepositBody(Body):
+    user_id: str = Field(min_length=1, max_length=64)
+    asset: str = Field(pattern=ASSET_PATTERN, examples=["USDT"])
+    amount: PositiveMoney
+    reference: str = Field(min_length=1, max_length=200)
+
+
+class KillSwitchBody(Body):
+    scope: Literal["global", "account", "symbol"]
+    target: str | None = Field(default=None, min_length=1, max_length=64)
+    engaged: StrictBool
+    reason: str = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _target_fits_scope(self) -> KillSwitchBody:
+        if self.scope == "global" and self.target is not None:
+            raise ValueError("a global switch takes no target")
+        if self.scope != "global" and self.target is None:
+            raise ValueError(f"a {self.scope} switch needs a target")
+        if self.scope == "symbol" and not re.match(SYMBOL_PATTERN, self.target or ""):
+            raise ValueError("target must be a symbol like BTC/USDT")
+        return self

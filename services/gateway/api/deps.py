@@ -1,0 +1,48 @@
+"""Request dependencies: the app's context, the caller (bearer token), the caller's address."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from services.gateway.auth import Principal
+from services.gateway.context import GatewayContext
+from services.gateway.errors import Forbidden, TokenInvalid, Unauthorized
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
+
+
+def gateway_context(request: Request) -> GatewayContext:
+    context: GatewayContext = request.app.state.gateway
+    return context
+
+
+Ctx = Annotated[GatewayContext, Depends(gateway_context)]
+
+
+def current_principal(
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Principal:
+    if credentials is None:
+        raise Unauthorized("an `Authorization: Bearer <token>` header is required")
+    if credentials.scheme.lower() != "bearer":
+        raise TokenInvalid("the access token is invalid")
+    return ctx.tokens.verify(credentials.credentials, ctx.clock())
+
+
+def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+    if not principal.is_admin:
+        raise Forbidden("this endpoint is for administrators")
+    return principal
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client is not None else "unknown"
+
+
+CurrentUser = Annotated[Principal, Depends(current_principal)]
+CurrentAdmin = Annotated[Principal, Depends(admin_principal)]
+ClientAddress = Annotated[str, Depends(client_address)]

@@ -1,0 +1,146 @@
+"""Composition root: the FastAPI app (`create_app`) and the gateway process (`build`).
+
+One process serves HTTP (uvicorn, as a runtime background task that ends when
+the stop event is set), runs the outbox relay, the read-model consumer and the
+purge of expired idempotency keys and old failed attempts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta
+
+import asyncpg
+import uvicorn
+from aiokafka import AIOKafkaProducer
+from fastapi import FastAPI
+
+from services.gateway import idempotency, problems
+from services.gateway.api import (
+    admin,
+    audit,
+    auth,
+    balances,
+    exchange_keys,
+    health,
+    orders,
+    withdrawals,
+)
+from services.gateway.auth import TokenIssuer
+from services.gateway.context import BrokerProbe, GatewayContext, utc_now
+from services.gateway.encryption import SecretBox
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.middleware import BodySizeLimit, RequestMetrics
+from services.gateway.readmodels import TOPICS, ReadModels
+from services.gateway.settings import GatewaySettings
+from services.gateway.store import accounts
+from shared.service import ServiceRuntime
+
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    pool: asyncpg.Pool,
+    settings: GatewaySettings,
+    *,
+    broker_ready: BrokerProbe,
+    metrics: GatewayMetrics | None = None,
+    clock: Callable[[], datetime] = utc_now,
+) -> FastAPI:
+    """The HTTP API over `pool` (the gateway database, migrated). Refuses weak secrets."""
+    settings.check_secrets()
+    key = settings.encryption_key_bytes()
+    context = GatewayContext(
+        pool=pool,
+        settings=settings,
+        tokens=TokenIssuer(settings.jwt_secret.get_secret_value(), settings.jwt_ttl_seconds),
+        secret_box=SecretBox(key) if key is not None else None,
+        broker_ready=broker_ready,
+        metrics=metrics or GatewayMetrics(),
+        clock=clock,
+    )
+    if context.secret_box is None:
+        log.warning("no CRYPTOORCH_ENCRYPTION_KEY: 2FA and exchange keys are unavailable")
+    app = FastAPI(
+        title="cryptoorch gateway",
+        version="1.0.0",
+        description="Orders, withdrawals and balances; errors are application/problem+json.",
+    )
+    app.state.gateway = context
+    problems.install(app)
+    app.include_router(health.router)
+    answered = problems.documented_problems(400, 401, 403, 404, 409, 413, 422, 429, 503)
+    for module in (auth, orders, withdrawals, balances, exchange_keys, audit, admin):
+        app.include_router(module.router, responses=answered)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestMetrics)
+    return app
+
+
+def kafka_probe(producer: AIOKafkaProducer) -> BrokerProbe:
+    """Readiness of the broker: a metadata request through the relay's producer answers."""
+
+    async def probe() -> bool:
+        await producer.client.fetch_all_metadata()
+        return True
+
+    return probe
+
+
+class _EmbeddedServer(uvicorn.Server):
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield  # the service runtime owns SIGINT/SIGTERM and sets the stop event
+
+
+async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
+    """Serve `app` until `stop` is set; a server that ends on its own is an error."""
+    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    server = _EmbeddedServer(config)
+    serving = asyncio.create_task(server.serve())
+    stopping = asyncio.create_task(stop.wait())
+    await asyncio.wait([serving, stopping], return_when=asyncio.FIRST_COMPLETED)
+    server.should_exit = True
+    stopping.cancel()
+    await serving
+    if not stop.is_set():
+        raise RuntimeError(f"the HTTP server on {host}:{port} stopped")
+
+
+async def purge_expired(pool: asyncpg.Pool, settings: GatewaySettings, now: datetime) -> None:
+    """Forget idempotency keys past retention and failed attempts past their window."""
+    async with pool.acquire() as conn:
+        retention = timedelta(hours=settings.idempotency_retention_hours)
+        keys = await idempotency.purge(conn, now - retention)
+        window = timedelta(seconds=settings.login_failure_window_seconds)
+        failures = await accounts.purge_failures(conn, now - window)
+    if keys or failures:
+        log.info("purged %d idempotency keys and %d failed attempts", keys, failures)
+
+
+async def build(runtime: ServiceRuntime) -> None:
+    settings = runtime.settings
+    assert isinstance(settings, GatewaySettings)
+    metrics = GatewayMetrics()
+    app = create_app(
+        runtime.pool, settings, broker_ready=kafka_probe(runtime.producer), metrics=metrics
+    )
+    runtime.consume(TOPICS, ReadModels(metrics, utc_now).handle)
+
+    async def http(stop: asyncio.Event) -> None:
+        await serve(app, settings.gateway_host, settings.gateway_port, stop)
+
+    async def purge(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await purge_expired(runtime.pool, settings, utc_now())
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning("purge failed (%s); next try later", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=settings.purge_interval_seconds)
+
+    runtime.background(http)
+    runtime.background(purge)

@@ -1,0 +1,60 @@
+"""What every request handler needs, built once per app by `create_app`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import asyncpg
+
+from services.gateway.auth import TokenIssuer
+from services.gateway.encryption import SecretBox
+from services.gateway.errors import EncryptionUnavailable
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.ratelimit import AttemptLimit
+from services.gateway.settings import GatewaySettings
+
+BrokerProbe = Callable[[], Awaitable[bool]]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class GatewayContext:
+    pool: asyncpg.Pool
+    settings: GatewaySettings
+    tokens: TokenIssuer
+    secret_box: SecretBox | None
+    broker_ready: BrokerProbe
+    metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
+    clock: Callable[[], datetime] = utc_now
+
+    @property
+    def attempt_limit(self) -> AttemptLimit:
+        return AttemptLimit(
+            self.settings.login_max_failures,
+            timedelta(seconds=self.settings.login_failure_window_seconds),
+        )
+
+    @property
+    def idempotency_retention(self) -> timedelta:
+        return timedelta(hours=self.settings.idempotency_retention_hours)
+
+    def require_seal_key(self) -> str:
+        """The key that seals exchange credentials for execution (`shared.sealed`)."""
+        if not self.settings.exchange_seal_key:
+            raise EncryptionUnavailable(
+                "no CRYPTOORCH_EXCHANGE_SEAL_KEY is configured; exchange keys cannot be added"
+            )
+        return self.settings.exchange_seal_key
+
+    def require_secret_box(self) -> SecretBox:
+        if self.secret_box is None:
+            raise EncryptionUnavailable(
+                "no encryption key is configured (CRYPTOORCH_ENCRYPTION_KEY); "
+                "secrets cannot be stored"
+            )
+        return self.secret_box

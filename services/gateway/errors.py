@@ -1,0 +1,93 @@
+"""The gateway's exceptions: one root; `problems.py` maps each to its HTTP status and code."""
+
+from __future__ import annotations
+
+
+class GatewayError(Exception):
+    """Root of every error the gateway answers with a problem document."""
+
+    def __init__(self, detail: str = "") -> None:
+        super().__init__(detail)
+        self.detail = detail
+
+
+class NotFound(GatewayError):
+    """Unknown, or somebody else's: the two are never told apart."""
+
+
+class EmailTaken(GatewayError):
+    pass
+
+
+class Unauthorized(GatewayError):
+    """No bearer token."""
+
+
+class TokenInvalid(GatewayError):
+    """A token that is malformed, tampered with, of another algorithm, or expired."""
+
+
+class InvalidCredentials(GatewayError):
+    pass
+
+
+class TotpRequired(GatewayError):
+    """2FA is on and the login carried no code, or a wrong or replayed one."""
+
+
+class TotpInvalid(GatewayError):
+    """A wrong or replayed code where the user is already authenticated (2FA confirm)."""
+
+
+class TwoFactorRequired(GatewayError):
+    """A real-money request without 2FA enabled or without a valid, unused `X-TOTP-Code`."""
+
+
+class TwoFactorAlreadyEnabled(GatewayError):
+    pass
+
+
+class TwoFactorNotEnrolled(GatewayError):
+    pass
+
+
+class Forbidden(GatewayError):
+    """Authenticated, but not an admin."""
+
+
+class TooManyAttempts(GatewayError):
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"too many failed attempts; retry in {retry_after_seconds} s")
+        self.retry_after_seconds = retry_after_seconds
+
+
+class IdempotencyKeyRequired(GatewayError):
+    pass
+
+
+class IdempotencyKeyInvalid(GatewayError):
+    pass
+
+
+class IdempotencyKeyReused(GatewayError):
+    pass
+
+
+class IdempotencyRequestInProgress(GatewayError):
+    pass
+
+
+class OrderNotCancellable(GatewayError):
+    """The order is already final."""
+
+
+class EncryptionUnavailable(GatewayError):
+    """No encryption key is configured: secrets cannot be stored."""
+
+
+class InvalidCursor(GatewayError):
+    pass
+
+
+class AdminCreationRefused(GatewayError, ValueError):
+    """`create_admin` on an existing e-mail with another password (the CLI prints it)."""

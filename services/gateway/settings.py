@@ -1,0 +1,59 @@
+"""The gateway's settings. Every value is overridable by environment: `CRYPTOORCH_<FIELD>`
+(`CRYPTOORCH_GATEWAY_PORT=8080`, `CRYPTOORCH_JWT_TTL_SECONDS=600`)."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from cryptography.fernet import Fernet
+from pydantic import Field, SecretStr
+
+from shared.settings import CommonSettings
+
+MIN_JWT_SECRET_CHARS = 32
+
+
+class GatewaySettings(CommonSettings):
+    gateway_host: str = "127.0.0.1"
+    gateway_port: int = Field(default=8000, ge=0, le=65535)
+    jwt_secret: SecretStr = SecretStr("")
+    """HS256 signing key (at least 32 characters); the gateway refuses to start without one."""
+    jwt_ttl_seconds: int = Field(default=900, ge=30, le=86_400)
+    encryption_key: SecretStr = SecretStr("")
+    """32 bytes, URL-safe base64 (AES-256-GCM) for TOTP secrets and exchange keys. Without it,
+    2FA enrolment and exchange keys answer 503 (so real-money requests are impossible)."""
+    max_body_bytes: int = Field(default=64 * 1024, ge=1024, le=10 * 1024 * 1024)
+    idempotency_retention_hours: int = Field(default=24, ge=1, le=24 * 30)
+    idempotency_lock_timeout_ms: int = Field(default=200, ge=10, le=10_000)
+    """How long a request waits for another one holding the same key before answering 409."""
+    login_max_failures: int = Field(default=5, ge=1, le=1000)
+    """Failed login / 2FA attempts per account and per client address within the window."""
+    login_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    purge_interval_seconds: float = Field(default=3600, gt=0)
+    page_size_max: int = Field(default=100, ge=1, le=1000)
+
+    def check_secrets(self) -> None:
+        """Refuse to run with a weak JWT secret or a malformed encryption key."""
+        if len(self.jwt_secret.get_secret_value()) < MIN_JWT_SECRET_CHARS:
+            raise SystemExit(
+                f"CRYPTOORCH_JWT_SECRET must be set to at least {MIN_JWT_SECRET_CHARS} characters "
+                "(`cryptoorch up` generates one)"
+            )
+        if self.encryption_key.get_secret_value() and self.encryption_key_bytes() is None:
+            raise SystemExit("CRYPTOORCH_ENCRYPTION_KEY must be 32 bytes in URL-safe base64")
+        if self.exchange_seal_key:
+            try:
+                Fernet(self.exchange_seal_key.encode())
+            except ValueError:
+                raise SystemExit("CRYPTOORCH_EXCHANGE_SEAL_KEY must be a Fernet key") from None
+
+    def encryption_key_bytes(self) -> bytes | None:
+        text = self.encryption_key.get_secret_value()
+        if not text:
+            return None
+        try:
+            key = base64.urlsafe_b64decode(text.encode())
+        except (binascii.Error, ValueError):
+            return None
+        return key if len(key) == 32 else None

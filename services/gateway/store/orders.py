@@ -1,0 +1,158 @@
+"""The order read model: one row per order (status, totals) and its fills, one per trade."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from services.gateway.domain import Fill, FillSummary, OrderStatus
+from shared.contracts.orders import OrderSpec
+from shared.db import Connection
+from shared.money import format_decimal
+
+
+@dataclass(frozen=True)
+class OrderRow:
+    seq: int
+    order_id: str
+    user_id: str
+    symbol: str
+    side: str
+    type: str
+    mode: str
+    exchange: str
+    amount: Decimal
+    price: Decimal | None
+    status: OrderStatus
+    reject_reason: str | None
+    reject_detail: str | None
+    filled_amount: Decimal
+    average_price: Decimal | None
+    fees: dict[str, str]
+    fee_asset: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+_COLUMNS = (
+    "seq, order_id, user_id, symbol, side, type, mode, exchange, amount, price, status, "
+    "reject_reason, reject_detail, filled_amount, average_price, fees, fee_asset, "
+    "created_at, updated_at"
+)
+
+
+def _order(row: asyncpg.Record | None) -> OrderRow | None:
+    if row is None:
+        return None
+    values = dict(row)
+    values["status"] = OrderStatus(values["status"])
+    return OrderRow(**values)
+
+
+async def insert_order(conn: Connection, user_id: str, spec: OrderSpec, now: datetime) -> OrderRow:
+    row = await conn.fetchrow(
+        "INSERT INTO orders (order_id, user_id, symbol, side, type, mode, exchange, amount, "
+        "price, status, created_at, updated_at) "
+        f"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11) RETURNING {_COLUMNS}",
+        spec.order_id,
+        user_id,
+        spec.symbol,
+        spec.side.value,
+        spec.type.value,
+        spec.mode.value,
+        spec.exchange,
+        spec.amount,
+        spec.price,
+        OrderStatus.REQUESTED.value,
+        now,
+    )
+    order = _order(row)
+    assert order is not None
+    return order
+
+
+async def order_of(
+    conn: Connection, order_id: str, user_id: str, *, lock: bool = False
+) -> OrderRow | None:
+    """The order if it belongs to `user_id` (another user's order does not exist for them)."""
+    suffix = " FOR UPDATE" if lock else ""
+    query = f"SELECT {_COLUMNS} FROM orders WHERE order_id = $1 AND user_id = $2{suffix}"
+    return _order(await conn.fetchrow(query, order_id, user_id))
+
+
+async def list_orders(
+    conn: Connection, user_id: str, status: str | None, before_seq: int | None, limit: int
+) -> list[OrderRow]:
+    """Newest first, at most `limit`, strictly older than `before_seq` when given."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM orders WHERE user_id = $1 "
+        "AND ($2::text IS NULL OR status = $2) AND ($3::bigint IS NULL OR seq < $3) "
+        "ORDER BY seq DESC LIMIT $4",
+        user_id,
+        status,
+        before_seq,
+        limit,
+    )
+    return [order for order in map(_order, rows) if order is not None]
+
+
+async def save_status(
+    conn: Connection,
+    order_id: str,
+    status: OrderStatus,
+    now: datetime,
+    reject_reason: str | None = None,
+    reject_detail: str | None = None,
+) -> None:
+    await conn.execute(
+        "UPDATE orders SET status = $2, updated_at = $3, "
+        "reject_reason = COALESCE($4, reject_reason), reject_detail = COALESCE($5, reject_detail) "
+        "WHERE order_id = $1",
+        order_id,
+        status.value,
+        now,
+        reject_reason,
+        reject_detail,
+    )
+
+
+async def insert_fill(conn: Connection, order_id: str, fill: Fill) -> bool:
+    """False when this trade was recorded before (a redelivery): fills count once."""
+    inserted = await conn.fetchval(
+        "INSERT INTO order_fills (order_id, trade_id, amount, price, fee, fee_asset) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
+        order_id,
+        fill.trade_id,
+        fill.amount,
+        fill.price,
+        fill.fee,
+        fill.fee_asset,
+    )
+    return inserted is not None
+
+
+async def fills_of(conn: Connection, order_id: str) -> list[Fill]:
+    rows = await conn.fetch(
+        "SELECT trade_id, amount, price, fee, fee_asset FROM order_fills WHERE order_id = $1 "
+        "ORDER BY trade_id",
+        order_id,
+    )
+    return [Fill(**dict(row)) for row in rows]
+
+
+async def save_fill_summary(
+    conn: Connection, order_id: str, summary: FillSummary, now: datetime
+) -> None:
+    await conn.execute(
+        "UPDATE orders SET filled_amount = $2, average_price = $3, fees = $4, fee_asset = $5, "
+        "updated_at = $6 WHERE order_id = $1",
+        order_id,
+        summary.filled_amount,
+        summary.average_price,
+        {asset: format_decimal(fee) for asset, fee in summary.fees.items()},
+        summary.fee_asset,
+        now,
+    )

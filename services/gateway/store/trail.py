@@ -1,0 +1,95 @@
+"""The owner's audit entries and the kill switches, as the gateway knows them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from shared.contracts.envelope import Envelope
+from shared.db import Connection
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    seq: int
+    type: str
+    occurred_at: datetime
+    producer: str
+    correlation_id: str
+    hash: str | None
+    prev_hash: str | None
+
+
+@dataclass(frozen=True)
+class KillSwitch:
+    scope: str
+    target: str | None
+    engaged: bool
+    reason: str
+    changed_by: str
+    changed_at: datetime
+
+
+async def add_entry(conn: Connection, message: Envelope, user_id: str) -> None:
+    """Record a message the gateway emitted for `user_id` (the first of its correlation)."""
+    await conn.execute(
+        "INSERT INTO audit_entries (event_id, user_id, correlation_id, type, occurred_at, "
+        "producer) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (event_id) DO NOTHING",
+        message.event_id,
+        user_id,
+        message.correlation_id,
+        message.type,
+        message.occurred_at,
+        message.producer,
+    )
+
+
+async def add_entry_if_followed(conn: Connection, message: Envelope) -> None:
+    """Record a consumed message when its correlation (an order, withdrawal or deposit this
+    gateway accepted for the same account) is already in the trail; ignore it otherwise."""
+    await conn.execute(
+        "INSERT INTO audit_entries (event_id, user_id, correlation_id, type, occurred_at, "
+        "producer) SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM audit_entries "
+        "WHERE correlation_id = $3 AND user_id = $2) ON CONFLICT (event_id) DO NOTHING",
+        message.event_id,
+        message.account_id,
+        message.correlation_id,
+        message.type,
+        message.occurred_at,
+        message.producer,
+    )
+
+
+async def entries(conn: Connection, correlation_id: str, user_id: str | None) -> list[AuditEntry]:
+    """Entries of one correlation in arrival order; only `user_id`'s unless None (an admin)."""
+    rows = await conn.fetch(
+        "SELECT seq, type, occurred_at, producer, correlation_id, hash, prev_hash "
+        "FROM audit_entries WHERE correlation_id = $1 AND ($2::text IS NULL OR user_id = $2) "
+        "ORDER BY seq LIMIT 1000",
+        correlation_id,
+        user_id,
+    )
+    return [AuditEntry(**dict(row)) for row in rows]
+
+
+async def save_kill_switch(conn: Connection, switch: KillSwitch) -> None:
+    await conn.execute(
+        "INSERT INTO kill_switches (scope, target, engaged, reason, changed_by, changed_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, target) DO UPDATE SET "
+        "engaged = EXCLUDED.engaged, reason = EXCLUDED.reason, "
+        "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at",
+        switch.scope,
+        switch.target or "",
+        switch.engaged,
+        switch.reason,
+        switch.changed_by,
+        switch.changed_at,
+    )
+
+
+async def kill_switches(conn: Connection) -> list[KillSwitch]:
+    rows = await conn.fetch(
+        "SELECT scope, NULLIF(target, '') AS target, engaged, reason, changed_by, changed_at "
+        "FROM kill_switches ORDER BY scope, target"
+    )
+    return [KillSwitch(**dict(row)) for row in rows]

@@ -1,0 +1,157 @@
+"""Withdrawals and deposits the gateway accepted, and balances as the ledger reports them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+import asyncpg
+
+from services.gateway.domain import WithdrawalStatus
+from shared.contracts.wallet import WithdrawalSpec
+from shared.db import Connection
+
+
+@dataclass(frozen=True)
+class WithdrawalRow:
+    withdrawal_id: str
+    user_id: str
+    asset: str
+    amount: Decimal
+    address: str
+    network: str | None
+    exchange: str
+    status: WithdrawalStatus
+    reject_reason: str | None
+    reject_detail: str | None
+    txid: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class BalanceRow:
+    asset: str
+    available: Decimal
+    held: Decimal
+
+
+_COLUMNS = (
+    "withdrawal_id, user_id, asset, amount, address, network, exchange, status, reject_reason, "
+    "reject_detail, txid, created_at, updated_at"
+)
+
+
+def _withdrawal(row: asyncpg.Record | None) -> WithdrawalRow | None:
+    if row is None:
+        return None
+    values = dict(row)
+    values["status"] = WithdrawalStatus(values["status"])
+    return WithdrawalRow(**values)
+
+
+async def insert_withdrawal(
+    conn: Connection, user_id: str, spec: WithdrawalSpec, now: datetime
+) -> None:
+    await conn.execute(
+        "INSERT INTO withdrawals (withdrawal_id, user_id, asset, amount, address, network, "
+        "exchange, status, created_at, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+        spec.withdrawal_id,
+        user_id,
+        spec.asset,
+        spec.amount,
+        spec.address,
+        spec.network,
+        spec.exchange,
+        WithdrawalStatus.REQUESTED.value,
+        now,
+    )
+
+
+async def withdrawal_of(
+    conn: Connection, withdrawal_id: str, user_id: str, *, lock: bool = False
+) -> WithdrawalRow | None:
+    suffix = " FOR UPDATE" if lock else ""
+    query = f"SELECT {_COLUMNS} FROM withdrawals WHERE withdrawal_id = $1 AND user_id = $2{suffix}"
+    return _withdrawal(await conn.fetchrow(query, withdrawal_id, user_id))
+
+
+async def save_withdrawal(
+    conn: Connection,
+    withdrawal_id: str,
+    status: WithdrawalStatus,
+    now: datetime,
+    *,
+    reject_reason: str | None = None,
+    reject_detail: str | None = None,
+    txid: str | None = None,
+) -> None:
+    await conn.execute(
+        "UPDATE withdrawals SET status = $2, updated_at = $3, "
+        "reject_reason = COALESCE($4, reject_reason), "
+        "reject_detail = COALESCE($5, reject_detail), txid = COALESCE($6, txid) "
+        "WHERE withdrawal_id = $1",
+        withdrawal_id,
+        status.value,
+        now,
+        reject_reason,
+        reject_detail,
+        txid,
+    )
+
+
+async def insert_deposit(
+    conn: Connection,
+    *,
+    deposit_id: str,
+    user_id: str,
+    asset: str,
+    amount: Decimal,
+    reference: str,
+    created_by: str,
+    now: datetime,
+) -> None:
+    await conn.execute(
+        "INSERT INTO deposits (deposit_id, user_id, asset, amount, reference, created_by, "
+        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        deposit_id,
+        user_id,
+        asset,
+        amount,
+        reference,
+        created_by,
+        now,
+    )
+
+
+async def save_balance(
+    conn: Connection,
+    user_id: str,
+    asset: str,
+    available: Decimal,
+    held: Decimal,
+    version: int,
+    now: datetime,
+) -> None:
+    """Keep the ledger's newest report: an older `version` arriving late changes nothing."""
+    await conn.execute(
+        "INSERT INTO balances (user_id, asset, available, held, version, updated_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, asset) DO UPDATE SET "
+        "available = EXCLUDED.available, held = EXCLUDED.held, version = EXCLUDED.version, "
+        "updated_at = EXCLUDED.updated_at WHERE balances.version < EXCLUDED.version",
+        user_id,
+        asset,
+        available,
+        held,
+        version,
+        now,
+    )
+
+
+async def balances_of(conn: Connection, user_id: str) -> list[BalanceRow]:
+    rows = await conn.fetch(
+        "SELECT asset, available, held FROM balances WHERE user_id = $1 ORDER BY asset", user_id
+    )
+    return [BalanceRow(**dict(row)) for row in rows]
