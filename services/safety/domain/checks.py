@@ -1,0 +1,45 @@
+"""The inputs of one decision: everything a rule may read, loaded before it runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from services.safety.domain.limits import Limits
+from services.safety.domain.state import AccountState, KillSwitches, PriceBook
+from shared.contracts.orders import OrderSpec, PlaceOrder
+from shared.contracts.wallet import RequestWithdrawal, WithdrawalSpec
+
+
+@dataclass(frozen=True)
+class OrderCheck:
+    """Everything one pre-trade decision reads."""
+
+    account_id: str
+    command: PlaceOrder
+    account: AccountState
+    limits: Limits
+    prices: PriceBook
+    switches: KillSwitches
+    now: datetime
+
+    @property
+    def order(self) -> OrderSpec:
+        return self.command.order
+
+
+@dataclass(frozen=True)
+class WithdrawalCheck:
+    """Everything one pre-withdrawal decision reads."""
+
+    account_id: str
+    command: RequestWithdrawal
+    account: AccountState
+    limits: Limits
+    prices: PriceBook
+    switches: KillSwitches
+    now: datetime
+
+    @property
+    def withdrawal(self) -> WithdrawalSpec:
+        return self.command.withdrawal

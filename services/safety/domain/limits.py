@@ -1,0 +1,67 @@
+"""The limits safety enforces, as one value the rules read. Per-account overrides replace fields."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import timedelta
+from decimal import Decimal
+
+PAPER_VENUE = "paper"
+
+
+@dataclass(frozen=True)
+class Limits:
+    listed_symbols: Mapping[str, frozenset[str]]
+    """Per exchange, the symbols that may be traded; an exchange not named here lists nothing."""
+    usd_stable_assets: frozenset[str]
+    price_max_decimals: int
+    price_max_age: timedelta
+    price_band: Decimal
+    """Fraction (0.10 = 10%) a limit price may be away from the reference price."""
+    min_notional_usd: Decimal
+    max_notional_usd: Decimal
+    hourly_trade_limit: int
+    orders_per_second: int
+    cooldown_after_failures: int
+    cooldown: timedelta
+    daily_volume_limit_usd: Decimal
+    position_limit_usd: Decimal
+    position_limits_usd: Mapping[str, Decimal]
+    """Per base asset, replacing `position_limit_usd` for that asset."""
+    daily_loss_limit_usd: Decimal
+    withdrawal_daily_limit_usd: Decimal
+    withdrawal_requires_two_factor: bool
+    suspicious_rejections_per_hour: int
+    suspicious_withdrawals_per_hour: int
+
+    def position_limit_for(self, asset: str) -> Decimal:
+        return self.position_limits_usd.get(asset, self.position_limit_usd)
+
+    def with_overrides(self, overrides: Mapping[str, Decimal]) -> Limits:
+        """These limits with an account's own values; an unknown name is an error, not ignored."""
+        changes: dict[str, object] = {}
+        for name, value in overrides.items():
+            if name not in OVERRIDABLE_LIMITS:
+                raise ValueError(f"limit {name!r} cannot be overridden per account")
+            if OVERRIDABLE_LIMITS[name] is int:
+                if value != value.to_integral_value():
+                    raise ValueError(f"limit {name!r} must be a whole number, got {value}")
+                changes[name] = int(value)
+            else:
+                changes[name] = value
+        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
+
+
+OVERRIDABLE_LIMITS: dict[str, type] = {
+    "min_notional_usd": Decimal,
+    "max_notional_usd": Decimal,
+    "hourly_trade_limit": int,
+    "orders_per_second": int,
+    "daily_volume_limit_usd": Decimal,
+    "position_limit_usd": Decimal,
+    "daily_loss_limit_usd": Decimal,
+    "withdrawal_daily_limit_usd": Decimal,
+}
+"""Limits an operator may set per account (the `limit_overrides` table names these)."""

@@ -1,0 +1,118 @@
+"""The pre-trade decision: every rule in a fixed order, the first failure wins.
+
+Order (rule name → reject reason):
+
+ 1. kill_switch      → KILL_SWITCH            (global, account or symbol switch engaged)
+ 2. two_factor       → TWO_FACTOR_REQUIRED    (mode real without two_factor_verified)
+ 3. exchange_key     → EXCHANGE_KEY_INVALID   (mode real without a validated key)
+ 4. symbol_listed    → INVALID_SYMBOL         (not listed on the order's exchange)
+ 5. price_valid      → PRICE_INVALID          (limit price not positive or too precise)
+ 6. reference_price  → PRICE_UNAVAILABLE      (no fresh price for the symbol or its quote)
+ 7. price_band       → PRICE_OUT_OF_BAND      (limit price beyond ±band of the reference)
+ 8. min_notional     → AMOUNT_BELOW_MIN       (USD value below the minimum)
+ 9. max_notional     → AMOUNT_ABOVE_MAX       (USD value above the maximum)
+10. hourly_trades    → HOURLY_TRADE_LIMIT     (approved orders in the rolling hour)
+11. order_rate       → HOURLY_TRADE_LIMIT     (approved orders in the last second)
+12. cooldown         → COOLDOWN_ACTIVE        (consecutive failures, then a pause)
+13. daily_volume     → DAILY_VOLUME_EXCEEDED  (USD volume approved today, UTC)
+14. position_limit   → POSITION_LIMIT         (resulting base-asset position, in USD)
+15. daily_loss       → DAILY_LOSS_LIMIT       (realised loss today, UTC)
+16. rejection_burst  → SUSPICIOUS_ACTIVITY    (many rejected orders in the last hour)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from services.safety.domain import order_rules as rules
+from services.safety.domain.checks import OrderCheck
+from services.safety.domain.rejection import Rejection
+from services.safety.domain.suspicious import rejection_burst
+from services.safety.domain.valuation import OrderValuation, value_order
+from shared.contracts.decisions import OrderApproved, OrderRejected
+from shared.contracts.reasons import RejectReason
+
+UnvaluedRule = Callable[[OrderCheck], Rejection | None]
+ValuedRule = Callable[[OrderCheck, OrderValuation], Rejection | None]
+
+RULES_BEFORE_VALUATION: tuple[tuple[str, UnvaluedRule], ...] = (
+    ("kill_switch", rules.kill_switch),
+    ("two_factor", rules.two_factor),
+    ("exchange_key", rules.exchange_key),
+    ("symbol_listed", rules.symbol_listed),
+    ("price_valid", rules.price_valid),
+)
+VALUATION_RULE = "reference_price"
+RULES_AFTER_VALUATION: tuple[tuple[str, ValuedRule], ...] = (
+    ("price_band", rules.price_band),
+    ("min_notional", rules.min_notional),
+    ("max_notional", rules.max_notional),
+    ("hourly_trades", rules.hourly_trades),
+    ("order_rate", rules.order_rate),
+    ("cooldown", rules.cooldown),
+    ("daily_volume", rules.daily_volume),
+    ("position_limit", rules.position_limit),
+    ("daily_loss", rules.daily_loss),
+    ("rejection_burst", rejection_burst),
+)
+ORDER_RULES: tuple[str, ...] = (
+    *(name for name, _ in RULES_BEFORE_VALUATION),
+    VALUATION_RULE,
+    *(name for name, _ in RULES_AFTER_VALUATION),
+)
+"""Every rule's name, in the order they run (the `checks` of an approval)."""
+
+
+@dataclass(frozen=True)
+class OrderDecision:
+    outcome: OrderApproved | OrderRejected
+    valuation: OrderValuation | None
+    """Present when the order could be valued (always, when approved)."""
+
+    @property
+    def approved(self) -> bool:
+        return isinstance(self.outcome, OrderApproved)
+
+
+def decide_order(check: OrderCheck) -> OrderDecision:
+    """Approve or reject one order. Pure: the same check always gives the same decision."""
+    for _, unvalued_rule in RULES_BEFORE_VALUATION:
+        if (rejection := unvalued_rule(check)) is not None:
+            return _rejected(check, rejection, None)
+    valuation = value_order(check.order, check.prices, check.limits, check.now)
+    if valuation is None:
+        return _rejected(check, _price_unavailable(check), None)
+    for _, valued_rule in RULES_AFTER_VALUATION:
+        if (rejection := valued_rule(check, valuation)) is not None:
+            return _rejected(check, rejection, valuation)
+    approved = OrderApproved(
+        order=check.order,
+        reference_price=valuation.reference_price,
+        price_band=check.limits.price_band,
+        checks=list(ORDER_RULES),
+    )
+    return OrderDecision(approved, valuation)
+
+
+def _price_unavailable(check: OrderCheck) -> Rejection:
+    age = int(check.limits.price_max_age.total_seconds())
+    return Rejection(
+        RejectReason.PRICE_UNAVAILABLE,
+        VALUATION_RULE,
+        f"no reference price newer than {age} s to value {check.order.symbol} in USD",
+        {"symbol": check.order.symbol, "max_age_seconds": str(age)},
+    )
+
+
+def _rejected(
+    check: OrderCheck, rejection: Rejection, valuation: OrderValuation | None
+) -> OrderDecision:
+    outcome = OrderRejected(
+        order_id=check.order.order_id,
+        reason=rejection.reason,
+        rule=rejection.rule,
+        detail=rejection.detail,
+        values=rejection.values,
+    )
+    return OrderDecision(outcome, valuation)

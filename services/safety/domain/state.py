@@ -1,0 +1,127 @@
+"""What safety knows when it decides: reference prices, kill switches, one account's history.
+
+All of it is plain values loaded by the store; the rules never fetch anything.
+Windows (rolling hour, UTC day) are applied here against the `now` passed in,
+so a state loaded a little too wide still decides correctly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+
+
+def utc_day(moment: datetime) -> date:
+    """The UTC calendar day a moment belongs to (daily limits reset at 00:00 UTC)."""
+    return moment.astimezone(UTC).date()
+
+
+def count_within(moments: tuple[datetime, ...], now: datetime, window: timedelta) -> int:
+    """How many moments fall in the rolling window ending now. A moment after `now` (another
+    instance's clock running ahead) counts too: a skewed clock must not open a limit."""
+    return sum(1 for moment in moments if moment > now - window)
+
+
+@dataclass(frozen=True)
+class ReferencePrice:
+    price: Decimal
+    observed_at: datetime
+
+
+@dataclass(frozen=True)
+class PriceBook:
+    """The latest reference price per symbol (`BASE/QUOTE`), with when it was observed."""
+
+    prices: Mapping[str, ReferencePrice] = field(default_factory=dict)
+
+    def fresh(self, symbol: str, now: datetime, max_age: timedelta) -> Decimal | None:
+        """The price if observed within `max_age` of now (either side: a far-future tick is
+        as untrustworthy as a stale one); otherwise None."""
+        reference = self.prices.get(symbol)
+        if reference is None or abs(now - reference.observed_at) > max_age:
+            return None
+        return reference.price
+
+    def latest(self, symbol: str) -> Decimal | None:
+        """The last known price at any age: for accounting after the fact, never for approval."""
+        reference = self.prices.get(symbol)
+        return reference.price if reference is not None else None
+
+
+class KillSwitchScope(StrEnum):
+    GLOBAL = "global"
+    ACCOUNT = "account"
+    SYMBOL = "symbol"
+
+
+@dataclass(frozen=True)
+class KillSwitches:
+    """Engaged switches as (scope, target); the global switch has target ""."""
+
+    engaged: frozenset[tuple[KillSwitchScope, str]] = frozenset()
+
+    def halting_order(self, account_id: str, symbol: str) -> tuple[KillSwitchScope, str] | None:
+        for candidate in (
+            (KillSwitchScope.GLOBAL, ""),
+            (KillSwitchScope.ACCOUNT, account_id),
+            (KillSwitchScope.SYMBOL, symbol),
+        ):
+            if candidate in self.engaged:
+                return candidate
+        return None
+
+    def halting_withdrawal(self, account_id: str) -> tuple[KillSwitchScope, str] | None:
+        for candidate in ((KillSwitchScope.GLOBAL, ""), (KillSwitchScope.ACCOUNT, account_id)):
+            if candidate in self.engaged:
+                return candidate
+        return None
+
+
+@dataclass(frozen=True)
+class Position:
+    """Net quantity of one base asset traded through the system, and its average cost.
+
+    Deposits are not seen by safety, so a sale of deposited coins makes `quantity`
+    negative. `open_buy` is what approved buy orders may still add (not yet filled,
+    not terminal): counted so concurrent orders cannot slip past the limit.
+    """
+
+    quantity: Decimal = ZERO
+    average_cost_usd: Decimal = ZERO
+    open_buy: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class AccountState:
+    """One account's recent history, as far as the limits need it."""
+
+    approvals: tuple[datetime, ...] = ()
+    """Decision times of approved orders (at least the last hour)."""
+    rejections: tuple[datetime, ...] = ()
+    """Decision times of orders safety rejected (at least the last hour)."""
+    order_volume_usd: Mapping[date, Decimal] = field(default_factory=dict)
+    realised_pnl_usd: Mapping[date, Decimal] = field(default_factory=dict)
+    withdrawn_usd: Mapping[date, Decimal] = field(default_factory=dict)
+    withdrawals: tuple[datetime, ...] = ()
+    """Decision times of approved withdrawals (at least the last hour)."""
+    consecutive_failures: int = 0
+    last_failure_at: datetime | None = None
+    positions: Mapping[str, Position] = field(default_factory=dict)
+    validated_exchanges: frozenset[str] = frozenset()
+
+    def position(self, asset: str) -> Position:
+        return self.positions.get(asset, Position())
+
+    def volume_on(self, day: date) -> Decimal:
+        return self.order_volume_usd.get(day, ZERO)
+
+    def pnl_on(self, day: date) -> Decimal:
+        return self.realised_pnl_usd.get(day, ZERO)
+
+    def withdrawn_on(self, day: date) -> Decimal:
+        return self.withdrawn_usd.get(day, ZERO)

@@ -1,0 +1,51 @@
+"""The suspicious-activity detector: patterns a person should look at before money moves.
+
+Each rule holds the request with `SUSPICIOUS_ACTIVITY`. The thresholds are far
+from ordinary use (a new user placing a few orders and one withdrawal on their
+first day never meets them):
+
+* `rejection_burst`: `suspicious_rejections_per_hour` (default 50) orders of this
+  account rejected by safety in the last rolling hour: someone is probing the
+  limits, or a bot is misbehaving. Rejections keep counting, so the hold lasts
+  until the hour is quiet.
+* `withdrawal_burst`: `suspicious_withdrawals_per_hour` (default 20) withdrawals
+  approved for this account in the last rolling hour: the classic pattern of a
+  taken-over account being emptied in small pieces under the daily limit.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from services.safety.domain.checks import OrderCheck, WithdrawalCheck
+from services.safety.domain.order_rules import HOUR
+from services.safety.domain.rejection import Rejection, shown
+from services.safety.domain.state import count_within
+from services.safety.domain.valuation import OrderValuation
+from shared.contracts.reasons import RejectReason
+
+
+def rejection_burst(check: OrderCheck, valuation: OrderValuation) -> Rejection | None:
+    threshold = check.limits.suspicious_rejections_per_hour
+    rejected = count_within(check.account.rejections, check.now, HOUR)
+    if rejected < threshold:
+        return None
+    return Rejection(
+        RejectReason.SUSPICIOUS_ACTIVITY,
+        "rejection_burst",
+        f"{rejected} rejected orders in the last hour; held for review",
+        {"rejections_last_hour": shown(rejected), "threshold": shown(threshold)},
+    )
+
+
+def withdrawal_burst(check: WithdrawalCheck, amount_usd: Decimal) -> Rejection | None:
+    threshold = check.limits.suspicious_withdrawals_per_hour
+    recent = count_within(check.account.withdrawals, check.now, HOUR)
+    if recent < threshold:
+        return None
+    return Rejection(
+        RejectReason.SUSPICIOUS_ACTIVITY,
+        "withdrawal_burst",
+        f"{recent} withdrawals in the last hour; held for review",
+        {"withdrawals_last_hour": shown(recent), "threshold": shown(threshold)},
+    )

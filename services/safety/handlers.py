@@ -1,0 +1,177 @@
+"""Thin handlers: lock the account, load state, ask the domain, store the effects, emit.
+
+Each runs inside the inbox's transaction, so the decision, the counters it moves
+and the outbox message commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from services.safety.domain import (
+    KillSwitchScope,
+    Limits,
+    OrderCheck,
+    WithdrawalCheck,
+    decide_order,
+    decide_withdrawal,
+)
+from services.safety.domain.valuation import VALUATION_QUOTE
+from services.safety.errors import InvalidKillSwitch
+from services.safety.fills import book_fill_event
+from services.safety.store import SafetyStore
+from services.safety.store_events import EventStore
+from shared.contracts.accounts import KillSwitchChanged
+from shared.contracts.envelope import Envelope, Payload, new_message
+from shared.contracts.execution import (
+    ExchangeKeyValidated,
+    OrderCancelled,
+    OrderFailed,
+    OrderFilled,
+    PriceTick,
+)
+from shared.contracts.ledger import FundsHoldRejected, HoldPurpose
+from shared.contracts.orders import PlaceOrder
+from shared.contracts.wallet import RequestWithdrawal
+from shared.db import Connection
+from shared.ids import derived_id
+from shared.outbox import enqueue
+
+log = logging.getLogger(__name__)
+PRODUCER = "safety"
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class SafetyHandlers:
+    def __init__(self, limits: Limits, clock: Clock = utc_now) -> None:
+        self._limits = limits
+        self._clock = clock
+
+    async def handle(self, conn: Connection, message: Envelope) -> None:
+        """The inbox handler: every message safety consumes comes through here."""
+        match message.payload:
+            case PlaceOrder() as command:
+                await self._place_order(conn, message, command)
+            case RequestWithdrawal() as command:
+                await self._request_withdrawal(conn, message, command)
+            case PriceTick() as tick:
+                await EventStore(conn).save_price(
+                    tick.symbol, tick.venue, tick.price, tick.sequence, message.occurred_at
+                )
+            case KillSwitchChanged() as change:
+                await _change_kill_switch(conn, message, change)
+            case OrderFilled() as fill:
+                await SafetyStore(conn).lock_account(message.account_id)
+                await book_fill_event(conn, message, fill, self._limits, self._clock())
+            case OrderFailed() as failure:
+                await _book_failure(conn, message, failure)
+            case OrderCancelled() as cancelled:
+                await EventStore(conn).close_order(cancelled.order_id)
+            case ExchangeKeyValidated() as checked:
+                await EventStore(conn).save_key_validation(
+                    message.account_id,
+                    checked.key_id,
+                    checked.exchange,
+                    valid=checked.valid,
+                    checked_at=message.occurred_at,
+                )
+            case FundsHoldRejected(purpose=HoldPurpose.ORDER) as refused:
+                await EventStore(conn).close_order(refused.hold_id)  # an order's hold id
+            case _:
+                return  # CancelOrder, RecordDeposit and the rest: not safety's concern
+
+    async def _place_order(self, conn: Connection, message: Envelope, command: PlaceOrder) -> None:
+        store, order, account_id = SafetyStore(conn), command.order, message.account_id
+        await store.lock_account(account_id)
+        if await store.order_decided(order.order_id):
+            log.warning("order %s already decided; %s ignored", order.order_id, message.event_id)
+            return
+        now = self._clock()
+        symbols = [order.symbol, f"{order.quote}/{VALUATION_QUOTE}"]
+        inputs = await store.decision_inputs(account_id, now, order.base)
+        check = OrderCheck(
+            account_id=account_id,
+            command=command,
+            account=inputs.account,
+            limits=self._limits.with_overrides(inputs.limit_overrides),
+            prices=await store.price_book(symbols),
+            switches=inputs.switches,
+            now=now,
+        )
+        decision = decide_order(check)
+        await store.record_order(account_id, order, decision, now)
+        await _emit(conn, message, decision.outcome, order.order_id, now)
+
+    async def _request_withdrawal(
+        self, conn: Connection, message: Envelope, command: RequestWithdrawal
+    ) -> None:
+        store, withdrawal, account_id = SafetyStore(conn), command.withdrawal, message.account_id
+        await store.lock_account(account_id)
+        if await store.withdrawal_decided(withdrawal.withdrawal_id):
+            log.warning("withdrawal %s already decided; ignored", withdrawal.withdrawal_id)
+            return
+        now = self._clock()
+        inputs = await store.decision_inputs(account_id, now)
+        check = WithdrawalCheck(
+            account_id=account_id,
+            command=command,
+            account=inputs.account,
+            limits=self._limits.with_overrides(inputs.limit_overrides),
+            prices=await store.price_book([f"{withdrawal.asset}/{VALUATION_QUOTE}"]),
+            switches=inputs.switches,
+            now=now,
+        )
+        decision = decide_withdrawal(check)
+        await store.record_withdrawal(account_id, withdrawal, decision, now)
+        await _emit(conn, message, decision.outcome, withdrawal.withdrawal_id, now)
+
+
+async def _emit(
+    conn: Connection, cause: Envelope, outcome: Payload, correlation_id: str, now: datetime
+) -> None:
+    """One decision per order or withdrawal: its event id is derived from the id it decides."""
+    decision = new_message(
+        outcome,
+        producer=PRODUCER,
+        account_id=cause.account_id,
+        correlation_id=correlation_id,
+        cause=cause,
+        now=now,
+        event_id=derived_id("safety.decision", correlation_id),
+    )
+    await enqueue(conn, decision)
+
+
+async def _change_kill_switch(
+    conn: Connection, message: Envelope, change: KillSwitchChanged
+) -> None:
+    try:
+        scope = KillSwitchScope(change.scope)
+    except ValueError:
+        raise InvalidKillSwitch(f"unknown kill-switch scope {change.scope!r}") from None
+    target = "" if scope is KillSwitchScope.GLOBAL else (change.target or "")
+    if scope is not KillSwitchScope.GLOBAL and not target:
+        raise InvalidKillSwitch(f"a {scope} kill switch needs a target")
+    await EventStore(conn).save_kill_switch(
+        scope=scope.value,
+        target=target,
+        engaged=change.engaged,
+        reason=change.reason,
+        changed_by=change.changed_by,
+        changed_at=message.occurred_at,
+    )
+
+
+async def _book_failure(conn: Connection, message: Envelope, failure: OrderFailed) -> None:
+    """A failed order lengthens the account's failure streak (once per order) and closes it."""
+    await SafetyStore(conn).lock_account(message.account_id)
+    events = EventStore(conn)
+    if await events.first_booking_of_failure(failure.order_id):
+        await events.count_failure(message.account_id, message.occurred_at)
+    await events.close_order(failure.order_id)

@@ -1,0 +1,65 @@
+"""Safety's settings: every limit, overridable by environment (`CRYPTOORCH_<FIELD NAME>`)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+from pydantic import Field
+
+from services.safety.domain.limits import PAPER_VENUE, Limits
+from shared.money import NonNegativeMoney, PositiveMoney
+from shared.settings import CommonSettings
+
+
+class SafetySettings(CommonSettings):
+    paper_symbols: list[str] = Field(default=["BTC/USDT", "ETH/USDT", "SOL/USDT"])
+    """Symbols listed on the paper venue (JSON list in the environment)."""
+    exchange_symbols: dict[str, list[str]] = Field(default_factory=dict)
+    """Symbols listed on other exchanges, e.g. `{"binance": ["BTC/USDT"]}`: an exchange not
+    named here lists nothing, so its orders are rejected with INVALID_SYMBOL."""
+    usd_stable_assets: list[str] = Field(default=["USDT", "USDC", "USD", "DAI"])
+    price_max_decimals: int = Field(default=8, ge=0, le=18)
+    price_max_age_seconds: int = Field(default=60, ge=1)
+    price_band: PositiveMoney = Decimal("0.10")
+    min_notional_usd: NonNegativeMoney = Decimal("0.01")
+    max_notional_usd: PositiveMoney = Decimal("1000000")
+    hourly_trade_limit: int = Field(default=100, ge=0)
+    orders_per_second: int = Field(default=10, ge=0)
+    cooldown_after_failures: int = Field(default=3, ge=1)
+    cooldown_seconds: int = Field(default=300, ge=0)
+    daily_volume_limit_usd: NonNegativeMoney = Decimal("10000000")
+    position_limit_usd: NonNegativeMoney = Decimal("10000000")
+    position_limits_usd: dict[str, NonNegativeMoney] = Field(default_factory=dict)
+    """Per base asset, e.g. `{"BTC": "2000000"}` (JSON object in the environment)."""
+    daily_loss_limit_usd: NonNegativeMoney = Decimal("1000000")
+    withdrawal_daily_limit_usd: NonNegativeMoney = Decimal("500000")
+    withdrawal_requires_two_factor: bool = True
+    suspicious_rejections_per_hour: int = Field(default=50, ge=1)
+    suspicious_withdrawals_per_hour: int = Field(default=20, ge=1)
+
+    def limits(self) -> Limits:
+        return Limits(
+            listed_symbols={
+                **{name: frozenset(symbols) for name, symbols in self.exchange_symbols.items()},
+                PAPER_VENUE: frozenset(self.paper_symbols),
+            },
+            usd_stable_assets=frozenset(self.usd_stable_assets),
+            price_max_decimals=self.price_max_decimals,
+            price_max_age=timedelta(seconds=self.price_max_age_seconds),
+            price_band=self.price_band,
+            min_notional_usd=self.min_notional_usd,
+            max_notional_usd=self.max_notional_usd,
+            hourly_trade_limit=self.hourly_trade_limit,
+            orders_per_second=self.orders_per_second,
+            cooldown_after_failures=self.cooldown_after_failures,
+            cooldown=timedelta(seconds=self.cooldown_seconds),
+            daily_volume_limit_usd=self.daily_volume_limit_usd,
+            position_limit_usd=self.position_limit_usd,
+            position_limits_usd=dict(self.position_limits_usd),
+            daily_loss_limit_usd=self.daily_loss_limit_usd,
+            withdrawal_daily_limit_usd=self.withdrawal_daily_limit_usd,
+            withdrawal_requires_two_factor=self.withdrawal_requires_two_factor,
+            suspicious_rejections_per_hour=self.suspicious_rejections_per_hour,
+            suspicious_withdrawals_per_hour=self.suspicious_withdrawals_per_hour,
+        )

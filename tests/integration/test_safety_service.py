@@ -1,0 +1,327 @@
+"""Safety against the real broker and PostgreSQL: commands in, decisions out, counted once."""
+
+from __future__ import annotations
+
+import functools
+import uuid
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+
+import services.safety.app
+from services.safety.app import build
+from services.safety.settings import SafetySettings
+from services.safety.store_events import EventStore
+from shared.contracts import Envelope, Payload, decode, encode
+from shared.contracts.decisions import (
+    OrderApproved,
+    OrderRejected,
+    WithdrawalApproved,
+    WithdrawalRejected,
+)
+from shared.contracts.reasons import RejectReason
+from shared.kafka import make_producer
+from shared.service import ServiceRuntime
+from tests.support.running import running_service
+from tests.support.waiting import eventually
+from tests.unit.safety.messages import (
+    failed,
+    filled,
+    key_checked,
+    kill_switch,
+    place,
+    tick,
+    withdraw,
+)
+
+pytestmark = pytest.mark.integration
+MIGRATIONS = Path(services.safety.app.__file__).parent / "migrations"
+Decision = OrderApproved | OrderRejected | WithdrawalApproved | WithdrawalRejected
+
+
+@pytest.fixture
+def user() -> str:
+    return "u-" + uuid.uuid4().hex[:10]
+
+
+@pytest.fixture
+def symbol() -> str:
+    """A symbol only this test trades, so other tests' price ticks never move it."""
+    return "T" + uuid.uuid4().hex[:8].upper() + "/USDT"
+
+
+class SettableClock:
+    """The wall clock until a test sets a time; safety reads it once per decision."""
+
+    def __init__(self) -> None:
+        self.fixed: datetime | None = None
+
+    def __call__(self) -> datetime:
+        return self.fixed or datetime.now(UTC)
+
+
+@pytest.fixture
+def clock() -> SettableClock:
+    return SettableClock()
+
+
+@pytest.fixture
+async def safety(
+    settings_factory: Callable[..., Any], symbol: str, clock: SettableClock
+) -> AsyncIterator[ServiceRuntime]:
+    settings = settings_factory(
+        SafetySettings,
+        paper_symbols=[symbol],
+        exchange_symbols={"binance": [symbol]},
+        orders_per_second=1000,
+        consumer_batch_size=200,
+    )
+    wired = functools.partial(build, clock=clock)
+    async with running_service("safety", settings, MIGRATIONS, wired) as runtime:
+        yield runtime
+
+
+@pytest.fixture
+async def producer(safety: ServiceRuntime) -> AsyncIterator[AIOKafkaProducer]:
+    producer = make_producer(safety.settings.kafka_bootstrap_servers)
+    await producer.start()
+    yield producer
+    await producer.stop()
+
+
+async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
+    for message in messages:
+        await producer.send_and_wait(
+            message.topic.value, encode(message), key=message.account_id.encode()
+        )
+
+
+async def decisions(pool: asyncpg.Pool, user: str) -> list[Payload]:
+    rows = await pool.fetch("SELECT value FROM outbox WHERE key = $1 ORDER BY id", user)
+    return [decode(bytes(r["value"])).payload for r in rows]
+
+
+async def wait_for_decisions(pool: asyncpg.Pool, user: str, count: int) -> list[Decision]:
+    found = await eventually(
+        lambda: decisions(pool, user),
+        until=lambda ds: len(ds) >= count,
+        what=f"{count} decisions for {user}",
+    )
+    assert all(isinstance(d, Decision) for d in found)
+    return [d for d in found if isinstance(d, Decision)]
+
+
+async def test_the_hundred_and_first_order_in_an_hour_is_rejected(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+) -> None:
+    await publish(producer, tick(symbol, "100", 1))
+    orders = [place(user, f"{user}-{n}", symbol=symbol, amount="1") for n in range(101)]
+    await publish(producer, *orders)
+    found = await wait_for_decisions(safety.pool, user, 101)
+    assert [type(d) for d in found[:100]] == [OrderApproved] * 100
+    last = found[100]
+    assert isinstance(last, OrderRejected)
+    assert (last.order_id, last.reason, last.rule) == (
+        f"{user}-100",
+        RejectReason.HOURLY_TRADE_LIMIT,
+        "hourly_trades",
+    )
+    assert last.values == {"orders_last_hour": "100", "hourly_trade_limit": "100"}
+
+
+async def test_the_same_order_sent_twice_is_decided_and_counted_once(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+) -> None:
+    await publish(producer, tick(symbol, "100", 1))
+    first = place(user, f"{user}-1", symbol=symbol, amount="2")
+    again = place(user, f"{user}-1", symbol=symbol, amount="2")  # same order, a new message
+    await publish(producer, first, first, again, place(user, f"{user}-2", symbol=symbol))
+    found = await wait_for_decisions(safety.pool, user, 2)
+    assert [d.order.order_id for d in found if isinstance(d, OrderApproved)] == [
+        f"{user}-1",
+        f"{user}-2",
+    ]
+    volume = await safety.pool.fetchval(
+        "SELECT amount_usd FROM daily_totals WHERE account_id = $1 AND kind = 'order_volume'",
+        user,
+    )
+    assert volume == Decimal("200.1")
+    assert len(await decisions(safety.pool, user)) == 2
+
+
+async def test_kill_switch_engaged_mid_stream_halts_the_account_until_released(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+) -> None:
+    await publish(producer, tick(symbol, "100", 1), place(user, f"{user}-1", symbol=symbol))
+    await wait_for_decisions(safety.pool, user, 1)
+    await publish(producer, kill_switch("account", user, engaged=True))
+    await eventually(
+        lambda: safety.pool.fetchval(
+            "SELECT engaged FROM kill_switches WHERE scope = 'account' AND target = $1", user
+        ),
+        what="the account's kill switch engaged",
+    )
+    await publish(producer, *(place(user, f"{user}-{n}", symbol=symbol) for n in (2, 3)))
+    halted = await wait_for_decisions(safety.pool, user, 3)
+    assert [d.reason for d in halted[1:] if isinstance(d, OrderRejected)] == [
+        RejectReason.KILL_SWITCH,
+        RejectReason.KILL_SWITCH,
+    ]
+    await publish(producer, kill_switch("account", user, engaged=False))
+    await eventually(
+        lambda: safety.pool.fetchval(
+            "SELECT NOT engaged FROM kill_switches WHERE scope = 'account' AND target = $1", user
+        ),
+        what="the account's kill switch released",
+    )
+    await publish(producer, tick(symbol, "100", 2), place(user, f"{user}-4", symbol=symbol))
+    released = await wait_for_decisions(safety.pool, user, 4)
+    assert isinstance(released[3], OrderApproved)
+
+
+async def test_order_without_a_fresh_price_is_rejected_as_unavailable(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+) -> None:
+    await publish(producer, place(user, f"{user}-1", symbol=symbol))
+    (decision,) = await wait_for_decisions(safety.pool, user, 1)
+    assert isinstance(decision, OrderRejected)
+    assert decision.reason is RejectReason.PRICE_UNAVAILABLE
+
+
+async def test_three_failed_orders_start_a_cooldown_and_a_fill_ends_the_streak(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+) -> None:
+    await publish(producer, tick(symbol, "100", 1))
+    await publish(producer, *(place(user, f"{user}-f{n}", symbol=symbol) for n in range(3)))
+    await wait_for_decisions(safety.pool, user, 3)
+    await publish(producer, *(failed(user, f"{user}-f{n}") for n in range(3)))
+    await publish(producer, failed(user, f"{user}-f2"))  # the same failure again: counted once
+    await eventually(
+        lambda: safety.pool.fetchval(
+            "SELECT consecutive_failures FROM failure_streaks WHERE account_id = $1", user
+        ),
+        until=lambda n: n == 3,
+        what="three failures counted",
+    )
+    await publish(producer, place(user, f"{user}-4", symbol=symbol))
+    cooled = (await wait_for_decisions(safety.pool, user, 4))[3]
+    assert isinstance(cooled, OrderRejected)
+    assert cooled.reason is RejectReason.COOLDOWN_ACTIVE
+    await publish(producer, filled(user, f"{user}-f0", "t1", symbol=symbol, price="100"))
+    position = await eventually(
+        lambda: safety.pool.fetchrow(
+            "SELECT quantity, average_cost_usd FROM positions WHERE account_id = $1", user
+        ),
+        what="the fill booked",
+    )
+    assert position is not None
+    assert (position["quantity"], position["average_cost_usd"]) == (Decimal("0.001"), 100)
+    await publish(producer, place(user, f"{user}-5", symbol=symbol))
+    assert isinstance((await wait_for_decisions(safety.pool, user, 5))[4], OrderApproved)
+
+
+async def test_withdrawals_past_the_daily_limit_are_rejected(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str
+) -> None:
+    await publish(
+        producer,
+        withdraw(user, f"{user}-w1", "300000"),
+        withdraw(user, f"{user}-w2", "200000"),
+        withdraw(user, f"{user}-w3", "0.01"),
+    )
+    found = await wait_for_decisions(safety.pool, user, 3)
+    assert [type(d) for d in found] == [WithdrawalApproved, WithdrawalApproved, WithdrawalRejected]
+    assert isinstance(found[2], WithdrawalRejected)
+    assert found[2].reason is RejectReason.WITHDRAWAL_DAILY_LIMIT
+
+
+async def test_an_account_override_and_the_utc_day_rollover_apply_through_the_store(
+    safety: ServiceRuntime,
+    producer: AIOKafkaProducer,
+    user: str,
+    symbol: str,
+    clock: SettableClock,
+) -> None:
+    async with safety.pool.acquire() as conn:
+        await EventStore(conn).set_limit_override(user, "daily_volume_limit_usd", Decimal("150"))
+    late = datetime(2030, 1, 1, 23, 59, 30, tzinfo=UTC)
+    clock.fixed = late
+    await publish(producer, tick(symbol, "100", 1, at=late))
+    await publish(
+        producer, *(place(user, f"{user}-{n}", symbol=symbol, amount="1") for n in (1, 2))
+    )
+    same_day = await wait_for_decisions(safety.pool, user, 2)
+    assert isinstance(same_day[0], OrderApproved)
+    assert isinstance(same_day[1], OrderRejected)
+    assert same_day[1].reason is RejectReason.DAILY_VOLUME_EXCEEDED
+    assert same_day[1].values["daily_volume_limit_usd"] == "150"
+    clock.fixed = late + timedelta(seconds=30)  # midnight UTC: a new day, the same fresh price
+    await publish(producer, place(user, f"{user}-3", symbol=symbol, amount="1"))
+    next_day = await wait_for_decisions(safety.pool, user, 3)
+    assert isinstance(next_day[2], OrderApproved)
+
+
+async def test_the_rolling_hour_frees_up_an_hour_after_the_first_orders(
+    safety: ServiceRuntime,
+    producer: AIOKafkaProducer,
+    user: str,
+    symbol: str,
+    clock: SettableClock,
+) -> None:
+    start = datetime(2030, 6, 1, 9, 0, 0, tzinfo=UTC)
+    clock.fixed = start
+    await publish(producer, tick(symbol, "100", 1, at=start))
+    await publish(producer, *(place(user, f"{user}-{n}", symbol=symbol) for n in range(101)))
+    full = await wait_for_decisions(safety.pool, user, 101)
+    assert isinstance(full[100], OrderRejected)
+    an_hour_later = start + timedelta(hours=1)
+    clock.fixed = an_hour_later
+    await publish(producer, tick(symbol, "100", 2, at=an_hour_later))
+    await eventually(
+        lambda: safety.pool.fetchval(
+            "SELECT observed_at FROM reference_prices WHERE symbol = $1", symbol
+        ),
+        until=lambda at: at == an_hour_later,
+        what="the new price stored",
+    )
+    await publish(producer, place(user, f"{user}-later", symbol=symbol))
+    later = await wait_for_decisions(safety.pool, user, 102)
+    assert isinstance(later[101], OrderApproved)
+
+
+async def test_real_money_orders_need_a_key_execution_found_valid(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+) -> None:
+    async def key_is(valid: bool) -> None:
+        await publish(producer, key_checked(user, "binance", valid=valid))
+        await eventually(
+            lambda: safety.pool.fetchval(
+                "SELECT valid FROM exchange_keys WHERE account_id = $1", user
+            ),
+            until=lambda stored: stored is valid,
+            what=f"the key stored as valid={valid}",
+        )
+
+    await publish(
+        producer,
+        tick(symbol, "100", 1),
+        place(user, f"{user}-1", symbol=symbol, exchange="binance"),
+    )
+    await wait_for_decisions(safety.pool, user, 1)
+    await key_is(True)
+    await publish(producer, place(user, f"{user}-2", symbol=symbol, exchange="binance"))
+    await wait_for_decisions(safety.pool, user, 2)
+    await key_is(False)
+    await publish(producer, place(user, f"{user}-3", symbol=symbol, exchange="binance"))
+    first, second, third = await wait_for_decisions(safety.pool, user, 3)
+    assert isinstance(first, OrderRejected)
+    assert first.reason is RejectReason.EXCHANGE_KEY_INVALID
+    assert isinstance(second, OrderApproved)
+    assert isinstance(third, OrderRejected)
+    assert third.reason is RejectReason.EXCHANGE_KEY_INVALID
