@@ -1,0 +1,12 @@
+"""`python -m services.audit`: the hash-chained, append-only trail of every message."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from services.audit.app import build
+from services.audit.settings import AuditSettings
+from shared.service import main
+
+if __name__ == "__main__":
+    main("audit", AuditSettings(), Path(__file__).parent / "migrations", build)

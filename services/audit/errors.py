@@ -1,0 +1,20 @@
+"""Audit's exceptions: one root."""
+
+from __future__ import annotations
+
+
+class AuditError(Exception):
+    """Root of every error raised by the audit service."""
+
+
+class UncanonicalValue(AuditError):
+    """A message holds a value canonical JSON does not define (a float, a non-string key)."""
+
+
+class CheckpointFileInvalid(AuditError):
+    """A line of the checkpoint file cannot be read: the anchor itself is in doubt."""
+
+    def __init__(self, line_number: int, detail: str) -> None:
+        super().__init__(f"checkpoint file line {line_number}: {detail}")
+        self.line_number = line_number
+        self.detail = detail

@@ -1,0 +1,27 @@
+"""Audit's settings: when the chain head is checkpointed and where the off-database copy goes.
+
+Every value is overridable by environment (`CRYPTOORCH_AUDIT_CHECKPOINT_EVERY=100`,
+`CRYPTOORCH_AUDIT_CHECKPOINT_FILE=/var/lib/cryptoorch/audit-checkpoints.jsonl`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+
+from shared.settings import CommonSettings
+
+DEFAULT_CHECKPOINT_FILE = Path(".data/audit-checkpoints.jsonl")
+
+
+class AuditSettings(CommonSettings):
+    audit_checkpoint_every: int = Field(default=1000, ge=1, le=10_000_000)
+    """A checkpoint is taken once this many rows were appended since the last one..."""
+    audit_checkpoint_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    """...or this many seconds after the last one, when anything was appended meanwhile."""
+    audit_checkpoint_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    """How often the chain head is looked at to decide whether a checkpoint is due."""
+    audit_checkpoint_file: Path = DEFAULT_CHECKPOINT_FILE
+    """JSON lines `{seq, hash, at, database}` outside the database (directory created if needed).
+    Keep it on other storage than the database: a rewrite of the whole table shows against it."""
