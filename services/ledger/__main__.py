@@ -1,0 +1,10 @@
+"""`python -m services.ledger`: the book of record."""
+
+from __future__ import annotations
+
+from services.ledger.app import MIGRATIONS, NAME, build
+from services.ledger.settings import LedgerSettings
+from shared.service import main
+
+if __name__ == "__main__":
+    main(NAME, LedgerSettings(), MIGRATIONS, build)

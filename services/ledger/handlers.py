@@ -1,0 +1,61 @@
+"""The ledger's one handler: load and lock, decide, book, emit, all in the inbox's transaction."""
+
+from __future__ import annotations
+
+from services.ledger import store
+from services.ledger.domain import LedgerPolicy, decide, needs, touched_user_assets
+from shared import metrics
+from shared.contracts.envelope import Envelope, Payload, new_message
+from shared.contracts.ledger import FundsHeld, FundsHoldRejected
+from shared.contracts.wallet import RecordDeposit
+from shared.db import Connection
+from shared.inbox import Handler
+from shared.outbox import enqueue
+
+PRODUCER = "ledger"
+
+
+def make_handler(policy: LedgerPolicy) -> Handler:
+    """The handler for every topic the ledger consumes; other message types are ignored."""
+
+    async def handle(conn: Connection, message: Envelope) -> None:
+        need = needs(message.payload)
+        if need is None:
+            return
+        owner = message.account_id
+        view = await store.load_view(conn, owner, need)
+        outcome = decide(owner, message.payload, view, policy)
+        await store.record_applied(conn, message)
+        await store.book(conn, owner, outcome, message)
+        changed = await store.balance_changes(
+            conn, owner, touched_user_assets(outcome.entries, owner)
+        )
+        events = [*outcome.events, *changed]
+        _count_decisions(outcome.events)
+        if events:
+            correlation_id = need.hold_id or message.correlation_id
+            if isinstance(message.payload, RecordDeposit):
+                correlation_id = message.payload.deposit_id
+            await enqueue(
+                conn,
+                *(
+                    new_message(
+                        event,
+                        producer=PRODUCER,
+                        account_id=owner,
+                        correlation_id=correlation_id,
+                        cause=message,
+                    )
+                    for event in events
+                ),
+            )
+
+    return handle
+
+
+def _count_decisions(events: tuple[Payload, ...]) -> None:
+    for event in events:
+        if isinstance(event, FundsHeld):
+            metrics.DECISIONS.labels("funds_held", "").inc()
+        elif isinstance(event, FundsHoldRejected):
+            metrics.DECISIONS.labels("funds_hold_rejected", event.reason.value).inc()
