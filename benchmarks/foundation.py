@@ -139,7 +139,6 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
     url = await ensure_database(server_url, "bench_foundation")
     await raw_postgres(url, report, commits=int(2000 * scale), rows=int(50_000 * scale))
     await raw_broker(bootstrap, report, count=int(50_000 * scale))
-    scratch.mkdir(parents=True, exist_ok=True)
     (scratch / "0001_effects.sql").write_text(
         "CREATE TABLE effects (id TEXT PRIMARY KEY, amount NUMERIC(38,18))"
     )

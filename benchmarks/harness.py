@@ -19,6 +19,7 @@ class Figure:
 @dataclass
 class Report:
     figures: dict[str, Figure] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
 
     def add(
         self,
@@ -42,7 +43,7 @@ class Report:
                 base = self.figures[figure.baseline]
                 ratio = f"{figure.rate / base.rate:6.1%} of {base.name}"
             lines.append(f"{figure.name:<58} {figure.rate:>12,.0f}  {figure.unit:<10} {ratio}")
-        return "\n".join(lines)
+        return "\n".join([*lines, "", *self.notes])
 
 
 @contextmanager

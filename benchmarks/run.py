@@ -2,7 +2,7 @@
 
 Starts its own broker and a durable PostgreSQL (fsync on) in a temporary folder,
 unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL point elsewhere.
-`BENCH_SCALE=0.1 make bench` for a quick run.
+`BENCH_SCALE=0.1 make bench` for a quick run; `BENCH_ONLY=foundation,system` for some suites.
 """
 
 from __future__ import annotations
@@ -11,30 +11,35 @@ import asyncio
 import os
 import platform
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from benchmarks import foundation
+from benchmarks import foundation, system
 from benchmarks.harness import Report
 from shared.infra.resolve import provide
+
+Suite = Callable[[str, str, Report, Path, float], Awaitable[None]]
+SUITES: dict[str, Suite] = {"foundation": foundation.run, "system": system.run}
+"""Each suite: `async def run(server_url, bootstrap, report, scratch, scale)`; raw limits first."""
 
 
 def main() -> None:
     scale = float(os.environ.get("BENCH_SCALE", "1"))
+    only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
     report = Report()
     with tempfile.TemporaryDirectory(prefix="cryptoorch-bench-") as folder:
         infra = provide(Path(folder), durable=True, allow_containers=False)
         try:
             print(f"cryptoorch bench on {platform.node()} ({os.cpu_count()} cores), scale {scale}")
             print(f"broker {infra.kafka_source}, PostgreSQL {infra.database_source} (durable)\n")
-            asyncio.run(
-                foundation.run(
-                    infra.database_url,
-                    infra.kafka_bootstrap_servers,
-                    report,
-                    Path(folder) / "sql",
-                    scale,
-                )
-            )
+            for name, suite in SUITES.items():
+                if only and name not in only and name != "foundation":
+                    continue
+                print(f"[{name}]", flush=True)
+                scratch = Path(folder) / name
+                scratch.mkdir()
+                args = (infra.database_url, infra.kafka_bootstrap_servers, report, scratch, scale)
+                asyncio.run(suite(*args))
         finally:
             infra.stop()
     print("\n" + report.table())

@@ -1,0 +1,203 @@
+"""The whole system under load: accepted orders/s at the gateway, orders/s end to end
+(HTTP accept → filled on the paper venue, ledger settled), and p50/p99 at a fixed rate."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from statistics import quantiles
+from typing import Any
+
+import asyncpg
+import httpx
+
+from benchmarks.harness import Report
+from cryptoorch.runtime_info import SERVICES
+from cryptoorch.supervisor import Supervisor
+from cryptoorch.up import load_or_create_secrets
+from shared.infra.processes import free_port
+from shared.settings import database_url_for
+
+UNLIMITED = {
+    "CRYPTOORCH_HOURLY_TRADE_LIMIT": "100000000",
+    "CRYPTOORCH_ORDERS_PER_SECOND": "100000",
+    "CRYPTOORCH_DAILY_VOLUME_LIMIT_USD": "100000000000",
+    "CRYPTOORCH_POSITION_LIMIT_USD": "100000000000",
+    "CRYPTOORCH_SUSPICIOUS_REJECTIONS_PER_HOUR": "100000000",
+}
+"""The bench measures throughput, not the limits: they are lifted for its users."""
+
+
+def _percentiles(values: list[float]) -> tuple[float, float]:
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (0.0, 0.0)
+    cuts = quantiles(values, n=100, method="inclusive")
+    return cuts[49], cuts[98]
+
+
+async def _wait_healthy(url: str, supervisor: Supervisor, deadline: float) -> None:
+    async with httpx.AsyncClient() as client:
+        while True:
+            supervisor.check()
+            try:
+                if (await client.get(url + "/healthz")).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("gateway did not become healthy")
+            await asyncio.sleep(0.2)
+
+
+async def _users(url: str, env: dict[str, str], count: int) -> list[str]:
+    from cryptoorch.admin_cmd import create_admin_user
+
+    os.environ.update({k: env[k] for k in ("DATABASE_URL", "CRYPTOORCH_DB_PREFIX")})
+    await create_admin_user("bench-admin@example.com", "bench admin password")
+    tokens: list[str] = []
+    async with httpx.AsyncClient(base_url=url, timeout=30) as client:
+        login = await client.post(
+            "/v1/auth/login",
+            json={"email": "bench-admin@example.com", "password": "bench admin password"},
+        )
+        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        for i in range(count):
+            body = {"email": f"trader{i}@example.com", "password": "bench trader password"}
+            user_id = (await client.post("/v1/auth/register", json=body)).json()["user_id"]
+            tokens.append((await client.post("/v1/auth/login", json=body)).json()["access_token"])
+            await client.post(
+                "/v1/admin/deposits",
+                json={
+                    "user_id": user_id,
+                    "asset": "USDT",
+                    "amount": "100000000",
+                    "reference": f"b{i}",
+                },
+                headers={**admin, "Idempotency-Key": str(uuid.uuid4())},
+            )
+        for token in tokens:  # funds credited before the load starts
+            while True:
+                items = (
+                    await client.get("/v1/balances", headers={"Authorization": f"Bearer {token}"})
+                ).json()["items"]
+                if any(i["asset"] == "USDT" and i["available"] != "0" for i in items):
+                    break
+                await asyncio.sleep(0.1)
+    return tokens
+
+
+def _load(config: dict[str, Any]) -> dict[str, Any]:
+    """In a second process, so the generator does not share a core's event loop with us."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.load", json.dumps(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
+
+
+async def _drain(gateway_db: str, since: float, wait_seconds: float = 600) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(gateway_db)
+    try:
+        deadline = time.monotonic() + wait_seconds
+        while True:
+            pending = await conn.fetchval(
+                "SELECT count(*) FROM orders WHERE status NOT IN ('filled','rejected','cancelled','failed')"
+            )
+            if pending == 0 or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.5)
+        rows: list[asyncpg.Record] = await conn.fetch(
+            "SELECT status, created_at, updated_at FROM orders WHERE created_at >= to_timestamp($1)",
+            since,
+        )
+        return rows
+    finally:
+        await conn.close()
+
+
+async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, scale: float) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    prefix = "benchsys"
+    env = {
+        **os.environ,
+        **load_or_create_secrets(scratch),
+        **UNLIMITED,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "DATABASE_URL": server_url,
+        "CRYPTOORCH_DB_PREFIX": prefix,
+        "CRYPTOORCH_GATEWAY_PORT": str(port),
+        "CRYPTOORCH_AUDIT_CHECKPOINT_FILE": str(scratch / "checkpoints.jsonl"),
+        "CRYPTOORCH_LOG_LEVEL": "WARNING",
+    }
+    supervisor = Supervisor(env, scratch / "logs", announce=False)
+    for name in SERVICES:
+        supervisor.start(name)
+    try:
+        await _wait_healthy(url, supervisor, time.monotonic() + 120)
+        tokens = await _users(url, env, 16)
+        gateway_db = database_url_for(server_url, f"{prefix}_gateway")
+        seconds = max(5.0, 60 * scale)
+
+        started = time.time()
+        burst = await asyncio.to_thread(
+            _load, {"url": url, "tokens": tokens, "seconds": seconds, "concurrency": 32}
+        )
+        report.add(
+            "gw_accept",
+            "gateway: orders accepted (HTTP → outbox commit)",
+            burst["accepted"],
+            burst["seconds"],
+            "orders/s",
+            baseline="pg_commit",
+        )
+        rows = await _drain(gateway_db, started)
+        filled = [r for r in rows if r["status"] == "filled"]
+        if filled:
+            span = (
+                max(r["updated_at"] for r in filled) - min(r["created_at"] for r in filled)
+            ).total_seconds()
+            report.add(
+                "e2e",
+                f"end to end: accepted → filled ({len(filled)}/{len(rows)} filled)",
+                len(filled),
+                span,
+                "orders/s",
+                baseline="pg_commit",
+            )
+
+        rate = max(5.0, round(0.5 * len(filled) / max(span, 1.0))) if filled else 10.0
+        started = time.time()
+        steady = await asyncio.to_thread(
+            _load,
+            {"url": url, "tokens": tokens, "seconds": seconds / 2, "rate": rate, "concurrency": 64},
+        )
+        rows = await _drain(gateway_db, started)
+        accept_p50, accept_p99 = _percentiles(steady["latencies"])
+        e2e = [
+            (r["updated_at"] - r["created_at"]).total_seconds()
+            for r in rows
+            if r["status"] == "filled"
+        ]
+        e2e_p50, e2e_p99 = _percentiles(e2e)
+        print(
+            f"  at a fixed {rate:.0f} orders/s: HTTP accept p50 {accept_p50 * 1000:.1f} ms, "
+            f"p99 {accept_p99 * 1000:.1f} ms; accept → filled p50 {e2e_p50 * 1000:.0f} ms, "
+            f"p99 {e2e_p99 * 1000:.0f} ms ({len(e2e)} orders)",
+            flush=True,
+        )
+        report.notes.append(
+            f"fixed rate {rate:.0f} orders/s: HTTP accept p50 {accept_p50 * 1000:.1f} ms / p99 "
+            f"{accept_p99 * 1000:.1f} ms; accept → filled p50 {e2e_p50 * 1000:.0f} ms / p99 {e2e_p99 * 1000:.0f} ms"
+        )
+    finally:
+        supervisor.stop_all()
