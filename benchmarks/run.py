@@ -11,14 +11,15 @@ import asyncio
 import os
 import platform
 import tempfile
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 from benchmarks import foundation, system
 from benchmarks.harness import Report
 from shared.infra.resolve import provide
 
-Suite = Callable[[str, str, Report, Path, float], Awaitable[None]]
+Suite = Callable[[str, str, Report, Path, float], Coroutine[Any, Any, None]]
 SUITES: dict[str, Suite] = {"foundation": foundation.run, "system": system.run}
 """Each suite: `async def run(server_url, bootstrap, report, scratch, scale)`; raw limits first."""
 
