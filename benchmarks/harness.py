@@ -35,6 +35,12 @@ class Report:
         print(f"  {name:<58} {figure.rate:>12,.0f} {unit}", flush=True)
         return figure
 
+    def figures_add_rate(
+        self, key: str, name: str, rate: float, unit: str, baseline: str | None = None
+    ) -> Figure:
+        """A figure measured as a rate already (e.g. after excluding a warm-up)."""
+        return self.add(key, name, int(rate * 1000), 1000.0, unit, baseline)
+
     def table(self) -> str:
         lines = [f"{'measure':<58} {'rate':>12}  {'unit':<10} {'ratio to raw limit'}"]
         for figure in self.figures.values():

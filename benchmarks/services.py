@@ -1,0 +1,246 @@
+"""Per-service figures: safety's rules engine alone and through broker + database, audit
+appends through broker + database, and `audit verify` over a long trail."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from benchmarks.harness import Report, stopwatch
+from services.audit.app import build as build_audit
+from services.audit.chain import COLUMNS, GENESIS_HASH, next_row, trail_document
+from services.audit.settings import AuditSettings
+from services.audit.verify import verify_chain
+from services.safety.app import build as build_safety
+from services.safety.domain import (
+    AccountState,
+    KillSwitches,
+    OrderCheck,
+    PriceBook,
+    ReferencePrice,
+    decide_order,
+)
+from services.safety.settings import SafetySettings
+from shared.contracts import Envelope, encode, new_message
+from shared.contracts.execution import PriceTick
+from shared.contracts.orders import OrderSpec, OrderType, PlaceOrder, Side
+from shared.contracts.wallet import RecordDeposit
+from shared.db import connect, ensure_database
+from shared.ids import SYSTEM_ACCOUNT
+from shared.kafka import make_producer
+from shared.migrate import migrate
+from shared.service import ServiceRuntime
+from shared.settings import CommonSettings
+
+SAFETY_UNLIMITED: dict[str, Any] = {
+    "hourly_trade_limit": 10**9,
+    "orders_per_second": 10**6,
+    "daily_volume_limit_usd": Decimal(10**15),
+    "position_limit_usd": Decimal(10**15),
+    "suspicious_rejections_per_hour": 10**9,
+}
+
+
+def _order(i: int) -> PlaceOrder:
+    spec = OrderSpec(
+        order_id=f"o{i}",
+        symbol="BTC/USDT",
+        side=Side.BUY,
+        type=OrderType.MARKET,
+        amount=Decimal("0.001"),
+    )
+    return PlaceOrder(order=spec)
+
+
+def safety_engine(report: Report, count: int) -> None:
+    limits = SafetySettings.model_construct().limits()
+    now = datetime.now(UTC)
+    prices = PriceBook({"BTC/USDT": ReferencePrice(Decimal("65000"), now)})
+    checks = [
+        OrderCheck(f"acc-{i % 64}", _order(i), AccountState(), limits, prices, KillSwitches(), now)
+        for i in range(count)
+    ]
+    with stopwatch() as t:
+        for check in checks:
+            decide_order(check)
+    report.add("safety_engine", "safety: pure rules engine", count, t[0], "decisions/s")
+
+
+async def _through_service(
+    name: str,
+    settings: CommonSettings,
+    migrations: Path,
+    build: Callable[[ServiceRuntime], Awaitable[None]],
+    warm_up: Envelope,
+    messages: list[Envelope],
+) -> float:
+    """Run the service in this process; once `warm_up` is applied (the consumer group has
+    joined), publish `messages` and return how many per second were applied."""
+    runtime = ServiceRuntime(name, settings, migrations)
+    await runtime.start()
+    await build(runtime)
+    tasks = [asyncio.create_task(c.run(runtime.stop)) for c in runtime.consumers]
+    producer = make_producer(settings.kafka_bootstrap_servers)
+    await producer.start()
+
+    async def applied(batch: list[Envelope]) -> int:
+        """How many of `batch` the service has applied (its inbox knows): other traffic on
+        the same topics, from earlier suites, does not count."""
+        count: int = await runtime.pool.fetchval(
+            "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])",
+            [m.event_id for m in batch],
+        )
+        return count
+
+    async def send(batch: list[Envelope]) -> None:
+        futures = [
+            await producer.send(m.topic.value, encode(m), key=m.account_id.encode()) for m in batch
+        ]
+        await asyncio.gather(*futures)
+
+    try:
+        await send([warm_up])
+        while await applied([warm_up]) < 1:
+            await asyncio.sleep(0.05)
+        with stopwatch() as t:
+            await send(messages)
+            while await applied(messages) < len(messages):
+                await asyncio.sleep(0.02)
+        return len(messages) / t[0]
+    finally:
+        await producer.stop()
+        runtime.stop.set()
+        await asyncio.wait(tasks, timeout=15)
+        await runtime.close()
+
+
+async def safety_service(server: str, bootstrap: str, report: Report, count: int) -> None:
+    settings = SafetySettings(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        DATABASE_URL=server,
+        db_prefix="benchsafety",
+        **SAFETY_UNLIMITED,
+    )
+    tick = new_message(
+        PriceTick(venue="paper", symbol="BTC/USDT", price=Decimal("65000"), sequence=1),
+        producer="bench",
+        account_id=SYSTEM_ACCOUNT,
+        correlation_id="BTC/USDT",
+    )
+    orders = [
+        new_message(_order(i), producer="bench", account_id=f"acc-{i % 64}", correlation_id=f"o{i}")
+        for i in range(count)
+    ]
+    rate = await _through_service(
+        "safety",
+        settings,
+        Path("services/safety/migrations"),
+        build_safety,
+        tick,
+        orders,
+    )
+    conn = await connect(settings.service_database_url("safety"))
+    try:
+        outcomes = await conn.fetch(
+            "SELECT convert_from(value, 'UTF8')::jsonb ->> 'type' AS type, "
+            "convert_from(value, 'UTF8')::jsonb #>> '{payload,reason}' AS reason, count(*) "
+            "FROM outbox GROUP BY 1, 2 ORDER BY 3 DESC"
+        )
+    finally:
+        await conn.close()
+    print(
+        "  safety decided: "
+        + ", ".join(f"{r['type']} {r['reason'] or ''} x{r['count']}" for r in outcomes)
+    )
+    report.figures_add_rate(
+        "safety_db", "safety: decisions through broker + database", rate, "decisions/s", "pg_commit"
+    )
+
+
+async def audit_service(
+    server: str, bootstrap: str, report: Report, count: int, scratch: Path
+) -> None:
+    settings = AuditSettings(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap,
+        DATABASE_URL=server,
+        db_prefix="benchaudit",
+        audit_checkpoint_file=scratch / "checkpoints.jsonl",
+    )
+    messages = [
+        new_message(
+            RecordDeposit(
+                deposit_id=f"d{i}", asset="USDT", amount=Decimal("10"), reference=f"r{i}"
+            ),
+            producer="bench",
+            account_id=f"acc-{i % 64}",
+            correlation_id=f"d{i}",
+        )
+        for i in range(count)
+    ]
+    rate = await _through_service(
+        "audit", settings, Path("services/audit/migrations"), build_audit, messages[0], messages[1:]
+    )
+    report.figures_add_rate(
+        "audit_append", "audit: appends through broker + database", rate, "rows/s", "pg_batch"
+    )
+
+
+async def audit_verify(server: str, report: Report, rows: int) -> None:
+    url = await ensure_database(server, "bench_audit_verify")
+    await migrate(url, Path("services/audit/migrations"))
+    conn = await connect(url)
+    try:
+        head_seq, head_hash = 0, GENESIS_HASH
+        insert = (
+            f"INSERT INTO audit_trail (seq, prev_hash, hash, message, {', '.join(COLUMNS)}) "
+            f"VALUES ($1, $2, $3, $4::text::jsonb, {', '.join(f'${i}' for i in range(5, 5 + len(COLUMNS)))})"
+        )
+        batch: list[tuple[Any, ...]] = []
+        for i in range(rows):
+            message = new_message(
+                RecordDeposit(
+                    deposit_id=f"d{i}", asset="USDT", amount=Decimal("10"), reference=f"r{i}"
+                ),
+                producer="bench",
+                account_id=f"acc-{i % 64}",
+                correlation_id=f"d{i}",
+            )
+            row = next_row(head_seq, head_hash, trail_document(message))
+            head_seq, head_hash = row.seq, row.hash
+            batch.append(
+                (
+                    row.seq,
+                    row.prev_hash,
+                    row.hash,
+                    json.dumps(row.message),
+                    *(row.columns[c] for c in COLUMNS),
+                )
+            )
+            if len(batch) == 5_000 or i == rows - 1:
+                await conn.executemany(insert, batch)
+                batch.clear()
+        with stopwatch() as t:
+            result = await verify_chain(conn, None)
+        assert result.ok, result
+        report.add(
+            "audit_verify",
+            f"audit verify over {rows:,} rows",
+            rows,
+            t[0],
+            "rows/s",
+            baseline="pg_copy",
+        )
+    finally:
+        await conn.close()
+
+
+async def run(server: str, bootstrap: str, report: Report, scratch: Path, scale: float) -> None:
+    safety_engine(report, int(50_000 * scale))
+    await safety_service(server, bootstrap, report, int(5_000 * scale))
+    await audit_service(server, bootstrap, report, int(10_000 * scale), scratch)
+    await audit_verify(server, report, int(1_000_000 * scale))
