@@ -6,7 +6,7 @@ UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit test-integration test-e2e lint bench schemas lock chaos clean
+.PHONY: help install run test test-unit lint bench schemas topics lock chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -40,9 +40,13 @@ lint: $(STAMP) ## ruff, mypy --strict, import-linter (services never import each
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/python -m deploy.validate
 
 schemas: $(STAMP) ## write docs/schemas/*.json and docs/asyncapi.yaml from shared/contracts
 	$(BIN)/python -m shared.contracts.publish docs
+
+topics: $(STAMP) ## write deploy/topics.yaml, create-topics.sh and the k8s ConfigMap from shared/contracts
+	$(BIN)/python -m deploy.topics
 
 bench: $(STAMP) ## print throughput figures (raw limits beside relay and inbox)
 	$(BIN)/python -m benchmarks.run

@@ -228,8 +228,11 @@ class InboxConsumer:
             attributes={
                 "messaging.destination": record.topic,
                 "cryptoorch.event_id": str(message.event_id),
+                "cryptoorch.message_type": message.type,
+                "cryptoorch.correlation_id": message.correlation_id,
             },
         ):
+            log.debug("inbox: applying %s %s of %s", message.type, message.event_id, record.topic)
             await self._handler(conn, message)
 
     async def _dead_letter(self, failure: _Failure, attempts: int) -> None:

@@ -29,7 +29,9 @@ def make_producer(bootstrap_servers: str) -> AIOKafkaProducer:
     )
 
 
-async def ensure_topics(bootstrap_servers: str, topics: list[str] | None = None) -> None:
+async def ensure_topics(
+    bootstrap_servers: str, topics: list[str] | None = None, *, replication_factor: int = 1
+) -> None:
     """Create every topic (main ones with `PARTITIONS` partitions, DLQs with one) if missing."""
     wanted = topics if topics is not None else all_topics()
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
@@ -39,7 +41,10 @@ async def ensure_topics(bootstrap_servers: str, topics: list[str] | None = None)
         missing = [t for t in wanted if t not in existing]
         if not missing:
             return
-        new = [NewTopic(t, 1 if t.endswith(DLQ_SUFFIX) else PARTITIONS, 1) for t in missing]
+        new = [
+            NewTopic(t, 1 if t.endswith(DLQ_SUFFIX) else PARTITIONS, replication_factor)
+            for t in missing
+        ]
         try:
             await admin.create_topics(new)
         except TopicAlreadyExistsError:

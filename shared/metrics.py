@@ -39,8 +39,8 @@ HTTP_LATENCY = Histogram(
 )
 
 
-def serve(port: int) -> None:
-    """Expose `/metrics` on 127.0.0.1:`port` (0: not exposed)."""
+def serve(port: int, host: str = "127.0.0.1") -> None:
+    """Expose `/metrics` on `host`:`port` (port 0: not exposed)."""
     if port:
-        start_http_server(port, addr="127.0.0.1")
-        log.info("metrics on http://127.0.0.1:%d/metrics", port)
+        start_http_server(port, addr=host)
+        log.info("metrics on http://%s:%d/metrics", host, port)

@@ -15,24 +15,54 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from opentelemetry import trace
 
 from shared import metrics
 from shared.contracts.envelope import Envelope, encode
+from shared.contracts.topics import Topic
 from shared.db import TRANSIENT_ERRORS, Connection, connect
-from shared.telemetry import inject_headers
+from shared.telemetry import inject_headers, tracer
 
 log = logging.getLogger(__name__)
 RETRYABLE: tuple[type[BaseException], ...] = (TimeoutError, *TRANSIENT_ERRORS)
 RELAY_LOCK_KEY = 0x6F757462  # "outb"
+_tracer = tracer("cryptoorch.outbox")
 
 
 async def enqueue(conn: Connection, *messages: Envelope) -> None:
-    """Add messages to the outbox inside the caller's open transaction."""
+    """Add messages to the outbox inside the caller's open transaction.
+
+    Each row carries the current trace context (the caller's span: the HTTP request or the
+    message being applied), so the consumers of these messages continue the same trace.
+    """
     headers = inject_headers()
-    await conn.executemany(
-        "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
-        [(m.event_id, m.topic.value, m.account_id, encode(m), headers) for m in messages],
-    )
+    with _tracer.start_as_current_span(
+        "INSERT outbox",
+        kind=trace.SpanKind.CLIENT,
+        attributes={
+            "db.system": "postgresql",
+            "db.operation.name": "INSERT",
+            "db.collection.name": "outbox",
+            "messaging.batch.message_count": len(messages),
+        },
+    ):
+        await conn.executemany(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
+            [(m.event_id, m.topic.value, m.account_id, encode(m), headers) for m in messages],
+        )
+    _count_decisions(messages)
+
+
+def _count_decisions(messages: Sequence[Envelope]) -> None:
+    """Every message on the decisions topic is a decision taken (`order_rejected`, reason)."""
+    for message in messages:
+        if message.topic is Topic.SAFETY_DECISIONS:
+            reason = str(getattr(message.payload, "reason", ""))  # a RejectReason (StrEnum)
+            metrics.DECISIONS.labels(_snake_case(message.type), reason).inc()
+
+
+def _snake_case(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 async def enqueue_raw(

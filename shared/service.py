@@ -53,7 +53,10 @@ class ServiceRuntime:
         self.settings.require_infrastructure()
         self.database_url = await prepare_database(self.settings, self.name, self.migrations)
         self.pool = await create_pool(self.database_url, size=self.settings.db_pool_size)
-        await ensure_topics(self.settings.kafka_bootstrap_servers)
+        await ensure_topics(
+            self.settings.kafka_bootstrap_servers,
+            replication_factor=self.settings.kafka_replication_factor,
+        )
         self.producer = make_producer(self.settings.kafka_bootstrap_servers)
         await self.producer.start()
         self.relay = OutboxRelay(
@@ -117,7 +120,7 @@ def main(
     """Entry point of `python -m services.<name>`."""
     logs.configure(name, settings.log_level)
     telemetry.configure(name, settings.trace_exporter, settings.trace_file)
-    metrics.serve(settings.metrics_port)
+    metrics.serve(settings.metrics_port, settings.metrics_host)
 
     async def _run() -> None:
         runtime = ServiceRuntime(name, settings, migrations)

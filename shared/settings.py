@@ -43,6 +43,10 @@ class CommonSettings(BaseSettings):
     trace_exporter: str = Field(default="none", pattern=r"^(none|console|memory|file|otlp)$")
     trace_file: str = ""
     """With `trace_exporter=file`: where every process appends its spans (JSON lines)."""
+    metrics_host: str = "127.0.0.1"
+    """Where `/metrics` listens: 0.0.0.0 in a container so Prometheus can reach it."""
+    kafka_replication_factor: int = Field(default=1, ge=1, le=10)
+    """For topics a service creates itself; production creates them ahead (deploy/topics.yaml)."""
     metrics_port: int = Field(default=0, ge=0, le=65535)
     """Where a service without its own HTTP server exposes `/metrics` (0: not exposed)."""
     log_level: str = "INFO"

@@ -68,8 +68,11 @@ def configure(service: str, exporter: str = "none", trace_file: str = "") -> Non
     elif exporter == "memory":
         _memory_exporter = InMemorySpanExporter()
         provider.add_span_processor(SimpleSpanProcessor(_memory_exporter))
-    elif exporter == "otlp":
-        log.warning("OTLP exporter not installed in this build; traces are not exported")
+    elif exporter == "otlp":  # endpoint from OTEL_EXPORTER_OTLP_ENDPOINT, as the SDK documents
+        from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
+        from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+        provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter()))
     trace.set_tracer_provider(provider)
 
 
