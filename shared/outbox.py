@@ -19,7 +19,6 @@ from opentelemetry import trace
 
 from shared import metrics
 from shared.contracts.envelope import Envelope, encode
-from shared.contracts.topics import Topic
 from shared.db import TRANSIENT_ERRORS, Connection, connect
 from shared.telemetry import inject_headers, tracer
 
@@ -50,19 +49,6 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
             "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
             [(m.event_id, m.topic.value, m.account_id, encode(m), headers) for m in messages],
         )
-    _count_decisions(messages)
-
-
-def _count_decisions(messages: Sequence[Envelope]) -> None:
-    """Every message on the decisions topic is a decision taken (`order_rejected`, reason)."""
-    for message in messages:
-        if message.topic is Topic.SAFETY_DECISIONS:
-            reason = str(getattr(message.payload, "reason", ""))  # a RejectReason (StrEnum)
-            metrics.DECISIONS.labels(_snake_case(message.type), reason).inc()
-
-
-def _snake_case(name: str) -> str:
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 async def enqueue_raw(

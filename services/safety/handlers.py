@@ -23,6 +23,7 @@ from services.safety.errors import InvalidKillSwitch
 from services.safety.fills import book_fill_event
 from services.safety.store import SafetyStore
 from services.safety.store_events import EventStore
+from shared import metrics
 from shared.contracts.accounts import KillSwitchChanged
 from shared.contracts.envelope import Envelope, Payload, new_message
 from shared.contracts.execution import (
@@ -146,6 +147,13 @@ async def _emit(
         event_id=derived_id("safety.decision", correlation_id),
     )
     await enqueue(conn, decision)
+    reason = getattr(outcome, "reason", None)
+    metrics.DECISIONS.labels(_snake_case(outcome.TYPE), str(reason or "")).inc()
+
+
+def _snake_case(name: str) -> str:
+    """`OrderRejected` → `order_rejected`: the metric's decision label."""
+    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 async def _change_kill_switch(
