@@ -147,6 +147,10 @@ def install(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+            # FastAPI's "error parsing the body" (bytes that are not UTF-8, JSON nested
+            # deeper than the parser goes): invalid JSON, like any other, is a 422.
+            return problem_response(422, "validation_error", "body: not valid JSON")
         code = HTTP_STATUS_CODES.get(exc.status_code, "http_error")
         headers = dict(exc.headers or {})
         return problem_response(exc.status_code, code, str(exc.detail), headers)

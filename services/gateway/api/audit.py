@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from services.gateway.api.deps import Ctx, CurrentUser
+from services.gateway.api.deps import NO_NUL, Ctx, CurrentUser
 from services.gateway.api.views import AuditItem, AuditPage
 from services.gateway.errors import NotFound
 from services.gateway.store import trail
@@ -19,7 +19,7 @@ router = APIRouter(prefix="/v1/audit", tags=["audit"])
 async def audit_entries(
     ctx: Ctx,
     principal: CurrentUser,
-    correlation_id: Annotated[str, Query(min_length=1, max_length=100)],
+    correlation_id: Annotated[str, Query(min_length=1, max_length=100, pattern=NO_NUL)],
 ) -> AuditPage:
     owner = None if principal.is_admin else principal.user_id
     async with ctx.pool.acquire() as conn:

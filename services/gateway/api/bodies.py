@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import re
-from typing import Literal
+from collections.abc import Iterator
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -25,8 +26,35 @@ PAPER = "paper"
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
+def _texts(value: object, where: str = "") -> Iterator[tuple[str, str]]:
+    """Every string in a JSON value, with where it is (`order.symbol`)."""
+    if isinstance(value, str):
+        yield where or "body", value
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            yield from _texts(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            yield from _texts(item, f"{where}[{index}]")
+
+
+def storable(text: str) -> bool:
+    """Text PostgreSQL can store and UTF-8 can encode: no NUL, no unpaired surrogate."""
+    return "\x00" not in text and not any("\ud800" <= c <= "\udfff" for c in text)
+
+
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable_text(cls, data: Any) -> Any:
+        """Refuse (422) what would otherwise fail deep down as a 500: a NUL character in any
+        field (secrets too), an unpaired surrogate in a secret (plain strings refuse it)."""
+        for where, text in _texts(data):
+            if not storable(text):
+                raise ValueError(f"{where}: must not contain NUL or unpaired surrogate characters")
+        return data
 
 
 class RegisterBody(Body):

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from services.gateway.auth import Principal
 from services.gateway.context import GatewayContext
 from services.gateway.errors import Forbidden, TokenInvalid, Unauthorized
 
+NO_NUL = r"^[^\x00]+$"
+"""Identifiers from the path or query: PostgreSQL cannot hold a NUL, so one is a 422, not a 500."""
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
 
 
@@ -43,6 +45,7 @@ def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
+ResourceId = Annotated[str, Path(pattern=NO_NUL)]
 CurrentUser = Annotated[Principal, Depends(current_principal)]
 CurrentAdmin = Annotated[Principal, Depends(admin_principal)]
 ClientAddress = Annotated[str, Depends(client_address)]

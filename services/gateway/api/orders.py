@@ -13,7 +13,7 @@ from starlette.responses import Response
 from services.gateway import twofactor
 from services.gateway.activity import emit, message_for
 from services.gateway.api.bodies import PlaceOrderBody
-from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser
+from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
 from services.gateway.api.money import idempotent
 from services.gateway.api.views import CancelAccepted, OrderAccepted, OrderPage, OrderView
 from services.gateway.domain import ORDER_TERMINAL, OrderStatus
@@ -65,7 +65,7 @@ async def place_order(
 
 
 @router.get("/{order_id}")
-async def get_order(order_id: str, ctx: Ctx, principal: CurrentUser) -> OrderView:
+async def get_order(order_id: ResourceId, ctx: Ctx, principal: CurrentUser) -> OrderView:
     async with ctx.pool.acquire() as conn:
         order = await orders.order_of(conn, order_id, principal.user_id)
     if order is None:
@@ -92,7 +92,7 @@ async def list_orders(
 
 @router.post("/{order_id}/cancel", status_code=202, response_model=CancelAccepted)
 async def cancel_order(
-    order_id: str,
+    order_id: ResourceId,
     ctx: Ctx,
     principal: CurrentUser,
     address: ClientAddress,

@@ -11,7 +11,7 @@ from starlette.responses import Response
 from services.gateway import twofactor
 from services.gateway.activity import emit, message_for
 from services.gateway.api.bodies import WithdrawalBody
-from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser
+from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
 from services.gateway.api.money import idempotent
 from services.gateway.api.views import WithdrawalAccepted, WithdrawalView
 from services.gateway.domain import WithdrawalStatus
@@ -62,7 +62,9 @@ async def request_withdrawal(
 
 
 @router.get("/{withdrawal_id}")
-async def get_withdrawal(withdrawal_id: str, ctx: Ctx, principal: CurrentUser) -> WithdrawalView:
+async def get_withdrawal(
+    withdrawal_id: ResourceId, ctx: Ctx, principal: CurrentUser
+) -> WithdrawalView:
     async with ctx.pool.acquire() as conn:
         row = await wallet.withdrawal_of(conn, withdrawal_id, principal.user_id)
     if row is None:
