@@ -1,4 +1,4 @@
-"""`python -m services.execution`: the execution service with its paper venue."""
+"""`python -m services.execution`: the execution service (paper venue, ccxt exchanges)."""
 
 from __future__ import annotations
 

@@ -1,14 +1,25 @@
-"""Execution's composition root: the paper venue, the inbox handler and the paper market."""
+"""Execution's composition root: the paper venue and market, network venues through ccxt (keys,
+sender, lookups, deposits), the inbox handler, and the startup reconciliation before it."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
+import asyncpg
+
+from services.execution.deposits import DepositWatcher
 from services.execution.handlers import ExecutionHandler, VenueFactory, utc_now
+from services.execution.keys import KeyChecker
 from services.execution.market import start
+from services.execution.outcomes import Backoff
+from services.execution.remote_clients import RemoteClients, VenueOpener
+from services.execution.remote_orders import AfterSend, RemoteOrders, RemoteRules
+from services.execution.remote_withdrawals import RemoteWithdrawals
 from services.execution.settings import ExecutionSettings
 from services.execution.ticker import PaperMarket
-from services.execution.venues.base import Venue
+from services.execution.venue_work import VenueWork
+from services.execution.venues.base import RemoteVenue, Venue
+from services.execution.venues.ccxt_venue import CcxtVenue
 from services.execution.venues.paper import PAPER, PaperRules, PaperVenue
 from services.execution.venues.paper_store import PaperStore
 from shared.contracts.topics import Topic
@@ -16,7 +27,11 @@ from shared.db import Connection
 from shared.outbox import enqueue
 from shared.service import ServiceRuntime
 
-CONSUMED_TOPICS = [Topic.LEDGER_EVENTS.value, Topic.ORDER_COMMANDS.value]
+CONSUMED_TOPICS = [
+    Topic.LEDGER_EVENTS.value,
+    Topic.ORDER_COMMANDS.value,
+    Topic.ACCOUNT_EVENTS.value,
+]
 
 
 def paper_rules(settings: ExecutionSettings) -> PaperRules:
@@ -33,7 +48,7 @@ async def seed_paper_prices(conn: Connection, start_prices: dict[str, Decimal]) 
 
 
 def venue_factory(rules: PaperRules) -> VenueFactory:
-    """The venues of this build: the paper venue only (a ccxt adapter would be added here)."""
+    """The venue answered inside a transaction: the paper venue (network venues never are)."""
 
     def venue_for(conn: Connection, name: str) -> Venue | None:
         return PaperVenue(conn, rules) if name == PAPER else None
@@ -41,13 +56,75 @@ def venue_factory(rules: PaperRules) -> VenueFactory:
     return venue_for
 
 
+def remote_rules(settings: ExecutionSettings) -> RemoteRules:
+    timeout = settings.exchange_timeout_ms / 1000
+    return RemoteRules(
+        poll_seconds=settings.exchange_poll_seconds,
+        backoff=Backoff(
+            settings.exchange_lookup_backoff_seconds, settings.exchange_lookup_backoff_max_seconds
+        ),
+        not_found_lookups=settings.exchange_not_found_lookups,
+        max_submissions=settings.exchange_max_submissions,
+        lease_seconds=2 * timeout + 5,
+    )
+
+
+def ccxt_opener(settings: ExecutionSettings) -> VenueOpener:
+    """A ccxt client per key, pointed at `exchange_url_overrides` where one is configured."""
+
+    def open_venue(exchange: str, credentials: dict[str, str]) -> RemoteVenue:
+        return CcxtVenue(
+            exchange,
+            credentials,
+            timeout_ms=settings.exchange_timeout_ms,
+            base_url=settings.exchange_url_overrides.get(exchange),
+        )
+
+    return open_venue
+
+
+def venue_work(
+    pool: asyncpg.Pool,
+    settings: ExecutionSettings,
+    *,
+    opener: VenueOpener | None = None,
+    after_send: AfterSend | None = None,
+) -> VenueWork:
+    clients = RemoteClients(pool, opener or ccxt_opener(settings), settings.exchange_seal_key)
+    rules = remote_rules(settings)
+    return VenueWork(
+        clients=clients,
+        keys=KeyChecker(pool, clients, rules.backoff, emit=enqueue, clock=utc_now),
+        orders=RemoteOrders(
+            pool, clients, rules, emit=enqueue, clock=utc_now, after_send=after_send
+        ),
+        withdrawals=RemoteWithdrawals(pool, clients, rules, emit=enqueue, clock=utc_now),
+        deposits=DepositWatcher(pool, clients, emit=enqueue, clock=utc_now),
+        poll_seconds=settings.exchange_poll_seconds,
+        deposit_poll_seconds=settings.deposit_poll_seconds,
+        startup_reconcile_seconds=settings.exchange_startup_reconcile_seconds,
+    )
+
+
 async def build(runtime: ServiceRuntime) -> None:
+    await build_with(runtime)
+
+
+async def build_with(
+    runtime: ServiceRuntime,
+    *,
+    opener: VenueOpener | None = None,
+    after_send: AfterSend | None = None,
+) -> VenueWork:
+    """`build`, with the parts tests replace (the venue client maker, a hook after sending)."""
     settings = runtime.settings
     if not isinstance(settings, ExecutionSettings):
         raise TypeError("execution needs ExecutionSettings")
     rules = paper_rules(settings)
     async with runtime.pool.acquire() as conn:
         await seed_paper_prices(conn, settings.paper_start_prices)
+    work = venue_work(runtime.pool, settings, opener=opener, after_send=after_send)
+    await work.reconcile_at_startup()  # before the first message is consumed
     runtime.consume(CONSUMED_TOPICS, ExecutionHandler(venue_for=venue_factory(rules)))
     market = PaperMarket(
         runtime.pool,
@@ -59,3 +136,5 @@ async def build(runtime: ServiceRuntime) -> None:
         clock=utc_now,
     )
     runtime.background(market.run)
+    runtime.background(work.run)
+    return work

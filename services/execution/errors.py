@@ -20,7 +20,20 @@ class VenueRejected(ExecutionError):
 
 
 class VenueOutcomeUnknown(ExecutionError):
-    """The request may or may not have been applied (timeout, network error, 5xx): never resend."""
+    """The request may or may not have been applied (timeout, network error, 5xx): never resend.
+
+    `retry_after_seconds`: the venue asked not to be called again sooner (429's Retry-After).
+    """
+
+    def __init__(self, detail: str, retry_after_seconds: float | None = None) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.retry_after_seconds = retry_after_seconds
+
+
+class VenueNotReached(ExecutionError):
+    """The request was certainly NOT sent (backing off after a 429, markets could not be loaded,
+    the client could not be built): nothing happened at the venue, it is safe to try later."""
 
     def __init__(self, detail: str) -> None:
         super().__init__(detail)

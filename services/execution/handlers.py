@@ -1,20 +1,25 @@
-"""The inbox handler: `FundsHeld` places the order or sends the withdrawal; `CancelOrder` cancels.
+"""The inbox handler: `FundsHeld` places the order or sends the withdrawal; `CancelOrder` cancels;
+`ExchangeKeyAdded` stores a sealed key; an engaged kill switch cancels the orders it covers.
 
-Thin: it picks the flow and gives it this transaction's store, venues and announcer.
+Thin: it picks the flow and gives it this transaction's store, venues and announcer. Nothing
+here calls a network venue: their orders and withdrawals are left `pending` for the
+background sender (`venue_work`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from services.execution.announce import Announcer, Emit
 from services.execution.errors import MalformedHold
 from services.execution.orders import OrderFlow
 from services.execution.store import ExecutionStore, PostgresExecutionStore
 from services.execution.venues.base import Venue
+from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.withdrawals import WithdrawalFlow
+from shared.contracts.accounts import ExchangeKeyAdded, KillSwitchChanged
 from shared.contracts.envelope import Envelope
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import CancelOrder
@@ -22,7 +27,10 @@ from shared.db import Connection
 from shared.outbox import enqueue
 
 VenueFactory = Callable[[Connection, str], Venue | None]
-"""The adapter for a venue name on this connection, or None when this build has none."""
+"""The in-transaction adapter for a venue name (the paper venue), or None."""
+KILL_SWITCH_REASON = "kill_switch"
+CLOCK_SKEW = timedelta(seconds=5)
+"""Orders recorded this long after the switch's `occurred_at` (another clock) still count."""
 
 
 def utc_now() -> datetime:
@@ -35,6 +43,8 @@ class ExecutionHandler:
     store_for: Callable[[Connection], ExecutionStore] = PostgresExecutionStore
     emit: Emit = field(default=enqueue)
     clock: Callable[[], datetime] = utc_now
+    remote: Callable[[str], bool] = is_ccxt_exchange
+    """Whether a venue name is a network exchange (served by the background sender)."""
 
     async def __call__(self, conn: Connection, message: Envelope) -> None:
         payload = message.payload
@@ -42,6 +52,12 @@ class ExecutionHandler:
             await self._on_funds_held(conn, message, payload)
         elif isinstance(payload, CancelOrder):
             await self._order_flow(conn, message).cancel(payload.order_id, message.account_id)
+        elif isinstance(payload, ExchangeKeyAdded):  # sealed; checked in the background
+            await self.store_for(conn).add_key(
+                payload.key_id, message.account_id, payload.exchange, payload.sealed_secret
+            )
+        elif isinstance(payload, KillSwitchChanged) and payload.engaged:
+            await self._on_kill_switch(conn, message, payload)
 
     async def _on_funds_held(self, conn: Connection, message: Envelope, held: FundsHeld) -> None:
         if held.purpose is HoldPurpose.ORDER:
@@ -52,12 +68,36 @@ class ExecutionHandler:
             if held.withdrawal is None:
                 raise MalformedHold(f"withdrawal hold {held.hold_id} carries no withdrawal")
             flow = WithdrawalFlow(
-                self.store_for(conn), self._venues(conn), self._announcer(conn, message)
+                self.store_for(conn),
+                self._venues(conn),
+                self._announcer(conn, message),
+                self.remote,
             )
             await flow.send(held.withdrawal, message.account_id)
 
+    async def _on_kill_switch(
+        self, conn: Connection, message: Envelope, switch: KillSwitchChanged
+    ) -> None:
+        """Trading halted: cancel every non-terminal order the switch covers that existed when it
+        was engaged (a later order passed safety after the switch, so it was released since)."""
+        if switch.scope == "account":
+            scope = {"account_id": switch.target, "symbol": None}
+        elif switch.scope == "symbol":
+            scope = {"account_id": None, "symbol": switch.target}
+        else:
+            scope = {"account_id": None, "symbol": None}
+        if switch.scope in ("account", "symbol") and not switch.target:
+            return  # a scoped switch without a target covers nothing
+        engaged_by = message.occurred_at + CLOCK_SKEW
+        orders = await self.store_for(conn).orders_in_scope(**scope, created_before=engaged_by)
+        flow = self._order_flow(conn, message)
+        for order in orders:
+            await flow.cancel(order.order_id, order.account_id, KILL_SWITCH_REASON)
+
     def _order_flow(self, conn: Connection, message: Envelope) -> OrderFlow:
-        return OrderFlow(self.store_for(conn), self._venues(conn), self._announcer(conn, message))
+        return OrderFlow(
+            self.store_for(conn), self._venues(conn), self._announcer(conn, message), self.remote
+        )
 
     def _venues(self, conn: Connection) -> Callable[[str], Venue | None]:
         return lambda name: self.venue_for(conn, name)

@@ -1,7 +1,9 @@
 """The life of one order at a venue: record, place once, report every trade once, cancel.
 
-Runs inside the caller's transaction (a handler's or a market tick's), so the order's record,
-the venue's answer and the events announcing it commit together.
+Runs inside the caller's transaction (a handler's, a market tick's, or the remote sender's
+after its network call), so the order's record, the venue's answer and the events announcing
+it commit together. The paper venue is answered in the transaction; a network venue never is:
+its orders are left `pending` for `RemoteOrders`.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from decimal import Decimal
 
 from services.execution.announce import Announcer
 from services.execution.domain import (
+    PAPER_VENUE,
     TERMINAL,
     OrderRecord,
     OrderStatus,
@@ -39,10 +42,17 @@ VenueLookup = Callable[[str], Venue | None]
 
 
 class OrderFlow:
-    def __init__(self, store: ExecutionStore, venue_for: VenueLookup, announce: Announcer) -> None:
+    def __init__(
+        self,
+        store: ExecutionStore,
+        venue_for: VenueLookup,
+        announce: Announcer,
+        remote: Callable[[str], bool] = lambda name: False,
+    ) -> None:
         self._store = store
         self._venue_for = venue_for
         self._announce = announce
+        self._remote = remote
 
     async def place(self, spec: OrderSpec, account_id: str) -> None:
         """Place the order once: a second `FundsHeld` for it finds the record and does nothing."""
@@ -64,13 +74,15 @@ class OrderFlow:
             log.info("order %s was placed before; not placing it again", spec.order_id)
             return
         if await self._store.take_early_cancel(spec.order_id) == account_id:
-            await self._save(record, OrderStatus.CANCELLED)
-            await self._tell(record, OrderCancelled(order_id=record.order_id))
+            await self.cancelled_unsent(record)
             return
         refusal = venue_refusal(spec.mode, spec.exchange)
+        if refusal is None and spec.exchange != PAPER_VENUE and self._remote(spec.exchange):
+            await self._leave_for_sender(record)
+            return
         venue = None if refusal else self._venue_for(spec.exchange)
         if venue is None:
-            await self._fail(record, refusal or f"no adapter for venue {spec.exchange!r}")
+            await self.fail(record, refusal or f"no adapter for venue {spec.exchange!r}")
             return
         request = OrderRequest(
             record.client_order_id, spec.symbol, spec.side, spec.type, spec.amount, spec.price
@@ -78,30 +90,45 @@ class OrderFlow:
         try:
             answer = await venue.place_order(request)
         except VenueRejected as exc:
-            await self._fail(record, exc.detail)
+            await self.fail(record, exc.detail)
             return
         except VenueOutcomeUnknown as exc:
             await self._save(record, OrderStatus.UNKNOWN)
-            await self._tell(
-                record,
-                OrderOutcomeUnknown(
-                    order_id=record.order_id,
-                    client_order_id=record.client_order_id,
-                    detail=exc.detail,
-                ),
-            )
+            await self.outcome_unknown(record, exc.detail)
             return
+        await self.accepted(record, venue.name, answer)
+
+    async def _leave_for_sender(self, record: OrderRecord) -> None:
+        """A network venue is never called inside this transaction: the order stays `pending`
+        for the sender (`RemoteOrders`), if the account has a validated key for the venue."""
+        if not await self._store.has_valid_key(record.account_id, record.venue):
+            await self.fail(
+                record,
+                f"no validated {record.venue} key for this account",
+                RejectReason.EXCHANGE_KEY_INVALID,
+            )
+
+    async def accepted(self, record: OrderRecord, venue: str, answer: VenueOrder) -> None:
+        """The venue has the order: `OrderSubmitted`, then whatever it already did with it."""
         submitted = OrderSubmitted(
             order_id=record.order_id,
             client_order_id=record.client_order_id,
-            venue=venue.name,
+            venue=venue,
             venue_order_id=answer.venue_order_id,
         )
         await self._tell(record, submitted)
         await self.apply(record, answer)
 
-    async def cancel(self, order_id: str, account_id: str) -> None:
-        """Cancel what is left of a resting order; remember a cancel that beat its order here."""
+    async def outcome_unknown(self, record: OrderRecord, detail: str) -> None:
+        unknown = OrderOutcomeUnknown(
+            order_id=record.order_id, client_order_id=record.client_order_id, detail=detail
+        )
+        await self._tell(record, unknown)
+
+    async def cancel(self, order_id: str, account_id: str, reason: str = "requested") -> None:
+        """Cancel what is left of a resting order; remember a cancel that beat its order here.
+
+        At a network venue the cancel is only recorded here; `RemoteOrders` sends it."""
         await self._store.claim(order_id)
         record = await self._store.order(order_id, lock=False)
         if record is None:
@@ -110,8 +137,13 @@ class OrderFlow:
         if record.account_id != account_id:
             log.warning("cancel of order %s by another account ignored", order_id)
             return
+        if record.status in TERMINAL:
+            return
+        if record.venue != PAPER_VENUE:
+            await self._store.request_cancel(order_id)
+            return
         if record.status is not OrderStatus.OPEN:
-            return  # terminal: nothing to cancel; pending/unknown never happen on paper
+            return  # pending/unknown never last on paper
         venue = self._venue_for(record.venue)
         if venue is None:
             log.error("order %s is open on %r but no adapter serves it", order_id, record.venue)
@@ -123,9 +155,11 @@ class OrderFlow:
             return
         current = await self._store.order(order_id, lock=True)
         if current is not None:
-            await self.apply(current, answer)
+            await self.apply(current, answer, cancel_reason=reason)
 
-    async def apply(self, record: OrderRecord, answer: VenueOrder) -> None:
+    async def apply(
+        self, record: OrderRecord, answer: VenueOrder, *, cancel_reason: str = "requested"
+    ) -> None:
         """Bring our record in line with the venue's: each new trade reported once, in order."""
         if record.status in TERMINAL:
             return
@@ -153,7 +187,7 @@ class OrderFlow:
         status = status_after(record, filled, answer.status)
         await self._store.save_order_state(record.order_id, status, filled, answer.venue_order_id)
         if status is OrderStatus.CANCELLED:
-            await self._tell(record, OrderCancelled(order_id=record.order_id))
+            await self._tell(record, OrderCancelled(order_id=record.order_id, reason=cancel_reason))
         elif status is OrderStatus.FAILED:
             await self._tell(
                 record,
@@ -164,12 +198,21 @@ class OrderFlow:
                 ),
             )
 
-    async def _fail(self, record: OrderRecord, detail: str) -> None:
+    async def fail(
+        self,
+        record: OrderRecord,
+        detail: str,
+        reason: RejectReason = RejectReason.EXCHANGE_REJECTED,
+    ) -> None:
         await self._save(record, OrderStatus.FAILED)
-        failed = OrderFailed(
-            order_id=record.order_id, reason=RejectReason.EXCHANGE_REJECTED, detail=detail
+        await self._tell(
+            record, OrderFailed(order_id=record.order_id, reason=reason, detail=detail)
         )
-        await self._tell(record, failed)
+
+    async def cancelled_unsent(self, record: OrderRecord, reason: str = "requested") -> None:
+        """Cancelled before it ever reached the venue."""
+        await self._save(record, OrderStatus.CANCELLED)
+        await self._tell(record, OrderCancelled(order_id=record.order_id, reason=reason))
 
     async def _save(self, record: OrderRecord, status: OrderStatus) -> None:
         await self._store.save_order_state(

@@ -1,5 +1,8 @@
-"""Execution's settings: the paper venue's market and fill rules. Every value is overridable by
-environment (`CRYPTOORCH_PAPER_SEED=7`, `CRYPTOORCH_PAPER_START_PRICES='{"BTC/USDT": "60000"}'`).
+"""Execution's settings: the paper venue's market and fill rules, and how network exchanges
+(ccxt) are called, waited for and looked up. Every value is overridable by environment
+(`CRYPTOORCH_PAPER_SEED=7`, `CRYPTOORCH_PAPER_START_PRICES='{"BTC/USDT": "60000"}'`,
+`CRYPTOORCH_EXCHANGE_URL_OVERRIDES='{"binance": "http://127.0.0.1:9011"}'`). Exchange keys are
+opened with `CRYPTOORCH_EXCHANGE_SEAL_KEY` (`CommonSettings.exchange_seal_key`).
 """
 
 from __future__ import annotations
@@ -34,3 +37,24 @@ class ExecutionSettings(CommonSettings):
     """Fee per trade as a fraction of its notional, charged in the quote asset."""
     paper_partial_fills: int = Field(default=1, ge=1, le=100)
     """Each paper fill is split into this many trades (`OrderFilled` each)."""
+
+    exchange_url_overrides: dict[str, str] = Field(default_factory=dict)
+    """Exchange id → base URL replacing the host of every API URL ccxt has for it, e.g.
+    `CRYPTOORCH_EXCHANGE_URL_OVERRIDES='{"binance": "http://127.0.0.1:9011"}'` (tests, e2e)."""
+    exchange_timeout_ms: int = Field(default=10_000, ge=100, le=120_000)
+    """ccxt's request timeout: past it, an order's outcome is unknown and it is looked up."""
+    exchange_poll_seconds: float = Field(default=2.0, gt=0, le=3600)
+    """How often open orders are asked for new trades, and pending work is looked at."""
+    exchange_lookup_backoff_seconds: float = Field(default=1.0, gt=0, le=3600)
+    """First wait before looking up an order whose outcome is unknown; doubles each time."""
+    exchange_lookup_backoff_max_seconds: float = Field(default=60.0, gt=0, le=86_400)
+    exchange_not_found_lookups: int = Field(default=5, ge=1, le=1000)
+    """Answers "order does not exist" in a row (spaced by the backoff) before an unknown order
+    is concluded never placed (and only then sent again, with the same client order id)."""
+    exchange_max_submissions: int = Field(default=3, ge=1, le=20)
+    """Times one order may be sent in all; past it, an order never found fails."""
+    exchange_startup_reconcile_seconds: float = Field(default=120.0, gt=0, le=3600)
+    """At most this long comparing non-terminal orders with their venues before consuming; what
+    is left is reconciled by the background passes."""
+    deposit_poll_seconds: float = Field(default=30.0, gt=0, le=86_400)
+    """How often each account with a validated key is asked for new deposits."""

@@ -5,6 +5,7 @@ Every method runs on the caller's connection, inside the caller's transaction.
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
@@ -17,6 +18,7 @@ from services.execution.domain import (
     WithdrawalRecord,
     WithdrawalStatus,
 )
+from services.execution.keys_store import KeyStore
 from shared.contracts.orders import OrderType, Side
 from shared.db import Connection
 
@@ -54,6 +56,25 @@ class ExecutionStore(Protocol):
         """The account that asked to cancel before the order arrived (the request is consumed)."""
         ...
 
+    async def request_cancel(self, order_id: str) -> None:
+        """Mark the order to be cancelled at its (network) venue by the background sender."""
+        ...
+
+    async def has_valid_key(self, account_id: str, exchange: str) -> bool:
+        """Whether the account has an exchange key for `exchange` that execution validated."""
+        ...
+
+    async def add_key(self, key_id: str, account_id: str, exchange: str, sealed: str) -> None:
+        """Keep a user's key, sealed, to be checked in the background."""
+        ...
+
+    async def orders_in_scope(
+        self, *, account_id: str | None, symbol: str | None, created_before: datetime
+    ) -> list[OrderRecord]:
+        """Non-terminal orders of an account or a symbol (None: every one) that existed at
+        `created_before`, for a kill switch."""
+        ...
+
     async def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> bool: ...
 
     async def finish_withdrawal(
@@ -61,14 +82,14 @@ class ExecutionStore(Protocol):
     ) -> None: ...
 
 
-_ORDER_COLUMNS = (
+ORDER_COLUMNS = (
     "order_id, account_id, client_order_id, venue, symbol, side, type, amount, price, status, "
     "filled_amount, venue_order_id"
 )
 _ORDER_LOCK_SPACE = 0x65786563  # "exec"
 
 
-def _order(row: asyncpg.Record | None) -> OrderRecord | None:
+def order_from_row(row: asyncpg.Record | None) -> OrderRecord | None:
     if row is None:
         return None
     return OrderRecord(
@@ -118,16 +139,16 @@ class PostgresExecutionStore:
 
     async def order(self, order_id: str, *, lock: bool) -> OrderRecord | None:
         suffix = " FOR UPDATE" if lock else ""
-        return _order(
+        return order_from_row(
             await self._conn.fetchrow(
-                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE order_id = $1{suffix}", order_id
+                f"SELECT {ORDER_COLUMNS} FROM orders WHERE order_id = $1{suffix}", order_id
             )
         )
 
     async def order_by_client_id(self, client_order_id: str) -> OrderRecord | None:
-        return _order(
+        return order_from_row(
             await self._conn.fetchrow(
-                f"SELECT {_ORDER_COLUMNS} FROM orders WHERE client_order_id = $1 FOR UPDATE",
+                f"SELECT {ORDER_COLUMNS} FROM orders WHERE client_order_id = $1 FOR UPDATE",
                 client_order_id,
             )
         )
@@ -176,6 +197,32 @@ class PostgresExecutionStore:
             "DELETE FROM early_cancels WHERE order_id = $1 RETURNING account_id", order_id
         )
         return account
+
+    async def request_cancel(self, order_id: str) -> None:
+        await self._conn.execute(
+            "UPDATE orders SET cancel_requested = true, next_check_at = now(), "
+            "updated_at = now() WHERE order_id = $1",
+            order_id,
+        )
+
+    async def has_valid_key(self, account_id: str, exchange: str) -> bool:
+        return await KeyStore(self._conn).valid_key(account_id, exchange) is not None
+
+    async def add_key(self, key_id: str, account_id: str, exchange: str, sealed: str) -> None:
+        await KeyStore(self._conn).add(key_id, account_id, exchange, sealed)
+
+    async def orders_in_scope(
+        self, *, account_id: str | None, symbol: str | None, created_before: datetime
+    ) -> list[OrderRecord]:
+        rows = await self._conn.fetch(
+            f"SELECT {ORDER_COLUMNS} FROM orders WHERE status IN ('pending', 'open', 'unknown') "
+            "AND ($1::text IS NULL OR account_id = $1) AND ($2::text IS NULL OR symbol = $2) "
+            "AND created_at <= $3 ORDER BY created_at",
+            account_id,
+            symbol,
+            created_before,
+        )
+        return [o for o in (order_from_row(r) for r in rows) if o is not None]
 
     async def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> bool:
         inserted = await self._conn.fetchval(

@@ -50,6 +50,15 @@ class WithdrawalReceipt:
     txid: str
 
 
+@dataclass(frozen=True)
+class DepositSeen:
+    """A deposit the venue reports as credited; `txid` makes it count once."""
+
+    txid: str
+    asset: str
+    amount: Decimal
+
+
 class Venue(Protocol):
     name: str
 
@@ -72,8 +81,27 @@ class Venue(Protocol):
         ...
 
 
+class RemoteVenue(Venue, Protocol):
+    """A venue across the network (a ccxt exchange, one user's key): also checks the key,
+    finds a withdrawal whose answer was lost, lists deposits, and holds a connection to close."""
+
+    async def check_credentials(self) -> None:
+        """Return when the key works (`fetch_balance`); `VenueRejected` when it does not."""
+        ...
+
+    async def find_withdrawal(self, request: WithdrawalRequest) -> WithdrawalReceipt | None:
+        """The withdrawal as the venue recorded it, or None when it has no record of it."""
+        ...
+
+    async def deposits(self, since_ms: int) -> list[DepositSeen]: ...
+
+    async def close(self) -> None: ...
+
+
 __all__ = [
+    "DepositSeen",
     "OrderRequest",
+    "RemoteVenue",
     "Trade",
     "Venue",
     "VenueOrder",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from datetime import datetime
 from decimal import Decimal
 
 from services.execution.domain import (
@@ -33,6 +34,9 @@ class FakeStore:
         self.fills: dict[tuple[str, str], Trade] = {}
         self.early_cancels: dict[str, str] = {}
         self.withdrawals: dict[str, tuple[WithdrawalRecord, WithdrawalStatus, str | None]] = {}
+        self.valid_keys: set[tuple[str, str]] = set()
+        self.keys: dict[str, tuple[str, str, str]] = {}
+        self.cancel_requested: set[str] = set()
 
     async def insert_order(self, order: OrderRecord) -> bool:
         if order.order_id in self.orders:
@@ -71,6 +75,26 @@ class FakeStore:
 
     async def take_early_cancel(self, order_id: str) -> str | None:
         return self.early_cancels.pop(order_id, None)
+
+    async def request_cancel(self, order_id: str) -> None:
+        self.cancel_requested.add(order_id)
+
+    async def has_valid_key(self, account_id: str, exchange: str) -> bool:
+        return (account_id, exchange) in self.valid_keys
+
+    async def add_key(self, key_id: str, account_id: str, exchange: str, sealed: str) -> None:
+        self.keys.setdefault(key_id, (account_id, exchange, sealed))
+
+    async def orders_in_scope(
+        self, *, account_id: str | None, symbol: str | None, created_before: datetime
+    ) -> list[OrderRecord]:
+        return [
+            o
+            for o in self.orders.values()
+            if o.status in (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
+            and account_id in (None, o.account_id)
+            and symbol in (None, o.symbol)
+        ]
 
     async def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> bool:
         if withdrawal.withdrawal_id in self.withdrawals:

@@ -11,6 +11,7 @@ from services.execution.errors import MalformedHold
 from services.execution.handlers import ExecutionHandler
 from services.execution.store import ExecutionStore
 from services.execution.venues.base import Venue
+from shared.contracts.accounts import ExchangeKeyAdded, KillSwitchChanged
 from shared.contracts.envelope import Envelope, Payload, new_message
 from shared.contracts.execution import (
     FillStatus,
@@ -213,13 +214,79 @@ async def test_a_timeout_makes_the_outcome_unknown_and_is_not_retried() -> None:
     assert world.venue.placed == []
 
 
-async def test_a_real_money_order_without_an_adapter_fails_and_is_never_sent() -> None:
+async def test_a_real_money_order_without_a_validated_key_fails_and_is_never_sent() -> None:
     world = World()
     await world.deliver(order_hold(mode=Mode.REAL, exchange="binance"))
 
     (failed,) = world.payloads()
-    assert isinstance(failed, OrderFailed) and failed.reason is RejectReason.EXCHANGE_REJECTED
+    assert isinstance(failed, OrderFailed) and failed.reason is RejectReason.EXCHANGE_KEY_INVALID
+    assert world.store.orders["o-1"].status is OrderStatus.FAILED
     assert world.venue.placed == []
+
+
+async def test_a_real_money_order_with_a_validated_key_waits_pending_for_the_sender() -> None:
+    world = World()
+    world.store.valid_keys.add(("alice", "binance"))
+    await world.deliver(order_hold(mode=Mode.REAL, exchange="binance"))
+
+    assert world.outbox.messages == []  # nothing is sent inside the inbox transaction
+    assert world.store.orders["o-1"].status is OrderStatus.PENDING
+    assert world.venue.placed == []
+
+
+async def test_a_real_money_order_to_an_exchange_ccxt_does_not_know_fails() -> None:
+    world = World()
+    await world.deliver(order_hold(mode=Mode.REAL, exchange="nosuchexchange"))
+
+    (failed,) = world.payloads()
+    assert isinstance(failed, OrderFailed) and failed.reason is RejectReason.EXCHANGE_REJECTED
+
+
+async def test_cancelling_an_order_at_a_network_venue_only_marks_it_for_the_sender() -> None:
+    world = World()
+    world.store.valid_keys.add(("alice", "binance"))
+    await world.deliver(order_hold(mode=Mode.REAL, exchange="binance"))
+    await world.deliver(CancelOrder(order_id="o-1"))
+
+    assert world.store.cancel_requested == {"o-1"}
+    assert world.outbox.messages == []
+
+
+async def test_an_engaged_account_kill_switch_cancels_that_accounts_resting_orders() -> None:
+    world = World()
+    await world.deliver(order_hold("o-1", type=OrderType.LIMIT, price="60000.00"))
+    await world.deliver(order_hold("o-2", type=OrderType.LIMIT, price="60000.00"), account="bob")
+    switch = KillSwitchChanged(
+        scope="account", target="alice", engaged=True, reason="fraud", changed_by="admin"
+    )
+    await world.deliver(switch, account="system")
+
+    cancelled = [p for p in world.payloads() if isinstance(p, OrderCancelled)]
+    assert [(c.order_id, c.reason) for c in cancelled] == [("o-1", "kill_switch")]
+    assert world.store.orders["o-2"].status is OrderStatus.OPEN
+
+
+async def test_an_exchange_key_is_kept_sealed_for_the_background_check() -> None:
+    world = World()
+    added = ExchangeKeyAdded(key_id="k-1", exchange="binance", sealed_secret="gAAAA-sealed")
+    await world.deliver(added, corr="k-1")
+
+    assert world.store.keys == {"k-1": ("alice", "binance", "gAAAA-sealed")}
+    assert world.outbox.messages == []
+
+
+async def test_a_withdrawal_to_a_network_venue_needs_a_validated_key() -> None:
+    world = World()
+    await world.deliver(withdrawal_hold(exchange="binance"), corr="w-1")
+    (failed,) = world.payloads()
+    assert isinstance(failed, WithdrawalFailed)
+    assert failed.reason is RejectReason.EXCHANGE_KEY_INVALID
+
+    other = World()
+    other.store.valid_keys.add(("alice", "binance"))
+    await other.deliver(withdrawal_hold(exchange="binance"), corr="w-1")
+    assert other.outbox.messages == []
+    assert other.store.withdrawals["w-1"][1] is WithdrawalStatus.PENDING
 
 
 async def test_a_paper_order_cannot_be_sent_to_a_real_exchange() -> None:
@@ -245,7 +312,7 @@ async def test_a_held_withdrawal_is_sent_once_with_a_txid() -> None:
 
 async def test_a_withdrawal_to_an_unknown_venue_fails() -> None:
     world = World()
-    await world.deliver(withdrawal_hold(exchange="kraken"), corr="w-1")
+    await world.deliver(withdrawal_hold(exchange="nosuchexchange"), corr="w-1")
 
     (failed,) = world.payloads()
     assert isinstance(failed, WithdrawalFailed)

@@ -1,0 +1,83 @@
+"""Deposits at network venues: each account with a validated key is asked (ccxt
+`fetch_deposits`) for deposits credited since its key was added; each transaction id becomes
+one `DepositDetected`, once (a unique key in the database, in the transaction that emits it).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+
+from services.execution.announce import Announcer, Emit
+from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.keys_store import KeyStore
+from services.execution.remote_clients import RemoteClients
+from services.execution.venues.base import DepositSeen
+from shared.contracts.execution import DepositDetected
+from shared.db import Connection
+from shared.ids import derived_id
+
+log = logging.getLogger(__name__)
+
+
+def deposit_id(venue: str, account_id: str, txid: str) -> str:
+    """The correlation id of a venue deposit: the same every time it is seen."""
+    return str(derived_id("venue-deposit", venue, account_id, txid))
+
+
+async def record_deposit(conn: Connection, venue: str, account_id: str, seen: DepositSeen) -> bool:
+    inserted = await conn.fetchval(
+        "INSERT INTO deposits_seen (venue, account_id, txid, asset, amount) "
+        "VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING 1",
+        venue,
+        account_id,
+        seen.txid,
+        seen.asset,
+        seen.amount,
+    )
+    return inserted is not None
+
+
+class DepositWatcher:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clients: RemoteClients,
+        *,
+        emit: Emit,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._pool = pool
+        self._clients = clients
+        self._emit = emit
+        self._clock = clock
+
+    async def tick(self) -> int:
+        """One look at every account with a validated key; how many deposits were new."""
+        async with self._pool.acquire() as conn:
+            keys = await KeyStore(conn).valid_keys()
+        new = 0
+        for key, added_ms in keys:
+            try:
+                found = await self._clients.for_key(key).deposits(since_ms=added_ms)
+            except (VenueRejected, VenueOutcomeUnknown, VenueNotReached) as exc:
+                log.warning("deposits of %s at %s: %s", key.account_id, key.exchange, exc)
+                continue
+            for seen in found:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    if not await record_deposit(conn, key.exchange, key.account_id, seen):
+                        continue
+                    detected = DepositDetected(
+                        venue=key.exchange, txid=seen.txid, asset=seen.asset, amount=seen.amount
+                    )
+                    announce = Announcer(conn, self._emit, self._clock(), cause=None)
+                    await announce(
+                        detected,
+                        account_id=key.account_id,
+                        correlation_id=deposit_id(key.exchange, key.account_id, seen.txid),
+                    )
+                    new += 1
+        return new

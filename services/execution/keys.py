@@ -1,0 +1,76 @@
+"""Users' exchange keys: stored sealed when `ExchangeKeyAdded` arrives, checked in the background
+with ccxt `fetch_balance` (never inside a transaction), reported as `ExchangeKeyValidated`.
+
+The plaintext never leaves the venue client: not in the database, a log line or a message.
+A check that cannot complete (timeout, 5xx) is retried with backoff; one that cannot even
+start (the seal cannot be opened, ccxt knows no such exchange) marks the key invalid.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+
+from services.execution.announce import Announcer, Emit
+from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.keys_store import KeyStatus, KeyStore, StoredKey
+from services.execution.outcomes import Backoff
+from services.execution.remote_clients import RemoteClients
+from shared.contracts.execution import ExchangeKeyValidated
+
+log = logging.getLogger(__name__)
+
+
+class KeyChecker:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clients: RemoteClients,
+        backoff: Backoff,
+        *,
+        emit: Emit,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._pool = pool
+        self._clients = clients
+        self._backoff = backoff
+        self._emit = emit
+        self._clock = clock
+
+    async def tick(self) -> None:
+        async with self._pool.acquire() as conn:
+            due = await KeyStore(conn).due_for_check(20)
+        for key in due:
+            await self.check(key)
+
+    async def check(self, key: StoredKey) -> None:
+        verdict: tuple[KeyStatus, str] | None
+        try:
+            await self._clients.for_key(key).check_credentials()
+            verdict = (KeyStatus.VALID, "")
+        except VenueRejected as exc:
+            verdict = (KeyStatus.INVALID, exc.detail)
+        except (VenueOutcomeUnknown, VenueNotReached) as exc:
+            log.warning("exchange key %s: check inconclusive: %s", key.key_id, exc.detail)
+            verdict = None
+        if verdict is None or verdict[0] is KeyStatus.INVALID:
+            await self._clients.forget(key)
+        async with self._pool.acquire() as conn, conn.transaction():
+            keys = KeyStore(conn)
+            if verdict is None:
+                delay = self._backoff.delay(key.failures)
+                await keys.check_later(key.key_id, failures=key.failures + 1, after_seconds=delay)
+                return
+            status, detail = verdict
+            if await keys.record_check(key.key_id, status, detail):
+                validated = ExchangeKeyValidated(
+                    key_id=key.key_id,
+                    exchange=key.exchange,
+                    valid=status is KeyStatus.VALID,
+                    detail=detail,
+                )
+                announce = Announcer(conn, self._emit, self._clock(), cause=None)
+                await announce(validated, account_id=key.account_id, correlation_id=key.key_id)

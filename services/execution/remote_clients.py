@@ -1,0 +1,71 @@
+"""One open venue client per validated key, opened from its sealed secret on first use.
+
+The plaintext credentials live only inside the client object (ccxt needs them to sign); they
+are never stored, logged or put in a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import asyncpg
+
+from services.execution.errors import VenueRejected
+from services.execution.keys_store import KeyStore, StoredKey
+from services.execution.venues.base import RemoteVenue
+from shared.sealed import SealBroken, unseal
+
+log = logging.getLogger(__name__)
+VenueOpener = Callable[[str, dict[str, str]], RemoteVenue]
+"""(exchange id, credentials) → a client; `CcxtVenue` in production, a fake in unit tests."""
+
+
+class RemoteClients:
+    def __init__(self, pool: asyncpg.Pool, opener: VenueOpener, seal_key: str) -> None:
+        self._pool = pool
+        self._opener = opener
+        self._seal_key = seal_key
+        self._open: dict[str, RemoteVenue] = {}
+
+    def for_key(self, key: StoredKey) -> RemoteVenue:
+        """The client of this key (opened once). `VenueRejected` when it cannot be opened."""
+        client = self._open.get(key.key_id)
+        if client is None:
+            try:
+                client = self._opener(key.exchange, self._credentials(key))
+            except ValueError as exc:  # e.g. an exchange ccxt does not know
+                raise VenueRejected(str(exc)) from None
+            self._open[key.key_id] = client
+        return client
+
+    async def for_account(self, account_id: str, exchange: str) -> RemoteVenue:
+        """The client of the account's newest validated key for `exchange`."""
+        async with self._pool.acquire() as conn:
+            key = await KeyStore(conn).valid_key(account_id, exchange)
+        if key is None:
+            raise VenueRejected(f"no validated {exchange} key for this account")
+        return self.for_key(key)
+
+    async def forget(self, key: StoredKey) -> None:
+        client = self._open.pop(key.key_id, None)
+        if client is not None:
+            await client.close()
+
+    async def close(self) -> None:
+        clients, self._open = list(self._open.values()), {}
+        for client in clients:
+            try:
+                await client.close()
+            except Exception:  # closing is best effort: never mask why we stop
+                log.exception("closing a venue client failed")
+
+    def _credentials(self, key: StoredKey) -> dict[str, str]:
+        if not self._seal_key:
+            raise VenueRejected("execution has no CRYPTOORCH_EXCHANGE_SEAL_KEY to open keys with")
+        try:
+            return unseal(key.sealed_secret, self._seal_key)
+        except SealBroken:
+            raise VenueRejected("the sealed key cannot be opened with this seal key") from None
+        except Exception as exc:
+            raise VenueRejected(f"the key cannot be opened: {type(exc).__name__}") from None

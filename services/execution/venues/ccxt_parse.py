@@ -1,0 +1,97 @@
+"""ccxt's unified structures (with `number = str`, so amounts are decimal strings) → our venue
+vocabulary. Never a float: every amount goes through `Decimal(str)`."""
+
+from __future__ import annotations
+
+import logging
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from services.execution.domain import Trade, VenueOrderStatus
+from services.execution.venues.base import DepositSeen, VenueOrder
+
+log = logging.getLogger(__name__)
+
+_STATUS = {
+    "open": VenueOrderStatus.OPEN,
+    "closed": VenueOrderStatus.CLOSED,
+    "canceled": VenueOrderStatus.CANCELED,
+    "cancelled": VenueOrderStatus.CANCELED,
+    "expired": VenueOrderStatus.CANCELED,  # what was not filled never will be
+    "rejected": VenueOrderStatus.REJECTED,
+}
+
+
+def decimal(value: Any, default: Decimal | None = None) -> Decimal:
+    if value is None or value == "":
+        if default is None:
+            raise ValueError("the venue left out an amount")
+        return default
+    if isinstance(value, float):
+        raise TypeError("ccxt returned a float: the client must run with number = str")
+    try:
+        return Decimal(str(value))
+    except InvalidOperation as exc:
+        raise ValueError(f"the venue sent a malformed amount {value!r}") from exc
+
+
+def order_status(raw: Any) -> VenueOrderStatus:
+    return _STATUS.get(str(raw), VenueOrderStatus.OPEN)
+
+
+def trade_key(symbol: str, venue_order_id: str, trade_id: str) -> str:
+    """Our key for a venue trade: the venue's trade id is unique per symbol only, and the same
+    trade is both sides' when two of our users meet, so the order id is part of it."""
+    return f"{symbol}:{venue_order_id}:{trade_id}"
+
+
+def trades(symbol: str, venue_order_id: str, raw_trades: list[dict[str, Any]]) -> list[Trade]:
+    quote = symbol.split("/")[1]
+    parsed: list[Trade] = []
+    for raw in raw_trades:
+        if raw.get("id") in (None, ""):
+            log.warning("a trade of order %s came without an id: skipped", venue_order_id)
+            continue
+        fee = raw.get("fee") or {}
+        fee_cost = decimal(fee.get("cost"), Decimal(0))
+        parsed.append(
+            Trade(
+                trade_id=trade_key(symbol, venue_order_id, str(raw["id"])),
+                amount=decimal(raw.get("amount")),
+                price=decimal(raw.get("price")),
+                fee=max(fee_cost, Decimal(0)),  # a maker rebate is not booked as a negative fee
+                fee_asset=str(fee.get("currency") or quote),
+            )
+        )
+    return parsed
+
+
+def venue_order(raw: dict[str, Any], client_order_id: str, order_trades: list[Trade]) -> VenueOrder:
+    return VenueOrder(
+        client_order_id=str(raw.get("clientOrderId") or client_order_id),
+        venue_order_id=str(raw["id"]),
+        status=order_status(raw.get("status")),
+        trades=tuple(order_trades),
+    )
+
+
+def filled(raw: dict[str, Any]) -> Decimal:
+    return decimal(raw.get("filled"), Decimal(0))
+
+
+def embedded_trades(raw: dict[str, Any]) -> list[dict[str, Any]]:
+    """Trades the venue put in the order answer itself (Binance's `FULL` response `fills`)."""
+    found = raw.get("trades") or []
+    return [t for t in found if isinstance(t, dict)]
+
+
+def credited_deposits(raw_deposits: list[dict[str, Any]]) -> list[DepositSeen]:
+    """Deposits the venue reports as credited (`ok`), each with its transaction id."""
+    seen: list[DepositSeen] = []
+    for raw in raw_deposits:
+        if raw.get("status") != "ok" or not raw.get("txid") or not raw.get("currency"):
+            continue
+        amount = decimal(raw.get("amount"), Decimal(0))
+        if amount > 0:
+            seen.append(DepositSeen(str(raw["txid"]), str(raw["currency"]), amount))
+    return seen
