@@ -30,7 +30,7 @@ async def running_service(
         await asyncio.wait(tasks, timeout=15)
         for task in tasks:
             task.cancel()
+        await runtime.close()
         for task in tasks:
             if task.done() and not task.cancelled() and task.exception() is not None:
                 raise task.exception()  # type: ignore[misc]
-        await runtime.close()
