@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from benchmarks import foundation, services, system
+from benchmarks import foundation, ledger, services, system
 from benchmarks.harness import Report
 from shared.infra.resolve import provide
 
@@ -23,6 +23,7 @@ Suite = Callable[[str, str, Report, Path, float], Coroutine[Any, Any, None]]
 SUITES: dict[str, Suite] = {
     "foundation": foundation.run,
     "services": services.run,
+    "ledger": ledger.run,
     "system": system.run,
 }
 """Each suite: `async def run(server_url, bootstrap, report, scratch, scale)`; raw limits first."""

@@ -1,0 +1,193 @@
+"""The ledger: postings/s through broker + database (batched), and replay events/s of the pure fold.
+
+Beside the raw batched-insert and COPY rates of the same run (`foundation` measures them).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from decimal import Decimal
+from pathlib import Path
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from benchmarks.harness import Report, stopwatch
+from services.ledger.app import MIGRATIONS, NAME, TOPICS, build
+from services.ledger.replay import fold
+from services.ledger.settings import LedgerSettings
+from shared.contracts import Envelope, Payload, encode, new_message
+from shared.contracts.decisions import OrderApproved
+from shared.contracts.execution import FillStatus, OrderFilled
+from shared.contracts.orders import OrderSpec, OrderType, Side
+from shared.contracts.wallet import RecordDeposit
+from shared.kafka import ensure_topics, make_producer
+from shared.service import ServiceRuntime
+
+_SPEC = OrderSpec(
+    order_id="o", symbol="BTC/USDT", side=Side.BUY, type=OrderType.MARKET, amount=Decimal("0.01")
+)
+_APPROVED = OrderApproved(order=_SPEC, reference_price=Decimal(100), price_band=Decimal("0.1"))
+_FILLED = OrderFilled(
+    order_id="o",
+    trade_id="t",
+    symbol="BTC/USDT",
+    side="buy",
+    amount=Decimal("0.01"),
+    price=Decimal(100),
+    fee=Decimal("0.001"),
+    fee_asset="USDT",
+    status=FillStatus.FILLED,
+    cumulative_amount=Decimal("0.01"),
+)
+_TEMPLATE = new_message(_APPROVED, producer="bench", account_id="u", correlation_id="o")
+
+
+def _deposit(user: str) -> Envelope:
+    body = RecordDeposit(deposit_id=user, asset="USDT", amount=Decimal(10**6), reference=user)
+    return new_message(body, producer="bench", account_id=user, correlation_id=user)
+
+
+def _envelope(payload: Payload, user: str, order_id: str) -> Envelope:
+    update = {"event_id": uuid.uuid4(), "type": payload.TYPE, "payload": payload}
+    return _TEMPLATE.model_copy(update={**update, "account_id": user, "correlation_id": order_id})
+
+
+def _order(n: int, user: str) -> tuple[Envelope, Envelope]:
+    """An approved market buy of 0.01 BTC and its one full fill (copies of templates: fast)."""
+    order_id = f"{user}-o{n}"
+    spec = _SPEC.model_copy(update={"order_id": order_id})
+    approved = _APPROVED.model_copy(update={"order": spec})
+    filled = _FILLED.model_copy(update={"order_id": order_id, "trade_id": f"t{n}"})
+    return _envelope(approved, user, order_id), _envelope(filled, user, order_id)
+
+
+def order_flow(users: int, orders: int, tag: str) -> tuple[list[Envelope], ...]:
+    """(deposits, approvals, fills): every user funded, then `orders` orders spread over them."""
+    names = [f"{tag}-u{i}" for i in range(users)]
+    pairs = [_order(n, names[n % users]) for n in range(orders)]
+    return [_deposit(u) for u in names], [a for a, _ in pairs], [f for _, f in pairs]
+
+
+async def _skip_backlog(bootstrap: str, group: str) -> None:
+    """Commit the group after what is on the ledger's topics: the benchmark's ledger applies what
+    it publishes, not what other suites left there. Reads to the end, since Tansu reports a
+    partition's end as its last batch's base offset + 1."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        await consumer.topics()
+        partitions = [
+            TopicPartition(t.value, p)
+            for t in TOPICS
+            for p in consumer.partitions_for_topic(t.value) or ()
+        ]
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+            await consumer.getmany(timeout_ms=500, max_records=10_000)
+        await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
+    finally:
+        await consumer.stop()
+
+
+async def _applied(pool: asyncpg.Pool, tag: str, count: int) -> None:
+    """Wait until the ledger applied `count` messages of accounts named `tag-...`."""
+    query = "SELECT count(*) FROM applied_messages WHERE account_id LIKE $1"
+    while await pool.fetchval(query, f"{tag}-%") < count:
+        await asyncio.sleep(0.05)
+
+
+async def postings_through_broker(
+    server_url: str, bootstrap: str, report: Report, users: int, orders: int
+) -> None:
+    tag = "bench" + uuid.uuid4().hex[:8]
+    settings = LedgerSettings(
+        KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=server_url, db_prefix=tag
+    )
+    await ensure_topics(bootstrap)
+    await _skip_backlog(bootstrap, f"{tag}.{NAME}")
+    phases = order_flow(users, orders, tag)
+    runtime = ServiceRuntime(NAME, settings, MIGRATIONS)
+    await runtime.start()
+    await build(runtime)
+    jobs = [runtime.relay.run, *(c.run for c in runtime.consumers)]
+    tasks = [asyncio.create_task(job(runtime.stop)) for job in jobs]
+    producer = make_producer(bootstrap)
+    await producer.start()
+
+    async def publish(messages: list[Envelope]) -> None:
+        sent = [
+            await producer.send(m.topic.value, encode(m), key=m.account_id.encode())
+            for m in messages
+        ]
+        await asyncio.gather(*sent)
+
+    try:
+        await publish([_deposit(f"{tag}-warm-up")])
+        await _applied(runtime.pool, tag, 1)  # the group is joined: not part of the figure
+        before = await runtime.pool.fetchval("SELECT count(*) FROM postings")
+        done = 1
+        with stopwatch() as t:
+            for phase in phases:  # each topic is consumed on its own: money first, then spend
+                await publish(phase)
+                done += len(phase)
+                await _applied(runtime.pool, tag, done)
+        postings = await runtime.pool.fetchval("SELECT count(*) FROM postings") - before
+        still_open = await runtime.pool.fetchval(
+            "SELECT count(*) FROM holds WHERE status<>'closed'"
+        )
+    finally:
+        await producer.stop()
+        runtime.stop.set()
+        await asyncio.wait(tasks, timeout=15)
+        for task in tasks:
+            task.cancel()
+        await runtime.close()
+    report.add(
+        "ledger_postings",
+        "ledger: postings through broker + database (batched)",
+        postings,
+        t[0],
+        "postings/s",
+        baseline="pg_batch",
+    )
+    report.add(
+        "ledger_messages",
+        "ledger: messages applied (credit, hold, settle + release)",
+        done - 1,
+        t[0],
+        "msgs/s",
+        baseline="inbox",
+    )
+    if still_open:
+        report.notes.append(f"ledger bench: {still_open} holds not closed (expected 0)")
+
+
+def replay_fold(report: Report, events: int) -> None:
+    users = 1000
+    deposits, approvals, fills = order_flow(users, (events - users) // 2 + 1, "replay")
+    log = deposits + [m for pair in zip(approvals, fills, strict=True) for m in pair]
+    with stopwatch() as t:
+        book = fold(log)
+    report.add(
+        "ledger_replay",
+        f"ledger replay: events folded in memory ({len(log):,})",
+        len(log),
+        t[0],
+        "events/s",
+        baseline="pg_copy",
+    )
+    if book.refused:
+        report.notes.append(f"ledger replay bench: {len(book.refused)} events refused")
+
+
+async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, scale: float) -> None:
+    await postings_through_broker(
+        server_url, bootstrap, report, users=200, orders=int(20_000 * scale)
+    )
+    replay_fold(report, events=int(1_000_000 * scale))

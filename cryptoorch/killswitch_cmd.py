@@ -1,0 +1,197 @@
+"""`cryptoorch kill-switch engage|release|list`: the same switch as the admin API.
+
+The switch and its `KillSwitchChanged` outbox row are written to the gateway's
+database in one transaction by the gateway's own function; the running gateway's
+relay publishes it and safety enforces it. Engaged while the gateway is down, it
+is published when the gateway starts.
+
+Exit codes scripts can trust: 0 = done, 2 = not done (a scope/target that do not
+fit, no running system, database unreachable).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+from collections.abc import Coroutine
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
+
+import asyncpg
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+from rich.table import Table
+
+from cryptoorch import runtime_info
+from shared.db import connect
+from shared.settings import CommonSettings
+
+if TYPE_CHECKING:  # the gateway's modules are imported when a command runs: a quick --help
+    from services.gateway.api.bodies import KillSwitchBody
+    from services.gateway.store.trail import KillSwitch
+
+T = TypeVar("T")
+NOT_DONE = 2
+
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    help="Halt trading globally, for one account, or for one symbol (safety enforces it).",
+)
+JsonFlag = Annotated[bool, typer.Option("--json", help="machine-readable output")]
+
+
+class Scope(StrEnum):
+    GLOBAL = "global"
+    ACCOUNT = "account"
+    SYMBOL = "symbol"
+
+
+ScopeOption = Annotated[Scope, typer.Option(help="what the switch halts")]
+TargetOption = Annotated[
+    str | None,
+    typer.Option(help="the user id (scope account) or symbol like BTC/USDT (scope symbol)"),
+]
+ReasonOption = Annotated[str, typer.Option(help="why: kept with the switch and in the audit trail")]
+
+
+def operator() -> str:
+    """Who changed the switch: `cli:` and the OS user."""
+    try:
+        user = getpass.getuser()
+    except (OSError, KeyError):
+        user = f"uid{os.getuid()}"
+    return f"cli:{user}"
+
+
+def as_dict(switch: KillSwitch) -> dict[str, Any]:
+    return {**switch.__dict__, "changed_at": switch.changed_at.isoformat()}
+
+
+async def record_switch(request: KillSwitchBody, changed_by: str) -> KillSwitch:
+    """Write the switch and its outbox row in the gateway's database, in one transaction."""
+    from services.gateway.controls import change_kill_switch
+    from shared.service import prepare_database
+
+    settings = CommonSettings(
+        DATABASE_URL=runtime_info.server_database_url(), db_prefix=runtime_info.db_prefix()
+    )
+    url = await prepare_database(settings, "gateway", runtime_info.migrations_dir("gateway"))
+    conn = await connect(url)
+    try:
+        async with conn.transaction():
+            return await change_kill_switch(
+                conn,
+                scope=request.scope,
+                target=request.target,
+                engaged=request.engaged,
+                reason=request.reason,
+                changed_by=changed_by,
+                now=datetime.now(UTC),
+            )
+    finally:
+        await conn.close()
+
+
+async def current_switches() -> list[KillSwitch]:
+    from services.gateway.store.trail import kill_switches
+
+    conn = await connect(runtime_info.service_database_url("gateway"))
+    try:
+        return await kill_switches(conn)
+    finally:
+        await conn.close()
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(work)
+    except runtime_info.NotRunning as exc:
+        raise _fail(str(exc)) from None
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise _fail(f"cannot reach the gateway database: {exc}") from None
+
+
+def _fail(message: str) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(NOT_DONE)
+
+
+def _request(scope: Scope, target: str | None, reason: str, engaged: bool) -> KillSwitchBody:
+    """The admin API's own rules for a switch; a combination that does not fit exits 2."""
+    from services.gateway.api.bodies import KillSwitchBody
+
+    try:
+        return KillSwitchBody(scope=scope.value, target=target, engaged=engaged, reason=reason)
+    except ValidationError as exc:
+        problems = [
+            (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
+            + e["msg"].removeprefix("Value error, ")
+            for e in exc.errors()
+        ]
+        raise _fail("kill switch not changed: " + "; ".join(problems)) from None
+
+
+def _change(scope: Scope, target: str | None, reason: str, *, engaged: bool, as_json: bool) -> None:
+    switch = _run(record_switch(_request(scope, target, reason, engaged), operator()))
+    if as_json:
+        typer.echo(json.dumps(as_dict(switch), indent=2))
+        return
+    state = "ENGAGED" if switch.engaged else "released"
+    where = switch.scope if switch.target is None else f"{switch.scope} {switch.target}"
+    typer.echo(f"kill switch {where} {state} by {switch.changed_by}: {switch.reason}")
+
+
+@app.command("engage")
+def engage(
+    scope: ScopeOption,
+    reason: ReasonOption,
+    target: TargetOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Halt trading: new orders in the scope are rejected with KILL_SWITCH.
+
+    Example: cryptoorch kill-switch engage --scope symbol --target BTC/USDT --reason "venue halt"
+    """
+    _change(scope, target, reason, engaged=True, as_json=as_json)
+
+
+@app.command("release")
+def release(
+    scope: ScopeOption,
+    reason: ReasonOption,
+    target: TargetOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """Let trading resume in the scope.
+
+    Example: cryptoorch kill-switch release --scope account --target 42 --reason "verified"
+    """
+    _change(scope, target, reason, engaged=False, as_json=as_json)
+
+
+@app.command("list")
+def list_command(as_json: JsonFlag = False) -> None:
+    """Every switch the gateway knows, engaged or released, with who changed it and why.
+
+    Example: cryptoorch kill-switch list --json
+    """
+    switches = _run(current_switches())
+    if as_json:
+        typer.echo(json.dumps({"items": [as_dict(s) for s in switches]}, indent=2))
+        return
+    if not switches:
+        typer.echo("no kill switches")
+        return
+    table = Table(title="kill switches")
+    for column in ("scope", "target", "state", "changed by", "changed at", "reason"):
+        table.add_column(column)
+    for s in switches:
+        state = "ENGAGED" if s.engaged else "released"
+        row = (s.scope, s.target or "*", state, s.changed_by, s.changed_at.isoformat(), s.reason)
+        table.add_row(*row)
+    Console(width=max(120, Console().width)).print(table)

@@ -1,0 +1,213 @@
+"""`cryptoorch kill-switch` as a real process: the same switch as the admin API, written with its
+`KillSwitchChanged` outbox row in the gateway's database; a scope and target that do not fit
+change nothing and exit 2."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from rich.progress import Progress
+
+from cryptoorch.ledger_cmd import read_topics
+from shared.contracts import Topic, decode
+from shared.contracts.accounts import KillSwitchChanged
+from shared.db import Connection, connect
+from shared.kafka import ensure_topics, make_producer
+from shared.outbox import OutboxRelay
+from shared.service import prepare_database
+
+pytestmark = pytest.mark.integration
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+GATEWAY_MIGRATIONS = REPO_ROOT / "services" / "gateway" / "migrations"
+
+
+@dataclass(frozen=True)
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+    def json(self) -> Any:
+        return json.loads(self.stdout)
+
+
+async def run_cli(env: dict[str, str], *args: str) -> CliResult:
+    """The operator's command, as a real process."""
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "cryptoorch.cli",
+        *args,
+        cwd=REPO_ROOT,
+        env={"PATH": "/usr/bin:/bin", **env},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
+    assert process.returncode is not None
+    return CliResult(process.returncode, out.decode(), err.decode())
+
+
+@pytest.fixture
+def cli_env(service_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
+    return {**service_env, "CRYPTOORCH_DATA_DIR": str(tmp_path / "data")}
+
+
+@pytest.fixture
+async def gateway_db(settings_factory: Callable[..., Any]) -> AsyncIterator[Connection]:
+    url = await prepare_database(settings_factory(), "gateway", GATEWAY_MIGRATIONS)
+    conn = await connect(url)
+    try:
+        yield conn
+    finally:
+        await conn.close()
+
+
+async def announced(conn: Connection) -> list[KillSwitchChanged]:
+    """The `KillSwitchChanged` events in the gateway's outbox, oldest first."""
+    rows = await conn.fetch(
+        "SELECT value FROM outbox WHERE topic = $1 ORDER BY id", Topic.ACCOUNT_EVENTS.value
+    )
+    messages = [decode(bytes(r["value"])) for r in rows]
+    return [m.payload for m in messages if isinstance(m.payload, KillSwitchChanged)]
+
+
+async def switch_rows(conn: Connection) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT scope, target, engaged, reason, changed_by FROM kill_switches")
+    return [dict(r) for r in rows]
+
+
+async def test_engage_writes_the_switch_and_its_event_in_the_gateway_database(
+    cli_env: dict[str, str], gateway_db: Connection
+) -> None:
+    result = await run_cli(
+        cli_env,
+        *("kill-switch", "engage", "--scope", "account", "--target", "user-42"),
+        *("--reason", "chargeback under review", "--json"),
+    )
+
+    assert result.code == 0, result.stderr
+    switch = result.json()
+    assert switch["engaged"] is True
+    assert switch["changed_by"].startswith("cli:")
+    assert await switch_rows(gateway_db) == [
+        {
+            "scope": "account",
+            "target": "user-42",
+            "engaged": True,
+            "reason": "chargeback under review",
+            "changed_by": switch["changed_by"],
+        }
+    ]
+    event = (await announced(gateway_db))[-1]
+    assert (event.scope, event.target, event.engaged) == ("account", "user-42", True)
+    assert event.changed_by == switch["changed_by"]
+    key = await gateway_db.fetchval(
+        "SELECT key FROM outbox WHERE topic = $1 ORDER BY id DESC LIMIT 1",
+        Topic.ACCOUNT_EVENTS.value,
+    )
+    assert key == "user-42"  # keyed by the account, like the admin API's switch
+
+
+async def test_the_gateway_relay_publishes_the_switch_to_safety_s_topic(
+    cli_env: dict[str, str], gateway_db: Connection, settings_factory: Callable[..., Any]
+) -> None:
+    result = await run_cli(
+        cli_env, "kill-switch", "engage", "--scope", "global", "--reason", "venue down", "--json"
+    )
+    assert result.code == 0, result.stderr
+    event_id = await gateway_db.fetchval(
+        "SELECT event_id FROM outbox WHERE topic = $1", Topic.ACCOUNT_EVENTS.value
+    )
+
+    settings = settings_factory()
+    await ensure_topics(settings.kafka_bootstrap_servers)
+    producer = make_producer(settings.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        relay = OutboxRelay(settings.service_database_url("gateway"), producer)
+        assert await relay.publish_pending(gateway_db) >= 1
+    finally:
+        await producer.stop()
+
+    with Progress(disable=True) as progress:
+        records = await read_topics(
+            settings.kafka_bootstrap_servers, [Topic.ACCOUNT_EVENTS.value], progress
+        )
+    published = [decode(record) for record in records]
+    mine = [m for m in published if m.event_id == event_id]
+    assert len(mine) == 1
+    assert mine[0].body(KillSwitchChanged).engaged is True
+
+
+async def test_list_shows_an_engaged_switch_and_release_clears_it(
+    cli_env: dict[str, str], gateway_db: Connection
+) -> None:
+    engaged = await run_cli(
+        cli_env,
+        *("kill-switch", "engage", "--scope", "symbol", "--target", "BTC/USDT"),
+        *("--reason", "venue halted the market"),
+    )
+    assert engaged.code == 0, engaged.stderr
+    assert "ENGAGED" in engaged.stdout
+
+    listed = await run_cli(cli_env, "kill-switch", "list", "--json")
+    assert listed.code == 0, listed.stderr
+    [item] = listed.json()["items"]
+    assert (item["scope"], item["target"], item["engaged"]) == ("symbol", "BTC/USDT", True)
+    table = await run_cli(cli_env, "kill-switch", "list")
+    assert "BTC/USDT" in table.stdout
+    assert "ENGAGED" in table.stdout
+
+    released = await run_cli(
+        cli_env,
+        *("kill-switch", "release", "--scope", "symbol", "--target", "BTC/USDT"),
+        *("--reason", "market reopened", "--json"),
+    )
+    assert released.code == 0, released.stderr
+    [item] = (await run_cli(cli_env, "kill-switch", "list", "--json")).json()["items"]
+    assert (item["engaged"], item["reason"]) == (False, "market reopened")
+    assert [(e.target, e.engaged) for e in await announced(gateway_db)] == [
+        ("BTC/USDT", True),
+        ("BTC/USDT", False),
+    ]
+
+
+@pytest.mark.parametrize(
+    ("arguments", "complaint"),
+    [
+        (["--scope", "global", "--target", "user-1"], "a global switch takes no target"),
+        (["--scope", "account"], "switch needs a target"),
+        (["--scope", "symbol", "--target", "btc-usdt"], "target must be a symbol like BTC/USDT"),
+        (["--scope", "planet"], "'planet' is not one of"),
+    ],
+)
+async def test_a_scope_and_target_that_do_not_fit_change_nothing(
+    cli_env: dict[str, str], gateway_db: Connection, arguments: list[str], complaint: str
+) -> None:
+    result = await run_cli(
+        cli_env, "kill-switch", "engage", *arguments, "--reason", "just testing", "--json"
+    )
+
+    assert result.code == 2
+    assert complaint in " ".join(result.stderr.split())
+    assert await switch_rows(gateway_db) == []
+    assert await announced(gateway_db) == []
+
+
+async def test_without_a_database_to_reach_it_exits_2(tmp_path: Path) -> None:
+    result = await run_cli(
+        {"CRYPTOORCH_DATA_DIR": str(tmp_path / "nothing-running")},
+        *("kill-switch", "engage", "--scope", "global", "--reason", "x"),
+    )
+
+    assert result.code == 2
+    assert "DATABASE_URL is not set" in result.stderr
