@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from shared.infra.kafka import EmbeddedKafka
 from shared.infra.resolve import Infrastructure, provide
 from shared.settings import CommonSettings
 
@@ -29,13 +30,37 @@ FAST_GROUPS = {
 
 
 @pytest.fixture(scope="session")
-def infra() -> Iterator[Infrastructure]:
+def session_infra() -> Iterator[Infrastructure]:
     with tempfile.TemporaryDirectory(prefix="cryptoorch-test-") as folder:
         infrastructure = provide(Path(folder), durable=False, allow_containers=True)
         try:
             yield infrastructure
         finally:
             infrastructure.stop()
+
+
+@pytest.fixture(scope="module")
+def infra(session_infra: Infrastructure) -> Iterator[Infrastructure]:
+    """One PostgreSQL for the run; with the embedded broker, a fresh broker per test module.
+
+    A new consumer group reads its topics from the beginning: on a broker shared by the
+    whole run, every service started by a later test would first wade through what all
+    earlier tests published. Tansu starts in milliseconds, so each module gets its own.
+    """
+    if session_infra.kafka_source != "embedded":
+        yield session_infra
+        return
+    with tempfile.TemporaryDirectory(prefix="cryptoorch-kafka-") as folder:
+        kafka = EmbeddedKafka.start(Path(folder))
+        try:
+            yield Infrastructure(
+                kafka.bootstrap_servers,
+                session_infra.database_url,
+                kafka_source="embedded",
+                database_source=session_infra.database_source,
+            )
+        finally:
+            kafka.stop()
 
 
 @pytest.fixture
