@@ -48,6 +48,9 @@ schemas: $(STAMP) ## write docs/schemas/*.json and docs/asyncapi.yaml from share
 topics: $(STAMP) ## write deploy/topics.yaml, create-topics.sh and the k8s ConfigMap from shared/contracts
 	$(BIN)/python -m deploy.topics
 
+chaos: $(STAMP) ## a long chaos run (CHAOS_SECONDS=600; CHAOS_SEED=n replays one)
+	CHAOS_SECONDS=$${CHAOS_SECONDS:-600} $(BIN)/python -m pytest -p no:cacheprovider -q -s tests/chaos
+
 bench: $(STAMP) ## print throughput figures (raw limits beside relay and inbox)
 	$(BIN)/python -m benchmarks.run
 
