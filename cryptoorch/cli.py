@@ -179,6 +179,14 @@ def outbox_republish(
 
 def _mount_optional() -> None:
     """Commands whose modules are written alongside their services."""
+    from cryptoorch.check_cmd import check_command
+
+    app.command("check")(check_command)
+    from cryptoorch import killswitch_cmd, ledger_cmd
+
+    app.add_typer(ledger_cmd.app, name="ledger")
+    app.add_typer(ledger_cmd.replay_app, name="replay")
+    app.add_typer(killswitch_cmd.app, name="kill-switch")
     try:
         from cryptoorch import audit_cmd
     except ImportError:  # pragma: no cover - only while a module is being written

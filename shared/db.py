@@ -55,7 +55,7 @@ async def ensure_database(server_url: str, name: str) -> str:
         if not exists:
             try:
                 await admin.execute(f'CREATE DATABASE "{name}"')
-            except asyncpg.DuplicateDatabaseError:
+            except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):
                 pass  # created concurrently by another process: what we wanted
     finally:
         await admin.close()

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
@@ -89,7 +89,6 @@ class InboxConsumer:
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._consumer = AIOKafkaConsumer(
-            *topics,
             bootstrap_servers=bootstrap_servers,
             group_id=group_id,
             enable_auto_commit=False,
@@ -101,14 +100,20 @@ class InboxConsumer:
         )
         self._tracer = tracer("cryptoorch.inbox")
         self.stats = InboxStats()
+        self._generation = 0
+        self._fetched_in = 0
+        """Bumped on every rebalance. Offsets of records fetched before it are never committed:
+        after a broker restart they would point into the old log and skip the new one."""
 
     async def run(self, stop: asyncio.Event) -> None:
+        self._consumer.subscribe(self._topics, listener=_GenerationListener(self))
         await self._consumer.start()
         try:
             while not stop.is_set():
                 batch = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
                 records = [r for tp in sorted(batch, key=str) for r in batch[tp]]
                 if records:
+                    self._fetched_in = self._generation
                     await self.process(records, stop)
                     self._record_lag(records)
         finally:
@@ -284,7 +289,10 @@ class InboxConsumer:
         last: dict[TopicPartition, int] = {}
         for r in records:
             last[TopicPartition(r.topic, r.partition)] = r.offset
+        assigned = self._consumer.assignment()
         for tp, offset in last.items():
+            if tp not in assigned:  # a rebalance took it meanwhile
+                continue
             highwater = self._consumer.highwater(tp)
             if highwater is not None:
                 metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(highwater - offset - 1)
@@ -295,11 +303,27 @@ class InboxConsumer:
             offsets[TopicPartition(r.topic, r.partition)] = r.offset + 1
         if not offsets:
             return
+        if self._fetched_in != self._generation:
+            log.info(
+                "inbox: a rebalance happened since this batch was fetched; offsets not committed"
+            )
+            return
         try:
             await self._consumer.commit(offsets)
         except (CommitFailedError, KafkaError) as exc:
             # A rebalance took the partition: the new owner re-reads and the inbox skips.
             log.warning("inbox: offset commit failed (%s); redelivery will be skipped", exc)
+
+
+class _GenerationListener(ConsumerRebalanceListener):  # type: ignore[misc]
+    def __init__(self, inbox: InboxConsumer) -> None:
+        self._inbox = inbox
+
+    async def on_partitions_revoked(self, revoked: object) -> None:
+        self._inbox._generation += 1
+
+    async def on_partitions_assigned(self, assigned: object) -> None:
+        self._inbox._generation += 1
 
 
 def _record_key(record: Record) -> str:

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from shared import logs, metrics, telemetry
 from shared.db import create_pool, ensure_database
 from shared.inbox import Handler, InboxConsumer
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import ensure_topics, make_producer, wait_for_broker
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay
 from shared.settings import CommonSettings
@@ -53,6 +53,7 @@ class ServiceRuntime:
         self.settings.require_infrastructure()
         self.database_url = await prepare_database(self.settings, self.name, self.migrations)
         self.pool = await create_pool(self.database_url, size=self.settings.db_pool_size)
+        await wait_for_broker(self.settings.kafka_bootstrap_servers)
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             replication_factor=self.settings.kafka_replication_factor,

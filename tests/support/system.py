@@ -26,15 +26,21 @@ class System:
     gateway_url: str
     processes: dict[str, ChildProcess] = field(default_factory=dict)
 
-    def start(self, name: str) -> None:
+    def start(self, name: str, service: str | None = None) -> None:
+        """Start `service` (default: `name`) under the key `name`; a second instance of a
+        service is the same module under another key (`start("ledger-2", "ledger")`)."""
         self.processes[name] = spawn(
             name,
-            [sys.executable, "-m", f"services.{name}"],
+            [sys.executable, "-m", f"services.{service or name}"],
             log_path=self.log_dir / f"{name}.log",
             death_signal=signal.SIGKILL,
             stop_signal=signal.SIGTERM,
             env=self.env,
         )
+
+    def exited(self) -> list[str]:
+        """Keys of processes that are no longer running (nobody stopped them)."""
+        return [name for name, process in self.processes.items() if not process.is_running()]
 
     def kill(self, name: str) -> None:
         """kill -9: no chance to flush, commit offsets or say goodbye."""

@@ -1,0 +1,477 @@
+"""`cryptoorch check`: once the system has drained, prove the promise held.
+
+Waits (polling, up to a deadline) until every accepted order and withdrawal is terminal and
+no outbox holds an unpublished message, then checks from the five databases that: every
+accepted order, withdrawal and deposit ended; the venue holds at most one order per order id
+and nothing nobody asked for; the ledger's own invariants hold; every user's balance equals
+an independent recomputation; every message of every order is in the audit trail exactly
+once and the chain verifies; no outbox row is stuck and every dead letter is reported.
+Checks are re-run until they pass or the deadline passes (the databases are read one after
+the other, so a message in flight can show as a difference for a moment); what still fails
+at the deadline is reported.
+
+The recomputation trusts what the ledger did not write: deposits as the gateway accepted
+them, withdrawals and trades as the venue (the paper venue's own books in execution's
+database) carried them out, each trade attributed to its user through the client order id
+derived from the gateway's order id. The arithmetic is the contract's (a buy pays
+amount x price rounded up to 18 decimals, a sell receives it rounded down; the fee is paid
+in its asset), done here, so a wrong posting, a lost fill or a doubled deposit in the ledger
+shows as a difference instead of being compared with itself. Messages in the outboxes are not
+used for it: they are what the services said, the ledger's events among them. Deposits the
+venue detects (`DepositDetected`) have no such source yet: one would show as a difference.
+
+"Unpublished" means older than `stuck_after_seconds` (the paper market keeps emitting ticks,
+so an outbox is rarely empty at an instant). Price ticks and audit checkpoints belong to no
+order and are left out of the audit comparison (the chain check still covers them).
+
+A dead letter fails the check unless `expected_dead_letter` accepts it (a test's injected
+poison) or it was re-driven: a parked message is an effect that did not happen.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+from services.audit.verify import verify_chain
+from services.execution.domain import client_order_id
+from services.ledger.invariants import check_invariants
+from shared.contracts import Topic, UndecodableMessage, decode
+from shared.contracts.deadletter import DeadLettered
+from shared.db import Connection, connect
+from shared.money import multiply, quantize_down, quantize_up
+
+SERVICES = ("gateway", "safety", "ledger", "execution", "audit")
+ORDER_TERMINAL = ("filled", "rejected", "cancelled", "failed")
+WITHDRAWAL_TERMINAL = ("sent", "rejected", "failed")
+NO_CORRELATION_TOPICS = (Topic.MARKET_PRICES.value, Topic.AUDIT_CHECKPOINTS.value)
+ExpectedDeadLetter = Callable[[DeadLettered], bool]
+Key = tuple[str, str]
+"""(user, asset)"""
+
+
+class CannotCheck(RuntimeError):
+    """A database could not be read: nothing can be said either way (exit 2)."""
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    service: str
+    dead_letter_id: str
+    original_topic: str
+    original_event_id: str | None
+    error: str
+    expected: bool
+    redriven: bool
+
+
+@dataclass
+class CheckReport:
+    violations: list[str]
+    dead_letters: list[DeadLetter]
+    counts: dict[str, int]
+    drained: bool
+    waited_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+    def as_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "ok": self.ok}
+
+
+@dataclass
+class Snapshot:
+    """What the checks read, gathered from the five databases."""
+
+    db: dict[str, list[asyncpg.Record]] = field(default_factory=dict)
+    ledger_problems: list[str] = field(default_factory=list)
+    emitted: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
+    """correlation id → event ids of every non-dead-letter outbox row of every service"""
+    audited: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+    stuck: dict[str, asyncpg.Record] = field(default_factory=dict)
+    dead_letters: list[DeadLetter] = field(default_factory=list)
+    chain_problem: str | None = None
+
+
+async def check_system(
+    database_urls: Mapping[str, str],
+    *,
+    drain_seconds: float = 60.0,
+    checkpoint_file: Path | None = None,
+    expected_dead_letter: ExpectedDeadLetter | None = None,
+    stuck_after_seconds: float = 2.0,
+    poll_seconds: float = 0.5,
+) -> CheckReport:
+    """Drain, then check until every invariant holds or `drain_seconds` have passed."""
+    started = time.monotonic()
+    deadline = started + drain_seconds
+    conns: dict[str, Connection] = {}
+    try:
+        for name in SERVICES:
+            conns[name] = await connect(database_urls[name])
+        drained = await _drain(conns, deadline, stuck_after_seconds, poll_seconds)
+        while True:
+            snapshot = await _collect(
+                conns, checkpoint_file, expected_dead_letter, stuck_after_seconds
+            )
+            violations = find_violations(snapshot)
+            if not violations or time.monotonic() >= deadline:
+                break
+            await asyncio.sleep(poll_seconds)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise CannotCheck(f"cannot read the databases: {exc}") from exc
+    finally:
+        for conn in conns.values():
+            await conn.close()
+    counts = {name: len(rows) for name, rows in snapshot.db.items()}
+    counts["messages"] = sum(len(ids) for ids in snapshot.emitted.values())
+    return CheckReport(
+        violations, snapshot.dead_letters, counts, drained, time.monotonic() - started
+    )
+
+
+async def _drain(
+    conns: Mapping[str, Connection], deadline: float, stuck_after: float, poll: float
+) -> bool:
+    """Wait until every request is terminal and no outbox has an old unpublished row."""
+    while True:
+        open_requests = await conns["gateway"].fetchval(
+            "SELECT (SELECT count(*) FROM orders WHERE status <> ALL($1::text[])) + "
+            "(SELECT count(*) FROM withdrawals WHERE status <> ALL($2::text[]))",
+            list(ORDER_TERMINAL),
+            list(WITHDRAWAL_TERMINAL),
+        )
+        unpublished = 0
+        for conn in conns.values():
+            unpublished += await conn.fetchval(_UNPUBLISHED_COUNT, stuck_after)
+        if open_requests == 0 and unpublished == 0:
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        await asyncio.sleep(poll)
+
+
+_UNPUBLISHED = (
+    "FROM outbox WHERE published_at IS NULL AND created_at < now() - make_interval(secs => $1)"
+)
+_UNPUBLISHED_COUNT = f"SELECT count(*) {_UNPUBLISHED}"
+_QUERIES: dict[str, tuple[str, str]] = {
+    "orders": ("gateway", "SELECT order_id, user_id, status, amount, filled_amount FROM orders"),
+    "withdrawals": (
+        "gateway",
+        "SELECT withdrawal_id, user_id, status, asset, amount FROM withdrawals",
+    ),
+    "deposits": ("gateway", "SELECT deposit_id, user_id, asset, amount, reference FROM deposits"),
+    "shown_balances": ("gateway", "SELECT user_id, asset, available, held FROM balances"),
+    "execution_orders": ("execution", "SELECT order_id, client_order_id FROM orders"),
+    "venue_orders": (
+        "execution",
+        "SELECT client_order_id, venue_order_id, symbol, side, status FROM paper_orders",
+    ),
+    "venue_trades": (
+        "execution",
+        "SELECT trade_id, client_order_id, amount, price, fee, fee_asset FROM paper_trades",
+    ),
+    "reported_fills": ("execution", "SELECT trade_id FROM order_fills WHERE venue = 'paper'"),
+    "venue_withdrawals": (
+        "execution",
+        "SELECT withdrawal_id, asset, amount FROM paper_withdrawals",
+    ),
+    "ledger_balances": (
+        "ledger",
+        "SELECT owner, asset, sum(amount) AS total, sum(amount) FILTER (WHERE bucket = 'held') "
+        "AS held FROM balances WHERE is_user GROUP BY owner, asset",
+    ),
+    "open_holds": (
+        "ledger",
+        "SELECT hold_id, account_id, asset, remaining FROM holds WHERE status = 'open'",
+    ),
+    "discrepancies": (
+        "ledger",
+        "SELECT account_id, hold_id, asset, amount, detail FROM discrepancies",
+    ),
+    "credited_deposits": (
+        "ledger",
+        "SELECT subreference FROM journal WHERE kind = 'deposit' AND reference = 'paper'",
+    ),
+}
+
+
+async def _collect(
+    conns: Mapping[str, Connection],
+    checkpoint_file: Path | None,
+    expected: ExpectedDeadLetter | None,
+    stuck_after: float,
+) -> Snapshot:
+    snapshot = Snapshot()
+    for name, (service, query) in _QUERIES.items():
+        snapshot.db[name] = await conns[service].fetch(query)
+    async with conns["ledger"].transaction(isolation="repeatable_read", readonly=True):
+        snapshot.ledger_problems = await check_invariants(conns["ledger"])
+    correlations = [r[0] for k in ("orders", "withdrawals", "deposits") for r in snapshot.db[k]]
+    for service, conn in conns.items():
+        await _read_outbox(snapshot, service, conn, set(correlations), expected, stuck_after)
+    for row in await conns["audit"].fetch(
+        "SELECT event_id::text, correlation_id FROM audit_trail "
+        "WHERE correlation_id = ANY($1::text[])",
+        correlations,
+    ):
+        snapshot.audited[row["correlation_id"]][row["event_id"]] += 1
+    verdict = await verify_chain(conns["audit"], checkpoint_file)
+    if not verdict.ok:
+        snapshot.chain_problem = (
+            f"{verdict.problem} at seq {verdict.first_bad_seq}: {verdict.detail}"
+        )
+    return snapshot
+
+
+async def _read_outbox(
+    snapshot: Snapshot,
+    service: str,
+    conn: Connection,
+    correlations: set[str],
+    expected: ExpectedDeadLetter | None,
+    stuck_after: float,
+) -> None:
+    stuck = await conn.fetchrow(
+        f"SELECT count(*) AS n, min(id) AS first_id, min(topic) AS topic {_UNPUBLISHED}",
+        stuck_after,
+    )
+    if stuck is not None and stuck["n"]:
+        snapshot.stuck[service] = stuck
+    parked = {
+        r[0]
+        for r in await conn.fetch(
+            "SELECT event_id::text FROM inbox WHERE outcome = 'dead_lettered'"
+        )
+    }
+    rows = await conn.fetch(
+        "SELECT event_id::text, topic, value FROM outbox WHERE topic <> ALL($1::text[])",
+        list(NO_CORRELATION_TOPICS),
+    )
+    for row in rows:
+        try:
+            message = decode(bytes(row["value"]))
+        except UndecodableMessage:
+            continue  # a re-driven original: counted where it was first emitted
+        if row["topic"].endswith(".dlq") and isinstance(message.payload, DeadLettered):
+            body = message.payload
+            snapshot.dead_letters.append(
+                DeadLetter(
+                    service=service,
+                    dead_letter_id=row["event_id"],
+                    original_topic=body.original_topic,
+                    original_event_id=body.original_event_id,
+                    error=body.error,
+                    expected=expected is not None and expected(body),
+                    redriven=body.original_event_id is not None
+                    and body.original_event_id not in parked,
+                )
+            )
+        elif message.correlation_id in correlations:
+            snapshot.emitted[message.correlation_id].add(row["event_id"])
+
+
+def find_violations(snap: Snapshot) -> list[str]:
+    """Every broken promise in `snap`, one line each, most basic first."""
+    return [
+        *_requests_ended(snap),
+        *_venue_orders(snap),
+        *(f"ledger: {problem}" for problem in snap.ledger_problems),
+        *_ledger_leftovers(snap),
+        *_balances(snap),
+        *_audit(snap),
+        *_outboxes(snap),
+    ]
+
+
+def _requests_ended(snap: Snapshot) -> list[str]:
+    found = [
+        f"order {r['order_id']} of {r['user_id']} is still {r['status']!r}"
+        for r in snap.db["orders"]
+        if r["status"] not in ORDER_TERMINAL
+    ]
+    found += [
+        f"withdrawal {r['withdrawal_id']} of {r['user_id']} is still {r['status']!r}"
+        for r in snap.db["withdrawals"]
+        if r["status"] not in WITHDRAWAL_TERMINAL
+    ]
+    credited = {r["subreference"] for r in snap.db["credited_deposits"]}
+    found += [
+        f"deposit {r['deposit_id']} ({_d(r['amount'])} {r['asset']} for {r['user_id']}) "
+        "was never credited by the ledger"
+        for r in snap.db["deposits"]
+        if r["reference"] not in credited
+    ]
+    return found
+
+
+def _venue_orders(snap: Snapshot) -> list[str]:
+    """One venue order per order, each placed for an order a user asked for; trades reported."""
+    order_of = {client_order_id(r["order_id"]): r["order_id"] for r in snap.db["orders"]}
+    found = [
+        f"execution knows order {r['order_id']} as {r['client_order_id']}, not by the client "
+        "order id derived from it: a retry could place it twice"
+        if r["order_id"] in order_of.values()
+        else f"execution placed order {r['order_id']}, which no user placed"
+        for r in snap.db["execution_orders"]
+        if order_of.get(r["client_order_id"]) != r["order_id"]
+    ]
+    at_venue = Counter(r["client_order_id"] for r in snap.db["venue_orders"])
+    for r in snap.db["venue_orders"]:
+        order_id = order_of.get(r["client_order_id"])
+        if order_id is None:
+            found.append(
+                f"venue order {r['venue_order_id']} ({r['client_order_id']}, {r['side']} "
+                f"{r['symbol']}) belongs to no accepted order: a second venue order?"
+            )
+        elif at_venue[r["client_order_id"]] > 1:
+            found.append(
+                f"order {order_id} exists {at_venue[r['client_order_id']]} times at the venue"
+            )
+        if r["status"] == "open":
+            found.append(f"venue order {r['venue_order_id']} of order {order_id} is still open")
+    reported = {r["trade_id"] for r in snap.db["reported_fills"]}
+    traded: dict[str, Decimal] = defaultdict(Decimal)
+    for t in snap.db["venue_trades"]:
+        traded[order_of.get(t["client_order_id"], t["client_order_id"])] += t["amount"]
+        if t["trade_id"] not in reported:
+            found.append(f"venue trade {t['trade_id']} was never reported as OrderFilled")
+    for r in snap.db["orders"]:
+        done = traded.get(r["order_id"], Decimal(0))
+        if r["filled_amount"] != done or (r["status"] == "filled") != (done == r["amount"]):
+            found.append(
+                f"order {r['order_id']} is {r['status']!r} with {_d(r['filled_amount'])} of "
+                f"{_d(r['amount'])} filled; the venue traded {_d(done)}"
+            )
+        if r["status"] == "rejected" and at_venue[client_order_id(r["order_id"])]:
+            found.append(f"order {r['order_id']} was rejected but placed at the venue")
+    sent = {r["withdrawal_id"]: r for r in snap.db["venue_withdrawals"]}
+    for w in snap.db["withdrawals"]:
+        at = sent.pop(w["withdrawal_id"], None)
+        if (w["status"] == "sent") != (at is not None) or (at and at["amount"] != w["amount"]):
+            venue = f"{_d(at['amount'])} {at['asset']}" if at else "nothing"
+            found.append(
+                f"withdrawal {w['withdrawal_id']} is {w['status']!r}; the venue sent {venue}"
+            )
+    found += [f"the venue sent withdrawal {w} that nobody requested" for w in sent]
+    return found
+
+
+def _ledger_leftovers(snap: Snapshot) -> list[str]:
+    found = [
+        f"ledger: hold {r['hold_id']} of {r['account_id']} still holds {_d(r['remaining'])} "
+        f"{r['asset']} after everything ended"
+        for r in snap.db["open_holds"]
+    ]
+    found += [
+        f"ledger: discrepancy on {r['account_id']} ({r['hold_id']}): {_d(r['amount'])} "
+        f"{r['asset']}: {r['detail']}"
+        for r in snap.db["discrepancies"]
+    ]
+    return found
+
+
+def recompute_balances(snap: Snapshot) -> dict[Key, Decimal]:
+    """Each user's total per asset from deposits, venue withdrawals and venue trades alone."""
+    total: dict[Key, Decimal] = defaultdict(Decimal)
+    for r in snap.db["deposits"]:
+        total[r["user_id"], r["asset"]] += r["amount"]
+    owner_of_withdrawal = {r["withdrawal_id"]: r["user_id"] for r in snap.db["withdrawals"]}
+    for r in snap.db["venue_withdrawals"]:
+        total[owner_of_withdrawal.get(r["withdrawal_id"], "?"), r["asset"]] -= r["amount"]
+    owner = {client_order_id(r["order_id"]): r["user_id"] for r in snap.db["orders"]}
+    venue_order = {r["client_order_id"]: r for r in snap.db["venue_orders"]}
+    for t in snap.db["venue_trades"]:
+        order = venue_order[t["client_order_id"]]
+        user = owner.get(t["client_order_id"], "?")
+        base, quote = order["symbol"].split("/")
+        gross = multiply(t["amount"], t["price"])
+        sign = 1 if order["side"] == "buy" else -1
+        total[user, base] += sign * t["amount"]
+        total[user, quote] -= quantize_up(gross) if sign > 0 else -quantize_down(gross)
+        total[user, t["fee_asset"]] -= t["fee"]
+    return dict(total)
+
+
+def _balances(snap: Snapshot) -> list[str]:
+    zero = Decimal(0)
+    expected = recompute_balances(snap)
+    booked: dict[Key, tuple[Decimal, Decimal]] = {
+        (r["owner"], r["asset"]): (r["total"], r["held"] or zero)
+        for r in snap.db["ledger_balances"]
+    }
+    found: list[str] = []
+    for key in sorted(set(expected) | set(booked)):
+        want, (have, _) = expected.get(key, zero), booked.get(key, (zero, zero))
+        if want != have:
+            found.append(
+                f"balance of {key[0]} in {key[1]}: the ledger has {_d(have)}, "
+                f"deposits, withdrawals and trades give {_d(want)}"
+            )
+    for r in snap.db["shown_balances"]:
+        total, held = booked.get((r["user_id"], r["asset"]), (zero, zero))
+        if (r["available"], r["held"]) != (total - held, held):
+            found.append(
+                f"gateway shows {r['user_id']} {_d(r['available'])}/{_d(r['held'])} {r['asset']} "
+                f"(available/held); the ledger has {_d(total - held)}/{_d(held)}"
+            )
+    return found
+
+
+def _audit(snap: Snapshot) -> list[str]:
+    found: list[str] = []
+    for correlation in sorted(set(snap.emitted) | set(snap.audited)):
+        emitted = snap.emitted.get(correlation, set())
+        audited = snap.audited.get(correlation, Counter())
+        missing = sorted(emitted - set(audited))
+        if missing:
+            found.append(
+                f"audit: {len(missing)} message(s) of {correlation} not in the trail: "
+                + ", ".join(missing[:3])
+            )
+        found += [
+            f"audit: message {event_id} of {correlation} is in the trail {times} times"
+            for event_id, times in audited.items()
+            if times > 1
+        ]
+        unexplained = sorted(set(audited) - emitted)
+        if unexplained:
+            found.append(
+                f"audit: {len(unexplained)} message(s) of {correlation} in the trail that no "
+                "service emitted: " + ", ".join(unexplained[:3])
+            )
+    if snap.chain_problem:
+        found.append(f"audit: the chain does not verify: {snap.chain_problem}")
+    return found
+
+
+def _outboxes(snap: Snapshot) -> list[str]:
+    found = [
+        f"{service}: {row['n']} message(s) unpublished after the drain "
+        f"(first id {row['first_id']}, {row['topic']})"
+        for service, row in snap.stuck.items()
+    ]
+    found += [
+        f"{d.service}: dead letter {d.dead_letter_id} from {d.original_topic} "
+        f"(message {d.original_event_id}): {d.error[:200]}"
+        for d in snap.dead_letters
+        if not d.expected and not d.redriven
+    ]
+    return found
+
+
+def _d(value: Decimal) -> str:
+    """A decimal as people write it: no exponent, no trailing zeros."""
+    text = format(value, "f")
+    return text.rstrip("0").rstrip(".") if "." in text else text

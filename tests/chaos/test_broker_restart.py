@@ -1,0 +1,165 @@
+"""A batch fetched from a broker that then restarts must not commit its old offsets.
+
+The embedded broker forgets everything when it restarts; the outbox re-publishes into the
+new log, where offsets start again at 0. A consumer that was applying a batch fetched from
+the old log rejoins its group on the new broker meanwhile, and then commits the batch's
+offsets (old-log numbers) into it: the new broker accepts them. If the member dies before it
+commits anything newer on that partition, the group resumes at the old-log offset and never
+reads the new log's first messages, published messages that nothing will send again.
+
+Found by the long chaos run (one `PlaceOrder` never decided, never audited); this replays the
+mechanism step by step with the real `InboxConsumer`. Expected to fail until the inbox only
+commits offsets of records fetched under the current assignment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+from aiokafka import AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
+
+from shared.contracts import Envelope, Topic, encode, new_message
+from shared.contracts.orders import CancelOrder
+from shared.db import Connection, create_pool, ensure_database
+from shared.inbox import Handler, InboxConsumer
+from shared.infra.kafka import EmbeddedKafka
+from shared.infra.resolve import Infrastructure
+from shared.kafka import ensure_topics
+from shared.migrate import migrate
+from tests.conftest import FAST_GROUPS
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.chaos
+TOPIC = Topic.ORDER_COMMANDS.value
+GROUP = "restart-probe"
+
+
+def message(phase: str, n: int) -> Envelope:
+    return new_message(
+        CancelOrder(order_id=f"{phase}-{n}"),
+        producer="test",
+        account_id="probe",
+        correlation_id=f"{phase}-{n}",
+    )
+
+
+async def publish(bootstrap: str, messages: list[Envelope]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for m in messages:
+            await producer.send_and_wait(TOPIC, encode(m), key=b"probe", partition=0)
+    finally:
+        await producer.stop()
+
+
+async def group_is_stable(bootstrap: str) -> bool:
+    """The broker has a consumer group `GROUP` with an assignment (a member joined it)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_consumer_groups([GROUP])
+    finally:
+        await admin.close()
+    groups = [g for response in described for g in response.to_object()["groups"]]
+    return any(g["state"] == "Stable" and g["members"] for g in groups)
+
+
+@pytest.fixture
+async def pool(
+    infra: Infrastructure, db_prefix: str, tmp_path: Path
+) -> AsyncIterator[asyncpg.Pool]:
+    url = await ensure_database(infra.database_url, f"{db_prefix}_probe")
+    (tmp_path / "migrations").mkdir()
+    await migrate(url, tmp_path / "migrations")
+    created = await create_pool(url, size=4)
+    yield created
+    await created.close()
+
+
+def consumer(pool: asyncpg.Pool, bootstrap: str, handler: Handler) -> InboxConsumer:
+    return InboxConsumer(
+        pool=pool,
+        bootstrap_servers=bootstrap,
+        group_id=GROUP,
+        topics=[TOPIC],
+        handler=handler,
+        session_timeout_ms=FAST_GROUPS["consumer_session_timeout_ms"],
+        heartbeat_interval_ms=FAST_GROUPS["consumer_heartbeat_ms"],
+        rebalance_timeout_ms=FAST_GROUPS["consumer_rebalance_timeout_ms"],
+    )
+
+
+async def test_messages_published_after_a_broker_restart_are_not_skipped(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    kafka = EmbeddedKafka.start(tmp_path / "broker")
+    bootstrap = kafka.bootstrap_servers
+    try:
+        await ensure_topics(bootstrap, [TOPIC])
+        old = [message("old", n) for n in range(100)]
+        await publish(bootstrap, old)
+        batch_fetched, restarted = asyncio.Event(), asyncio.Event()
+        dying = asyncio.Event()
+
+        async def first_member(conn: Connection, m: Envelope) -> None:
+            if m.correlation_id.startswith("old"):
+                batch_fetched.set()
+                await restarted.wait()  # still applying the old batch while the broker restarts
+            else:
+                dying.set()
+                await asyncio.Event().wait()  # killed before it commits anything newer
+
+        stop = asyncio.Event()
+        first = asyncio.create_task(consumer(pool, bootstrap, first_member).run(stop))
+        await asyncio.wait_for(batch_fetched.wait(), 30)
+        port = kafka.port
+        kafka.stop()
+        kafka = EmbeddedKafka.start(tmp_path / "broker", port)
+        await ensure_topics(bootstrap, [TOPIC])
+        new = [message("new", n) for n in range(10)]
+        await publish(bootstrap, new)  # published after the restart: offsets 0..9 of the new log
+        await eventually(lambda: group_is_stable(bootstrap), timeout=30, what="the member rejoined")
+        restarted.set()
+        await asyncio.wait_for(dying.wait(), 30)
+        first.cancel()  # the member dies before it commits anything newer
+        with contextlib.suppress(asyncio.CancelledError):
+            await first
+        later = [message("later", n) for n in range(150)]
+        await publish(bootstrap, later)
+
+        async def record(conn: Connection, m: Envelope) -> None:
+            return None
+
+        second = asyncio.create_task(consumer(pool, bootstrap, record).run(stop))
+        try:
+
+            async def applied() -> tuple[int, int]:
+                """(new messages applied, later ones applied): (0, n) is the skip."""
+                async with pool.acquire() as conn:
+                    counts = [
+                        await conn.fetchval(
+                            "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])",
+                            [m.event_id for m in phase],
+                        )
+                        for phase in (new, later)
+                    ]
+                return counts[0], counts[1]
+
+            await eventually(
+                applied,
+                until=lambda counts: counts[0] == len(new) and counts[1] == len(later),
+                timeout=10,
+                what="every message published after the restart applied (new, later)",
+            )
+        finally:
+            stop.set()
+            await asyncio.wait_for(second, 15)
+    finally:
+        kafka.stop()
