@@ -19,6 +19,7 @@ import asyncpg
 from cryptoorch import runtime_info
 from shared.contracts import decode
 from shared.contracts.deadletter import DeadLettered
+from shared.db import connect
 from shared.ids import derived_id
 from shared.outbox import enqueue_raw
 
@@ -39,8 +40,8 @@ class Parked:
 
 
 async def _connect(service: str) -> asyncpg.Connection:
-    conn: asyncpg.Connection = await asyncpg.connect(runtime_info.service_database_url(service))
-    return conn
+    """With the JSON codecs the outbox's `headers` column needs."""
+    return await connect(runtime_info.service_database_url(service))
 
 
 async def list_parked(services: tuple[str, ...] = runtime_info.SERVICES) -> list[Parked]:

@@ -1,0 +1,122 @@
+"""`cryptoorch dlq redrive`: a parked message, once its cause is fixed, is applied exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+import pytest
+
+from cryptoorch import dlq
+from shared.contracts import Envelope, encode, new_message
+from shared.contracts.wallet import RecordDeposit
+from shared.db import Connection, create_pool, drop_database, ensure_database
+from shared.inbox import InboxConsumer
+from shared.infra.resolve import Infrastructure
+from shared.kafka import ensure_topics, make_producer
+from shared.migrate import migrate
+from shared.outbox import OutboxRelay
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+SERVICE = "ledger"  # the database the redrive looks in: `<prefix>_ledger`
+
+
+@pytest.fixture
+async def pool(
+    infra: Infrastructure, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> AsyncIterator[asyncpg.Pool]:
+    prefix = "t" + uuid.uuid4().hex[:12]
+    name = f"{prefix}_{SERVICE}"
+    url = await ensure_database(infra.database_url, name)
+    (tmp_path / "0001_effects.sql").write_text(
+        "CREATE TABLE effects (correlation_id TEXT PRIMARY KEY, applied INT NOT NULL)"
+    )
+    await migrate(url, tmp_path)
+    monkeypatch.setenv("DATABASE_URL", infra.database_url)
+    monkeypatch.setenv("CRYPTOORCH_DB_PREFIX", prefix)
+    pool = await create_pool(url, size=4)
+    yield pool
+    await pool.close()
+    await drop_database(infra.database_url, name)
+
+
+async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed(
+    infra: Infrastructure, pool: asyncpg.Pool
+) -> None:
+    topic = f"test.{uuid.uuid4().hex[:8]}.v1"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic, topic + ".dlq"])
+    broken = {"yes": True}
+
+    async def apply(conn: Connection, message: Envelope) -> None:
+        if broken["yes"]:
+            raise RuntimeError("the asset table is missing USDT")  # the cause, fixed later
+        await conn.execute(
+            "INSERT INTO effects VALUES ($1, 1) ON CONFLICT (correlation_id) "
+            "DO UPDATE SET applied = effects.applied + 1",
+            message.correlation_id,
+        )
+
+    consumer = InboxConsumer(
+        pool=pool,
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        group_id="g-" + topic,
+        topics=[topic],
+        handler=apply,
+        max_attempts=2,
+        backoff_seconds=0.01,
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=300,
+        rebalance_timeout_ms=2000,
+    )
+    producer = make_producer(infra.kafka_bootstrap_servers)
+    await producer.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    relay = OutboxRelay("unused", producer)
+
+    async def publish_outbox() -> None:
+        async with pool.acquire() as conn:
+            while await relay.publish_pending(conn):
+                pass
+
+    try:
+        message = new_message(
+            RecordDeposit(deposit_id="d-1", asset="USDT", amount="10", reference="r-1"),
+            producer="test",
+            account_id="acc-1",
+            correlation_id="d-1",
+        )
+        await producer.send_and_wait(topic, encode(message), key=b"acc-1")
+
+        async def parked() -> list[dlq.Parked]:
+            return [p for p in await dlq.list_parked((SERVICE,)) if not p.redriven]
+
+        [letter] = await eventually(parked, what="the message parked")
+        assert "missing USDT" in letter.error and letter.original_topic == topic
+
+        broken["yes"] = False  # the operator fixes the cause
+        assert await dlq.redrive(SERVICE, letter.id)
+        assert await dlq.redrive(SERVICE, letter.id)  # an impatient second re-drive
+        await publish_outbox()
+
+        async def applied() -> dict[str, int]:
+            rows = await pool.fetch("SELECT correlation_id, applied FROM effects")
+            return {r["correlation_id"]: r["applied"] for r in rows}
+
+        assert await eventually(applied, what="the re-driven message applied") == {"d-1": 1}
+        await eventually(
+            lambda: asyncio.sleep(0, consumer.stats.duplicates),
+            until=lambda d: d >= 1,
+            what="the second re-drive skipped by the inbox",
+        )
+        assert await applied() == {"d-1": 1}
+        assert [p.redriven for p in await dlq.list_parked((SERVICE,))] == [True]
+        assert not await dlq.redrive(SERVICE, str(uuid.uuid4()))
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
