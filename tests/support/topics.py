@@ -21,15 +21,15 @@ async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, b
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         records: list[ConsumerRecord[bytes, bytes]] = []
-        # The embedded broker reports a partition's end as its last batch's first offset + 1,
-        # so read past the reported end until a poll brings nothing more.
-        while True:
+        # The embedded broker reports a partition's end as its last batch's first offset + 1:
+        # read to the ends seen at the start, then one more poll for the rest of that batch.
+        # (Never "until nothing comes": a topic still being written would never end.)
+        while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(timeout_ms=500)
             for tp_records in batch.values():
                 records.extend(tp_records)
-            behind = [tp for tp in tps if await consumer.position(tp) < ends[tp]]
-            if not batch and not behind:
-                break
+        for tp_records in (await consumer.getmany(timeout_ms=300)).values():
+            records.extend(tp_records)
         return records
     finally:
         await consumer.stop()
