@@ -21,7 +21,7 @@ from shared.contracts import decode
 from shared.contracts.deadletter import DeadLettered
 from shared.db import connect
 from shared.ids import derived_id
-from shared.outbox import enqueue_raw
+from shared.outbox import enqueue_raw, republish_all
 
 
 @dataclass(frozen=True)
@@ -112,12 +112,6 @@ async def republish(service: str, since: datetime | None) -> int:
     """
     conn = await _connect(service)
     try:
-        result: str = await conn.execute(
-            "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL "
-            "AND ($1::timestamptz IS NULL OR created_at >= $1)",
-            since,
-        )
-        await conn.execute("NOTIFY outbox")
-        return int(result.split()[-1])
+        return await republish_all(conn, since)
     finally:
         await conn.close()

@@ -31,6 +31,7 @@ from shared.contracts.envelope import Envelope, UndecodableMessage, decode, enco
 from shared.contracts.topics import dead_letter_topic
 from shared.db import TRANSIENT_ERRORS, Connection
 from shared.ids import SYSTEM_ACCOUNT, derived_id
+from shared.kafka import ClusterIdentity
 from shared.outbox import enqueue_raw
 from shared.telemetry import extract_context, tracer
 
@@ -98,6 +99,8 @@ class InboxConsumer:
             heartbeat_interval_ms=heartbeat_interval_ms,
             rebalance_timeout_ms=rebalance_timeout_ms,
         )
+        self._cluster = ClusterIdentity(bootstrap_servers)
+        self._cluster_id: str | None = None
         self._tracer = tracer("cryptoorch.inbox")
         self.stats = InboxStats()
         self._generation = 0
@@ -108,16 +111,51 @@ class InboxConsumer:
     async def run(self, stop: asyncio.Event) -> None:
         self._consumer.subscribe(self._topics, listener=_GenerationListener(self))
         await self._consumer.start()
+        await self._cluster.start()
         try:
             while not stop.is_set():
                 batch = await self._consumer.getmany(timeout_ms=200, max_records=self._batch_size)
                 records = [r for tp in sorted(batch, key=str) for r in batch[tp]]
-                if records:
+                if records and await self._same_log(records):
                     self._fetched_in = self._generation
                     await self.process(records, stop)
                     self._record_lag(records)
         finally:
+            await self._cluster.close()
             await self._consumer.stop()
+
+    async def _same_log(self, records: list[Record]) -> bool:
+        """Whether `records` continue the log this consumer has been reading.
+
+        When the broker turns out to be a new cluster (it lost its log), every assigned
+        partition is read again from its beginning, in order (the inbox skips what was already
+        applied), and nothing fetched before is applied or committed. When the broker cannot
+        be asked, the batch is fetched again later rather than applied unchecked.
+        """
+        try:
+            cluster_id = await self._cluster.current()
+        except (KafkaError, OSError, TimeoutError) as exc:
+            log.warning("inbox: cannot ask the broker which cluster it is (%s); refetching", exc)
+            assigned = self._consumer.assignment()
+            for r in reversed(records):  # the first record of each partition wins
+                tp = TopicPartition(r.topic, r.partition)
+                if tp in assigned:  # a partition a rebalance took is re-read by its new owner
+                    self._consumer.seek(tp, r.offset)
+            await asyncio.sleep(self._backoff)
+            return False
+        if self._cluster_id in (None, cluster_id):
+            self._cluster_id = cluster_id
+            return True
+        log.warning(
+            "inbox: the broker is a new cluster (%s, was %s): it lost its log; "
+            "reading every partition again from the beginning",
+            cluster_id,
+            self._cluster_id,
+        )
+        self._cluster_id = cluster_id
+        self._generation += 1
+        await self._consumer.seek_to_beginning(*self._consumer.assignment())
+        return False
 
     async def process(self, records: list[Record], stop: asyncio.Event) -> None:
         """Apply records (in order), retrying and dead-lettering as the module says."""

@@ -68,3 +68,28 @@ async def wait_for_broker(bootstrap_servers: str, wait_seconds: float = 30.0) ->
             await asyncio.sleep(0.2)
         finally:
             await admin.close()
+
+
+class ClusterIdentity:
+    """Which broker cluster we are talking to, asked fresh each time.
+
+    A broker that lost its log (the embedded one keeps nothing across a restart, and starts
+    with a new cluster id) is a new cluster: offsets a consumer holds from before point into a
+    log that no longer exists, so reading on from them would skip or reorder what the outboxes
+    re-publish. The inbox asks before it applies each batch.
+    """
+
+    def __init__(self, bootstrap_servers: str, timeout: float = 5.0) -> None:
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        self._timeout = timeout
+
+    async def start(self) -> None:
+        await self._admin.start()
+
+    async def close(self) -> None:
+        await self._admin.close()
+
+    async def current(self) -> str:
+        """The cluster id; raises (KafkaError, OSError, TimeoutError) when it cannot be asked."""
+        described = await asyncio.wait_for(self._admin.describe_cluster(), self._timeout)
+        return str(described["cluster_id"])

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -25,6 +26,7 @@ from shared.telemetry import inject_headers, tracer
 log = logging.getLogger(__name__)
 RETRYABLE: tuple[type[BaseException], ...] = (TimeoutError, *TRANSIENT_ERRORS)
 RELAY_LOCK_KEY = 0x6F757462  # "outb"
+BATCH_LOCK_KEY = 0x72657075  # "repu": held (shared) by a batch in flight, taken by `republish_all`
 _tracer = tracer("cryptoorch.outbox")
 
 
@@ -70,6 +72,23 @@ async def enqueue_raw(
         value,
         headers,
     )
+
+
+async def republish_all(conn: Connection, since: datetime | None = None) -> int:
+    """Mark published rows (created since `since`) unpublished: the relay sends them again.
+
+    For a broker that lost its log. Waits for a batch in flight to be marked first (see
+    `OutboxRelay.publish_pending`). Consumers' inboxes drop what they already applied.
+    """
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", BATCH_LOCK_KEY)
+        result: str = await conn.execute(
+            "UPDATE outbox SET published_at = NULL WHERE published_at IS NOT NULL "
+            "AND ($1::timestamptz IS NULL OR created_at >= $1)",
+            since,
+        )
+        await conn.execute("NOTIFY outbox")
+    return int(result.split()[-1])
 
 
 AfterPublish = Callable[[Sequence[int]], Awaitable[None]]
@@ -120,22 +139,29 @@ class OutboxRelay:
             await conn.close()
 
     async def publish_pending(self, conn: Connection) -> int:
-        """Publish one batch of unpublished rows; return how many were published."""
+        """Publish one batch of unpublished rows; return how many were published.
+
+        The batch holds `BATCH_LOCK_KEY` (shared) from reading the rows until they are marked,
+        so `republish_all` waits for it: a batch a broker acknowledged just before it lost its
+        log is marked published before the republish, never after it (which would lose it).
+        """
         self._wake.clear()
-        rows = await conn.fetch(
-            "SELECT id, topic, key, value, headers FROM outbox WHERE published_at IS NULL "
-            "ORDER BY id LIMIT $1",
-            self._batch_size,
-        )
-        if not rows:
-            return 0
-        await self._send(rows)
-        ids = [r["id"] for r in rows]
-        if self._after_publish is not None:
-            await self._after_publish(ids)
-        await conn.execute(
-            "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
-        )
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock_shared($1)", BATCH_LOCK_KEY)
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value, headers FROM outbox WHERE published_at IS NULL "
+                "ORDER BY id LIMIT $1",
+                self._batch_size,
+            )
+            if not rows:
+                return 0
+            await self._send(rows)
+            ids = [r["id"] for r in rows]
+            if self._after_publish is not None:
+                await self._after_publish(ids)
+            await conn.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids
+            )
         self.published += len(ids)
         for r in rows:
             metrics.PRODUCED.labels(r["topic"]).inc()

