@@ -2,10 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from shared.contracts import Envelope, encode
+from shared.kafka import make_producer
+from shared.service import ServiceRuntime, Task
+from shared.settings import CommonSettings
 
 
 @dataclass
@@ -61,3 +70,70 @@ def stopwatch() -> Iterator[list[float]]:
         yield elapsed
     finally:
         elapsed[0] = time.perf_counter() - start
+
+
+async def read_to_end(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
+    """Assign every partition of `topics` to `consumer` and read past what is on them now.
+    Reads from the beginning, since Tansu reports a partition's end as its last batch's base
+    offset + 1 (seeking to the end would re-read part of that batch)."""
+    await consumer.topics()
+    partitions = [
+        TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
+    ]
+    consumer.assign(partitions)
+    ends = await consumer.end_offsets(partitions)
+    await consumer.seek_to_beginning(*partitions)
+    while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
+        await consumer.getmany(timeout_ms=500, max_records=10_000)
+    return partitions
+
+
+async def skip_backlog(bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    """Commit `group` after what is on `topics`: a benchmark's service applies what the
+    benchmark publishes, not what other suites left there."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        partitions = await read_to_end(consumer, topics)
+        await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
+    finally:
+        await consumer.stop()
+
+
+async def publish(bootstrap: str, messages: list[Envelope]) -> None:
+    """Send `messages` (keyed by account, as services do) and wait for every acknowledgement."""
+    producer = make_producer(bootstrap)
+    await producer.start()
+    try:
+        sent = [
+            await producer.send(m.topic.value, encode(m), key=m.account_id.encode())
+            for m in messages
+        ]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+@asynccontextmanager
+async def running(
+    name: str,
+    settings: CommonSettings,
+    migrations: Path,
+    build: Callable[[ServiceRuntime], Awaitable[object]],
+    jobs: Callable[[ServiceRuntime], list[Task]],
+) -> AsyncIterator[ServiceRuntime]:
+    """A service in this process, built by `build`, running the `jobs` picked from it."""
+    runtime = ServiceRuntime(name, settings, migrations)
+    await runtime.start()
+    await build(runtime)
+    tasks = [asyncio.create_task(job(runtime.stop)) for job in jobs(runtime)]
+    try:
+        yield runtime
+    finally:
+        runtime.stop.set()
+        await asyncio.wait(tasks, timeout=15)
+        for task in tasks:
+            task.cancel()
+        await runtime.close()

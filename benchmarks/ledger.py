@@ -11,9 +11,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from benchmarks.harness import Report, stopwatch
+from benchmarks.harness import Report, skip_backlog, stopwatch
 from services.ledger.app import MIGRATIONS, NAME, TOPICS, build
 from services.ledger.replay import fold
 from services.ledger.settings import LedgerSettings
@@ -70,31 +69,6 @@ def order_flow(users: int, orders: int, tag: str) -> tuple[list[Envelope], ...]:
     return [_deposit(u) for u in names], [a for a, _ in pairs], [f for _, f in pairs]
 
 
-async def _skip_backlog(bootstrap: str, group: str) -> None:
-    """Commit the group after what is on the ledger's topics: the benchmark's ledger applies what
-    it publishes, not what other suites left there. Reads to the end, since Tansu reports a
-    partition's end as its last batch's base offset + 1."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, auto_offset_reset="earliest"
-    )
-    await consumer.start()
-    try:
-        await consumer.topics()
-        partitions = [
-            TopicPartition(t.value, p)
-            for t in TOPICS
-            for p in consumer.partitions_for_topic(t.value) or ()
-        ]
-        consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-            await consumer.getmany(timeout_ms=500, max_records=10_000)
-        await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
-    finally:
-        await consumer.stop()
-
-
 async def _applied(pool: asyncpg.Pool, tag: str, count: int) -> None:
     """Wait until the ledger applied `count` messages of accounts named `tag-...`."""
     query = "SELECT count(*) FROM applied_messages WHERE account_id LIKE $1"
@@ -110,7 +84,7 @@ async def postings_through_broker(
         KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=server_url, db_prefix=tag
     )
     await ensure_topics(bootstrap)
-    await _skip_backlog(bootstrap, f"{tag}.{NAME}")
+    await skip_backlog(bootstrap, f"{tag}.{NAME}", [t.value for t in TOPICS])
     phases = order_flow(users, orders, tag)
     runtime = ServiceRuntime(NAME, settings, MIGRATIONS)
     await runtime.start()

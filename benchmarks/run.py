@@ -15,7 +15,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from benchmarks import foundation, ledger, services, system
+from benchmarks import execution, foundation, ledger, services, system
 from benchmarks.harness import Report
 from shared.infra.resolve import provide
 
@@ -24,6 +24,7 @@ SUITES: dict[str, Suite] = {
     "foundation": foundation.run,
     "services": services.run,
     "ledger": ledger.run,
+    "execution": execution.run,
     "system": system.run,
 }
 """Each suite: `async def run(server_url, bootstrap, report, scratch, scale)`; raw limits first."""
