@@ -6,6 +6,7 @@ import os
 import random
 import uuid
 from collections.abc import AsyncIterator, Callable
+from decimal import Decimal
 from functools import partial
 from typing import Any
 
@@ -73,7 +74,7 @@ def workload(rng: random.Random, users: list[str]) -> tuple[list[Envelope], list
         approvals.append(approve(order_id, amount, side=side, price=limit, account=user))
         ending = rng.random()
         if ending < 0.6:
-            half = f"{float(amount) / 2:.4f}"
+            half = str(Decimal(amount) / 2)  # 3 decimals halved: exact
             price = f"{rng.randint(95, 105)}"
             outcomes.append(fill(order_id, "a", half, price, fee="0.01", side=side, account=user))
             if ending < 0.4:
