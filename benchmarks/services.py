@@ -62,7 +62,15 @@ def safety_engine(report: Report, count: int) -> None:
     now = datetime.now(UTC)
     prices = PriceBook({"BTC/USDT": ReferencePrice(Decimal("65000"), now)})
     checks = [
-        OrderCheck(f"acc-{i % 64}", _order(i), AccountState(), limits, prices, KillSwitches(), now)
+        OrderCheck(
+            f"acc-{i % 64}",
+            _order(i),
+            AccountState(registered=True),
+            limits,
+            prices,
+            KillSwitches(),
+            now,
+        )
         for i in range(count)
     ]
     with stopwatch() as t:
