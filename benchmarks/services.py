@@ -27,6 +27,7 @@ from services.safety.domain import (
 )
 from services.safety.settings import SafetySettings
 from shared.contracts import Envelope, encode, new_message
+from shared.contracts.accounts import UserRegistered
 from shared.contracts.execution import PriceTick
 from shared.contracts.orders import OrderSpec, OrderType, PlaceOrder, Side
 from shared.contracts.wallet import RecordDeposit
@@ -62,7 +63,15 @@ def safety_engine(report: Report, count: int) -> None:
     now = datetime.now(UTC)
     prices = PriceBook({"BTC/USDT": ReferencePrice(Decimal("65000"), now)})
     checks = [
-        OrderCheck(f"acc-{i % 64}", _order(i), AccountState(), limits, prices, KillSwitches(), now)
+        OrderCheck(
+            f"acc-{i % 64}",
+            _order(i),
+            AccountState(registered=True),
+            limits,
+            prices,
+            KillSwitches(),
+            now,
+        )
         for i in range(count)
     ]
     with stopwatch() as t:
@@ -76,11 +85,12 @@ async def _through_service(
     settings: CommonSettings,
     migrations: Path,
     build: Callable[[ServiceRuntime], Awaitable[None]],
-    warm_up: Envelope,
+    warm_up: list[Envelope],
     messages: list[Envelope],
 ) -> float:
-    """Run the service in this process; once `warm_up` is applied (the consumer group has
-    joined), publish `messages` and return how many per second were applied."""
+    """Run the service in this process; once every `warm_up` message is applied (the consumer
+    group has joined, the state the messages need is there), publish `messages` and return how
+    many per second were applied."""
     runtime = ServiceRuntime(name, settings, migrations)
     await runtime.start()
     await build(runtime)
@@ -104,8 +114,8 @@ async def _through_service(
         await asyncio.gather(*futures)
 
     try:
-        await send([warm_up])
-        while await applied([warm_up]) < 1:
+        await send(warm_up)
+        while await applied(warm_up) < len(warm_up):
             await asyncio.sleep(0.05)
         with stopwatch() as t:
             await send(messages)
@@ -132,6 +142,15 @@ async def safety_service(server: str, bootstrap: str, report: Report, count: int
         account_id=SYSTEM_ACCOUNT,
         correlation_id="BTC/USDT",
     )
+    registrations = [  # safety decides only for accounts it has seen registered
+        new_message(
+            UserRegistered(user_id=f"acc-{n}", role="user"),
+            producer="bench",
+            account_id=f"acc-{n}",
+            correlation_id=f"acc-{n}",
+        )
+        for n in range(64)
+    ]
     orders = [
         new_message(_order(i), producer="bench", account_id=f"acc-{i % 64}", correlation_id=f"o{i}")
         for i in range(count)
@@ -141,7 +160,7 @@ async def safety_service(server: str, bootstrap: str, report: Report, count: int
         settings,
         Path("services/safety/migrations"),
         build_safety,
-        tick,
+        [tick, *registrations],
         orders,
     )
     conn = await connect(settings.service_database_url("safety"))
@@ -183,7 +202,12 @@ async def audit_service(
         for i in range(count)
     ]
     rate = await _through_service(
-        "audit", settings, Path("services/audit/migrations"), build_audit, messages[0], messages[1:]
+        "audit",
+        settings,
+        Path("services/audit/migrations"),
+        build_audit,
+        messages[:1],
+        messages[1:],
     )
     report.figures_add_rate(
         "audit_append", "audit: appends through broker + database", rate, "rows/s", "pg_batch"

@@ -17,15 +17,19 @@ from services.safety.domain import (
     WithdrawalCheck,
     decide_order,
     decide_withdrawal,
+    flag_for,
+    request_time,
 )
+from services.safety.domain.suspicious import Outcome
 from services.safety.domain.valuation import VALUATION_QUOTE
 from services.safety.errors import InvalidKillSwitch
 from services.safety.fills import book_fill_event
 from services.safety.store import SafetyStore
 from services.safety.store_events import EventStore
 from shared import metrics
-from shared.contracts.accounts import KillSwitchChanged
-from shared.contracts.envelope import Envelope, Payload, new_message
+from shared.contracts.accounts import KillSwitchChanged, UserRegistered
+from shared.contracts.decisions import SuspiciousActivityFlagged
+from shared.contracts.envelope import Envelope, new_message
 from shared.contracts.execution import (
     ExchangeKeyValidated,
     OrderCancelled,
@@ -65,6 +69,10 @@ class SafetyHandlers:
                 await EventStore(conn).save_price(
                     tick.symbol, tick.venue, tick.price, tick.sequence, message.occurred_at
                 )
+            case UserRegistered() as registered:
+                await EventStore(conn).save_known_account(
+                    registered.user_id, registered.role, message.occurred_at
+                )
             case KillSwitchChanged() as change:
                 await _change_kill_switch(conn, message, change)
             case OrderFilled() as fill:
@@ -94,8 +102,9 @@ class SafetyHandlers:
             log.warning("order %s already decided; %s ignored", order.order_id, message.event_id)
             return
         now = self._clock()
+        requested_at = request_time(message.occurred_at, now, self._limits.request_max_skew)
         symbols = [order.symbol, f"{order.quote}/{VALUATION_QUOTE}"]
-        inputs = await store.decision_inputs(account_id, now, order.base)
+        inputs = await store.decision_inputs(account_id, now, order.base, requested_at=requested_at)
         check = OrderCheck(
             account_id=account_id,
             command=command,
@@ -104,9 +113,10 @@ class SafetyHandlers:
             prices=await store.price_book(symbols),
             switches=inputs.switches,
             now=now,
+            requested_at=requested_at,
         )
         decision = decide_order(check)
-        await store.record_order(account_id, order, decision, now)
+        await store.record_order(account_id, order, decision, now, requested_at)
         await _emit(conn, message, decision.outcome, order.order_id, now)
 
     async def _request_withdrawal(
@@ -118,7 +128,8 @@ class SafetyHandlers:
             log.warning("withdrawal %s already decided; ignored", withdrawal.withdrawal_id)
             return
         now = self._clock()
-        inputs = await store.decision_inputs(account_id, now)
+        requested_at = request_time(message.occurred_at, now, self._limits.request_max_skew)
+        inputs = await store.decision_inputs(account_id, now, requested_at=requested_at)
         check = WithdrawalCheck(
             account_id=account_id,
             command=command,
@@ -127,26 +138,35 @@ class SafetyHandlers:
             prices=await store.price_book([f"{withdrawal.asset}/{VALUATION_QUOTE}"]),
             switches=inputs.switches,
             now=now,
+            requested_at=requested_at,
         )
         decision = decide_withdrawal(check)
-        await store.record_withdrawal(account_id, withdrawal, decision, now)
+        await store.record_withdrawal(account_id, withdrawal, decision, now, requested_at)
         await _emit(conn, message, decision.outcome, withdrawal.withdrawal_id, now)
 
 
 async def _emit(
-    conn: Connection, cause: Envelope, outcome: Payload, correlation_id: str, now: datetime
+    conn: Connection, cause: Envelope, outcome: Outcome, correlation_id: str, now: datetime
 ) -> None:
-    """One decision per order or withdrawal: its event id is derived from the id it decides."""
-    decision = new_message(
-        outcome,
-        producer=PRODUCER,
-        account_id=cause.account_id,
-        correlation_id=correlation_id,
-        cause=cause,
-        now=now,
-        event_id=derived_id("safety.decision", correlation_id),
-    )
-    await enqueue(conn, decision)
+    """One decision per order or withdrawal: its event id is derived from the id it decides.
+    A request held for suspicious activity is flagged too, in the same outbox transaction."""
+
+    def message(payload: Outcome | SuspiciousActivityFlagged, kind: str) -> Envelope:
+        return new_message(
+            payload,
+            producer=PRODUCER,
+            account_id=cause.account_id,
+            correlation_id=correlation_id,
+            cause=cause,
+            now=now,
+            event_id=derived_id(kind, correlation_id),
+        )
+
+    flag = flag_for(outcome)
+    await enqueue(conn, message(outcome, "safety.decision"))
+    if flag is not None:
+        await enqueue(conn, message(flag, "safety.flag"))
+        log.warning("%s %s held by rule %s", flag.request_kind, flag.request_id, flag.rule)
     reason = getattr(outcome, "reason", None)
     metrics.DECISIONS.labels(_snake_case(outcome.TYPE), str(reason or "")).inc()
 

@@ -37,6 +37,9 @@ class SafetySettings(CommonSettings):
     withdrawal_requires_two_factor: bool = True
     suspicious_rejections_per_hour: int = Field(default=50, ge=1)
     suspicious_withdrawals_per_hour: int = Field(default=20, ge=1)
+    request_max_skew_seconds: int = Field(default=3600, ge=0)
+    """The rolling windows count a command at its `occurred_at`, clamped to at most this many
+    seconds before safety decides it (and never after): see `domain.state.request_time`."""
 
     def limits(self) -> Limits:
         return Limits(
@@ -62,4 +65,5 @@ class SafetySettings(CommonSettings):
             withdrawal_requires_two_factor=self.withdrawal_requires_two_factor,
             suspicious_rejections_per_hour=self.suspicious_rejections_per_hour,
             suspicious_withdrawals_per_hour=self.suspicious_withdrawals_per_hour,
+            request_max_skew=timedelta(seconds=self.request_max_skew_seconds),
         )

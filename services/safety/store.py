@@ -35,12 +35,13 @@ RECENT = timedelta(hours=1)
 
 _DECISION_INPUTS = """
 SELECT
-    ARRAY(SELECT decided_at FROM order_decisions
-          WHERE account_id = $1 AND decided_at > $2 AND approved) AS approvals,
-    ARRAY(SELECT decided_at FROM order_decisions
-          WHERE account_id = $1 AND decided_at > $2 AND NOT approved) AS rejections,
-    ARRAY(SELECT decided_at FROM withdrawal_decisions
-          WHERE account_id = $1 AND decided_at > $2 AND approved) AS withdrawals,
+    EXISTS(SELECT 1 FROM known_accounts WHERE account_id = $1) AS registered,
+    ARRAY(SELECT requested_at FROM order_decisions
+          WHERE account_id = $1 AND requested_at > $2 AND approved) AS approvals,
+    ARRAY(SELECT requested_at FROM order_decisions
+          WHERE account_id = $1 AND requested_at > $2 AND NOT approved) AS rejections,
+    ARRAY(SELECT requested_at FROM withdrawal_decisions
+          WHERE account_id = $1 AND requested_at > $2 AND approved) AS withdrawals,
     ARRAY(SELECT kind FROM daily_totals
           WHERE account_id = $1 AND day = $3 ORDER BY kind) AS total_kinds,
     ARRAY(SELECT amount_usd FROM daily_totals
@@ -124,15 +125,23 @@ class SafetyStore:
         return PriceBook({r["symbol"]: ReferencePrice(r["price"], r["observed_at"]) for r in rows})
 
     async def decision_inputs(
-        self, account_id: str, now: datetime, asset: str | None = None
+        self,
+        account_id: str,
+        now: datetime,
+        asset: str | None = None,
+        *,
+        requested_at: datetime | None = None,
     ) -> DecisionInputs:
-        """The account's recent history at `now` (its position in `asset`, if given), its
+        """The account's recent history at `now` (its position in `asset`, if given; its
+        rolling windows back from `requested_at`, or `now`), whether it is registered, its
         limit overrides and every engaged kill switch, in one round trip."""
         today = utc_day(now)
-        row = await self._conn.fetchrow(_DECISION_INPUTS, account_id, now - RECENT, today, asset)
+        since = min(now, requested_at or now) - RECENT
+        row = await self._conn.fetchrow(_DECISION_INPUTS, account_id, since, today, asset)
         assert row is not None
         totals = dict(zip(row["total_kinds"], row["total_amounts"], strict=True))
         account = AccountState(
+            registered=row["registered"],
             approvals=tuple(row["approvals"]),
             rejections=tuple(row["rejections"]),
             order_volume_usd=_on(today, totals.get("order_volume")),
@@ -158,7 +167,12 @@ class SafetyStore:
         return _position(row)
 
     async def record_order(
-        self, account_id: str, order: OrderSpec, decision: OrderDecision, now: datetime
+        self,
+        account_id: str,
+        order: OrderSpec,
+        decision: OrderDecision,
+        now: datetime,
+        requested_at: datetime,
     ) -> None:
         """Store the decision; an approval counts toward today's volume at once."""
         outcome, valuation = decision.outcome, decision.valuation
@@ -166,8 +180,8 @@ class SafetyStore:
         notional = valuation.notional_usd if decision.approved and valuation else None
         await self._conn.execute(
             "INSERT INTO order_decisions (order_id, account_id, symbol, base_asset, side, amount, "
-            "decided_at, approved, reason, rule, notional_usd, quote_usd_rate, open) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $8)",
+            "decided_at, approved, reason, rule, notional_usd, quote_usd_rate, open, "
+            "requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $8, $13)",
             order.order_id,
             account_id,
             order.symbol,
@@ -180,6 +194,7 @@ class SafetyStore:
             rejected.rule if rejected else None,
             notional,
             valuation.quote_usd if valuation else None,
+            requested_at,
         )
         if notional is not None:
             await self.add_daily(account_id, utc_day(now), "order_volume", notional)
@@ -190,14 +205,15 @@ class SafetyStore:
         withdrawal: WithdrawalSpec,
         decision: WithdrawalDecision,
         now: datetime,
+        requested_at: datetime,
     ) -> None:
         """Store the decision; an approval counts toward today's withdrawals at once."""
         rejected = decision.outcome if isinstance(decision.outcome, WithdrawalRejected) else None
         amount_usd = decision.amount_usd if decision.approved else None
         await self._conn.execute(
             "INSERT INTO withdrawal_decisions (withdrawal_id, account_id, asset, amount, "
-            "decided_at, approved, reason, rule, amount_usd) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+            "decided_at, approved, reason, rule, amount_usd, requested_at) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
             withdrawal.withdrawal_id,
             account_id,
             withdrawal.asset,
@@ -207,6 +223,7 @@ class SafetyStore:
             rejected.reason.value if rejected else None,
             rejected.rule if rejected else None,
             amount_usd,
+            requested_at,
         )
         if amount_usd is not None:
             await self.add_daily(account_id, utc_day(now), "withdrawn", amount_usd)

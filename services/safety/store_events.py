@@ -36,6 +36,16 @@ class EventStore:
             observed_at,
         )
 
+    async def save_known_account(self, account_id: str, role: str, at: datetime) -> None:
+        """Safety has seen the account registered (a repeated registration changes nothing)."""
+        await self._conn.execute(
+            "INSERT INTO known_accounts (account_id, role, registered_at) VALUES ($1, $2, $3) "
+            "ON CONFLICT (account_id) DO NOTHING",
+            account_id,
+            role,
+            at,
+        )
+
     async def save_kill_switch(
         self,
         *,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from pydantic import Field
 
 from shared.contracts.envelope import Payload, register
@@ -51,3 +53,26 @@ class WithdrawalRejected(Payload):
     rule: str
     detail: str
     values: dict[str, str] = Field(default_factory=dict)
+
+
+class HeldRequestKind(StrEnum):
+    ORDER = "order"
+    WITHDRAWAL = "withdrawal"
+
+
+@register
+class SuspiciousActivityFlagged(Payload):
+    """A suspicious-activity rule held a request: emitted with (and only with) the request's
+    rejection for `SUSPICIOUS_ACTIVITY`, in the same transaction, for a person to review.
+    Keyed by the account; the correlation id is the held request's id."""
+
+    TYPE = "SuspiciousActivityFlagged"
+    TOPIC = Topic.SAFETY_DECISIONS
+    request_kind: HeldRequestKind
+    request_id: str
+    """The held order's `order_id` or withdrawal's `withdrawal_id`."""
+    rule: str
+    """The suspicious-activity rule that fired (e.g. `rejection_burst`, `withdrawal_burst`)."""
+    detail: str
+    values: dict[str, str] = Field(default_factory=dict)
+    """The values the rule compared (decimals as strings)."""

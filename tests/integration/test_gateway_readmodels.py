@@ -255,3 +255,43 @@ async def test_a_withdrawal_follows_to_sent_with_its_txid(
 
     sent = await eventually(view, until=lambda r: r.json()["status"] == "sent", what="sent")
     assert sent.json()["txid"] == "0xabc"
+
+
+async def test_a_held_order_shows_its_reason_and_the_flag_only_joins_the_audit_entries(
+    gateway: Gateway, infra: Infrastructure
+) -> None:
+    """Safety sends `SuspiciousActivityFlagged` with the rejection: the read model has nothing
+    to change for it, but must take it (not park it) and keep it in the owner's trail."""
+    user = await gateway.register()
+    order_id = await place(gateway, user)
+    flag = decisions.SuspiciousActivityFlagged(
+        request_kind=decisions.HeldRequestKind.ORDER,
+        request_id=order_id,
+        rule="rejection_burst",
+        detail="held",
+        values={"rejections_last_hour": "50", "threshold": "50"},
+    )
+    refused = decisions.OrderRejected(
+        order_id=order_id,
+        reason=RejectReason.SUSPICIOUS_ACTIVITY,
+        rule="rejection_burst",
+        detail="held",
+    )
+    await publish(
+        infra,
+        event(flag, user.user_id, order_id, producer="safety"),
+        event(refused, user.user_id, order_id, producer="safety"),
+    )
+    order = await wait_for_status(gateway, user, order_id, "rejected")
+    assert order["reject_reason"] == "SUSPICIOUS_ACTIVITY"
+
+    async def audited_types() -> list[str]:
+        entries = await gateway.http.get(
+            f"/v1/audit?correlation_id={order_id}", headers=user.auth()
+        )
+        return [item["type"] for item in entries.json()["items"]]
+
+    types = await eventually(
+        audited_types, until=lambda t: "SuspiciousActivityFlagged" in t, what="the flag audited"
+    )
+    assert types.count("SuspiciousActivityFlagged") == 1

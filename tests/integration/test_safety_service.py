@@ -22,6 +22,7 @@ from shared.contracts import Envelope, Payload, decode, encode
 from shared.contracts.decisions import (
     OrderApproved,
     OrderRejected,
+    SuspiciousActivityFlagged,
     WithdrawalApproved,
     WithdrawalRejected,
 )
@@ -36,6 +37,7 @@ from tests.unit.safety.messages import (
     key_checked,
     kill_switch,
     place,
+    registered,
     tick,
     withdraw,
 )
@@ -43,11 +45,24 @@ from tests.unit.safety.messages import (
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(services.safety.app.__file__).parent / "migrations"
 Decision = OrderApproved | OrderRejected | WithdrawalApproved | WithdrawalRejected
+Emitted = Decision | SuspiciousActivityFlagged
 
 
 @pytest.fixture
-def user() -> str:
-    return "u-" + uuid.uuid4().hex[:10]
+async def user(safety: ServiceRuntime, producer: AIOKafkaProducer) -> str:
+    """A new account, registered: safety has stored its `UserRegistered` (the event travels
+    on another topic than the commands, so the test waits for it before sending any)."""
+    account = "u-" + uuid.uuid4().hex[:10]
+    await register(safety, producer, account)
+    return account
+
+
+async def register(safety: ServiceRuntime, producer: AIOKafkaProducer, account: str) -> None:
+    await publish(producer, registered(account))
+    await eventually(
+        lambda: safety.pool.fetchval("SELECT 1 FROM known_accounts WHERE account_id = $1", account),
+        what=f"{account} known to safety",
+    )
 
 
 @pytest.fixture
@@ -110,10 +125,10 @@ async def decisions(pool: asyncpg.Pool, user: str) -> list[Payload]:
 async def wait_for_decisions(pool: asyncpg.Pool, user: str, count: int) -> list[Decision]:
     found = await eventually(
         lambda: decisions(pool, user),
-        until=lambda ds: len(ds) >= count,
+        until=lambda ds: sum(isinstance(d, Decision) for d in ds) >= count,
         what=f"{count} decisions for {user}",
     )
-    assert all(isinstance(d, Decision) for d in found)
+    assert all(isinstance(d, Emitted) for d in found)
     return [d for d in found if isinstance(d, Decision)]
 
 
@@ -325,3 +340,86 @@ async def test_real_money_orders_need_a_key_execution_found_valid(
     assert isinstance(second, OrderApproved)
     assert isinstance(third, OrderRejected)
     assert third.reason is RejectReason.EXCHANGE_KEY_INVALID
+
+
+async def test_a_command_from_an_account_safety_never_saw_registered_is_rejected_inactive(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, symbol: str
+) -> None:
+    stranger = "u-" + uuid.uuid4().hex[:10]
+    await publish(
+        producer,
+        tick(symbol, "100", 1),
+        place(stranger, f"{stranger}-1", symbol=symbol),
+        withdraw(stranger, f"{stranger}-w1", "10"),
+    )
+    found = await wait_for_decisions(safety.pool, stranger, 2)  # two topics: in any order
+    (order,) = [d for d in found if isinstance(d, OrderRejected)]
+    (withdrawal,) = [d for d in found if isinstance(d, WithdrawalRejected)]
+    assert order.reason is withdrawal.reason is RejectReason.ACCOUNT_INACTIVE
+    assert "not seen this account registered" in order.detail
+    await register(safety, producer, stranger)  # registered now: the user's retry goes through
+    await publish(producer, place(stranger, f"{stranger}-2", symbol=symbol))
+    assert isinstance((await wait_for_decisions(safety.pool, stranger, 3))[2], OrderApproved)
+
+
+def held(
+    emitted: list[Payload], request_id: str
+) -> tuple[list[OrderRejected | WithdrawalRejected], list[SuspiciousActivityFlagged]]:
+    """The rejections for SUSPICIOUS_ACTIVITY and the flags of one request."""
+    rejected: list[OrderRejected | WithdrawalRejected] = []
+    flags: list[SuspiciousActivityFlagged] = []
+    for e in emitted:
+        match e:
+            case OrderRejected(order_id=i) | WithdrawalRejected(withdrawal_id=i) if (
+                i == request_id and e.reason is RejectReason.SUSPICIOUS_ACTIVITY
+            ):
+                rejected.append(e)
+            case SuspiciousActivityFlagged(request_id=i) if i == request_id:
+                flags.append(e)
+    return rejected, flags
+
+
+async def test_a_held_withdrawal_is_rejected_and_flagged_once_though_delivered_twice(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str
+) -> None:
+    await publish(producer, *(withdraw(user, f"{user}-w{n}", "1") for n in range(20)))
+    suspect = withdraw(user, f"{user}-w20", "1")
+    again = withdraw(user, f"{user}-w20", "1")  # the same withdrawal, a new message
+    await publish(producer, suspect, suspect, again, withdraw(user, f"{user}-w21", "1"))
+    found = await wait_for_decisions(safety.pool, user, 22)
+    assert all(isinstance(d, WithdrawalApproved) for d in found[:20])
+    emitted = await decisions(safety.pool, user)
+    rejected, flags = held(emitted, f"{user}-w20")
+    assert len(rejected) == 1
+    assert len(flags) == 1
+    (flag,) = flags
+    assert (flag.request_kind, flag.rule) == ("withdrawal", "withdrawal_burst")
+    assert flag.values == {"withdrawals_last_hour": "20", "threshold": "20"}
+    assert len(held(emitted, f"{user}-w21")[1]) == 1  # the next one is held and flagged too
+    assert len(emitted) == 20 + 2 * 2
+
+
+async def test_a_held_order_is_rejected_and_flagged_once_though_delivered_twice(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+) -> None:
+    """Fifty orders rejected in the hour (no price yet), then one that passes every limit:
+    held as a rejection burst."""
+    await publish(producer, *(place(user, f"{user}-r{n}", symbol=symbol) for n in range(50)))
+    await wait_for_decisions(safety.pool, user, 50)
+    await publish(producer, tick(symbol, "100", 1))
+    suspect = place(user, f"{user}-held", symbol=symbol)
+    await publish(producer, suspect, suspect, place(user, f"{user}-held", symbol=symbol))
+    await wait_for_decisions(safety.pool, user, 51)
+    emitted = await decisions(safety.pool, user)
+    rejected, flags = held(emitted, f"{user}-held")
+    assert len(rejected) == 1
+    assert len(flags) == 1
+    assert (flags[0].request_kind, flags[0].rule) == ("order", "rejection_burst")
+    assert flags[0].values == {"rejections_last_hour": "50", "threshold": "50"}
+    assert len(emitted) == 52
+    outbox = await safety.pool.fetch(
+        "SELECT value FROM outbox WHERE key = $1 ORDER BY id DESC LIMIT 2", user
+    )
+    flag, rejection = (decode(bytes(r["value"])) for r in outbox)
+    assert flag.causation_id == rejection.causation_id  # both caused by the same command
+    assert flag.correlation_id == rejection.correlation_id == f"{user}-held"

@@ -16,8 +16,10 @@ from services.safety.domain.state import (
     Position,
     PriceBook,
     ReferencePrice,
+    request_time,
     utc_day,
 )
+from services.safety.domain.suspicious import flag_for
 from services.safety.domain.valuation import OrderValuation, usd_rate_at_any_age
 from services.safety.domain.withdrawals import (
     WITHDRAWAL_RULES,
@@ -48,6 +50,8 @@ __all__ = [
     "decide_order",
     "decide_withdrawal",
     "fee_in_usd",
+    "flag_for",
+    "request_time",
     "usd_rate_at_any_age",
     "utc_day",
 ]

@@ -22,6 +22,13 @@ class OrderCheck:
     prices: PriceBook
     switches: KillSwitches
     now: datetime
+    requested_at: datetime | None = None
+    """When the user made the request, already clamped (`state.request_time`); None: now."""
+
+    @property
+    def request_time(self) -> datetime:
+        """The moment the rolling windows (hourly trades, order rate, bursts) end at."""
+        return self.requested_at if self.requested_at is not None else self.now
 
     @property
     def order(self) -> OrderSpec:
@@ -39,6 +46,13 @@ class WithdrawalCheck:
     prices: PriceBook
     switches: KillSwitches
     now: datetime
+    requested_at: datetime | None = None
+    """When the user made the request, already clamped (`state.request_time`); None: now."""
+
+    @property
+    def request_time(self) -> datetime:
+        """The moment the rolling windows (hourly trades, order rate, bursts) end at."""
+        return self.requested_at if self.requested_at is not None else self.now
 
     @property
     def withdrawal(self) -> WithdrawalSpec:

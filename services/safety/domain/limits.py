@@ -35,6 +35,9 @@ class Limits:
     withdrawal_requires_two_factor: bool
     suspicious_rejections_per_hour: int
     suspicious_withdrawals_per_hour: int
+    request_max_skew: timedelta = timedelta(hours=1)
+    """How far before the decision a command's `occurred_at` may place it in the rolling
+    windows (see `state.request_time`)."""
 
     def position_limit_for(self, asset: str) -> Decimal:
         return self.position_limits_usd.get(asset, self.position_limit_usd)

@@ -22,6 +22,17 @@ HOUR = timedelta(hours=1)
 SECOND = timedelta(seconds=1)
 
 
+def account_active(check: OrderCheck) -> Rejection | None:
+    if check.account.registered:
+        return None
+    return Rejection(
+        RejectReason.ACCOUNT_INACTIVE,
+        "account_active",
+        "safety has not seen this account registered; if it was just created, retry shortly",
+        {"account_id": check.account_id, "registered": "false"},
+    )
+
+
 def kill_switch(check: OrderCheck) -> Rejection | None:
     halted = check.switches.halting_order(check.account_id, check.order.symbol)
     if halted is None:
@@ -133,7 +144,7 @@ def max_notional(check: OrderCheck, valuation: OrderValuation) -> Rejection | No
 
 def hourly_trades(check: OrderCheck, valuation: OrderValuation) -> Rejection | None:
     limit = check.limits.hourly_trade_limit
-    recent = count_within(check.account.approvals, check.now, HOUR)
+    recent = count_within(check.account.approvals, check.request_time, HOUR)
     if recent < limit:
         return None
     return Rejection(
@@ -146,9 +157,10 @@ def hourly_trades(check: OrderCheck, valuation: OrderValuation) -> Rejection | N
 
 def order_rate(check: OrderCheck, valuation: OrderValuation) -> Rejection | None:
     """The per-second throttle. It reuses HOURLY_TRADE_LIMIT (no new code in the contract);
-    the rule name `order_rate` tells the two apart."""
+    the rule name `order_rate` tells the two apart. Like every rolling window it counts by
+    when the orders were made (`request_time`), not when safety got to them."""
     limit = check.limits.orders_per_second
-    recent = count_within(check.account.approvals, check.now, SECOND)
+    recent = count_within(check.account.approvals, check.request_time, SECOND)
     if recent < limit:
         return None
     return Rejection(

@@ -2,22 +2,27 @@
 
 Order (rule name → reject reason):
 
- 1. kill_switch      → KILL_SWITCH            (global, account or symbol switch engaged)
- 2. two_factor       → TWO_FACTOR_REQUIRED    (mode real without two_factor_verified)
- 3. exchange_key     → EXCHANGE_KEY_INVALID   (mode real without a validated key)
- 4. symbol_listed    → INVALID_SYMBOL         (not listed on the order's exchange)
- 5. price_valid      → PRICE_INVALID          (limit price not positive or too precise)
- 6. reference_price  → PRICE_UNAVAILABLE      (no fresh price for the symbol or its quote)
- 7. price_band       → PRICE_OUT_OF_BAND      (limit price beyond ±band of the reference)
- 8. min_notional     → AMOUNT_BELOW_MIN       (USD value below the minimum)
- 9. max_notional     → AMOUNT_ABOVE_MAX       (USD value above the maximum)
-10. hourly_trades    → HOURLY_TRADE_LIMIT     (approved orders in the rolling hour)
-11. order_rate       → HOURLY_TRADE_LIMIT     (approved orders in the last second)
-12. cooldown         → COOLDOWN_ACTIVE        (consecutive failures, then a pause)
-13. daily_volume     → DAILY_VOLUME_EXCEEDED  (USD volume approved today, UTC)
-14. position_limit   → POSITION_LIMIT         (resulting base-asset position, in USD)
-15. daily_loss       → DAILY_LOSS_LIMIT       (realised loss today, UTC)
-16. rejection_burst  → SUSPICIOUS_ACTIVITY    (many rejected orders in the last hour)
+ 1. account_active   → ACCOUNT_INACTIVE       (safety never saw the account registered)
+ 2. kill_switch      → KILL_SWITCH            (global, account or symbol switch engaged)
+ 3. two_factor       → TWO_FACTOR_REQUIRED    (mode real without two_factor_verified)
+ 4. exchange_key     → EXCHANGE_KEY_INVALID   (mode real without a validated key)
+ 5. symbol_listed    → INVALID_SYMBOL         (not listed on the order's exchange)
+ 6. price_valid      → PRICE_INVALID          (limit price not positive or too precise)
+ 7. reference_price  → PRICE_UNAVAILABLE      (no fresh price for the symbol or its quote)
+ 8. price_band       → PRICE_OUT_OF_BAND      (limit price beyond ±band of the reference)
+ 9. min_notional     → AMOUNT_BELOW_MIN       (USD value below the minimum)
+10. max_notional     → AMOUNT_ABOVE_MAX       (USD value above the maximum)
+11. hourly_trades    → HOURLY_TRADE_LIMIT     (approved orders in the rolling hour)
+12. order_rate       → HOURLY_TRADE_LIMIT     (approved orders in the last second)
+13. cooldown         → COOLDOWN_ACTIVE        (consecutive failures, then a pause)
+14. daily_volume     → DAILY_VOLUME_EXCEEDED  (USD volume approved today, UTC)
+15. position_limit   → POSITION_LIMIT         (resulting base-asset position, in USD)
+16. daily_loss       → DAILY_LOSS_LIMIT       (realised loss today, UTC)
+17. rejection_burst  → SUSPICIOUS_ACTIVITY    (many rejected orders in the last hour)
+
+The rolling windows (11, 12, 17) end at the request's time (`OrderCheck.request_time`: when
+the user made it, clamped to at most `request_max_skew` before now), so a backlog delivered
+at once is not a burst; prices, days and the cooldown are judged at `now`.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ UnvaluedRule = Callable[[OrderCheck], Rejection | None]
 ValuedRule = Callable[[OrderCheck, OrderValuation], Rejection | None]
 
 RULES_BEFORE_VALUATION: tuple[tuple[str, UnvaluedRule], ...] = (
+    ("account_active", rules.account_active),
     ("kill_switch", rules.kill_switch),
     ("two_factor", rules.two_factor),
     ("exchange_key", rules.exchange_key),

@@ -21,6 +21,16 @@ def utc_day(moment: datetime) -> date:
     return moment.astimezone(UTC).date()
 
 
+def request_time(occurred_at: datetime, now: datetime, max_skew: timedelta) -> datetime:
+    """When the user made a request, as the rolling windows count it: the command's
+    `occurred_at` (set by the gateway when it accepted the request) clamped into
+    [now - max_skew, now]. A backlog delivered at once after an outage is counted at the
+    times it was made, not as a burst; a timestamp from the future counts as now and one
+    older than `max_skew` as `now - max_skew`, so no timestamp moves a request out of reach
+    of the limits by more than `max_skew`."""
+    return min(max(occurred_at, now - max_skew), now)
+
+
 def count_within(moments: tuple[datetime, ...], now: datetime, window: timedelta) -> int:
     """How many moments fall in the rolling window ending now. A moment after `now` (another
     instance's clock running ahead) counts too: a skewed clock must not open a limit."""
@@ -100,15 +110,18 @@ class Position:
 class AccountState:
     """One account's recent history, as far as the limits need it."""
 
+    registered: bool = False
+    """Safety has seen this account's `UserRegistered`; a command from any other account is
+    rejected with ACCOUNT_INACTIVE (fail closed: unknown is not active)."""
     approvals: tuple[datetime, ...] = ()
-    """Decision times of approved orders (at least the last hour)."""
+    """Request times (`request_time`) of approved orders (at least the last hour)."""
     rejections: tuple[datetime, ...] = ()
-    """Decision times of orders safety rejected (at least the last hour)."""
+    """Request times of orders safety rejected (at least the last hour)."""
     order_volume_usd: Mapping[date, Decimal] = field(default_factory=dict)
     realised_pnl_usd: Mapping[date, Decimal] = field(default_factory=dict)
     withdrawn_usd: Mapping[date, Decimal] = field(default_factory=dict)
     withdrawals: tuple[datetime, ...] = ()
-    """Decision times of approved withdrawals (at least the last hour)."""
+    """Request times of approved withdrawals (at least the last hour)."""
     consecutive_failures: int = 0
     last_failure_at: datetime | None = None
     positions: Mapping[str, Position] = field(default_factory=dict)

@@ -11,6 +11,9 @@ first day never meets them):
 * `withdrawal_burst`: `suspicious_withdrawals_per_hour` (default 20) withdrawals
   approved for this account in the last rolling hour: the classic pattern of a
   taken-over account being emptied in small pieces under the daily limit.
+
+A held request is also flagged (`flag_for`): `SuspiciousActivityFlagged` goes out
+with its rejection, in the same transaction.
 """
 
 from __future__ import annotations
@@ -22,12 +25,22 @@ from services.safety.domain.order_rules import HOUR
 from services.safety.domain.rejection import Rejection, shown
 from services.safety.domain.state import count_within
 from services.safety.domain.valuation import OrderValuation
+from shared.contracts.decisions import (
+    HeldRequestKind,
+    OrderApproved,
+    OrderRejected,
+    SuspiciousActivityFlagged,
+    WithdrawalApproved,
+    WithdrawalRejected,
+)
 from shared.contracts.reasons import RejectReason
+
+Outcome = OrderApproved | OrderRejected | WithdrawalApproved | WithdrawalRejected
 
 
 def rejection_burst(check: OrderCheck, valuation: OrderValuation) -> Rejection | None:
     threshold = check.limits.suspicious_rejections_per_hour
-    rejected = count_within(check.account.rejections, check.now, HOUR)
+    rejected = count_within(check.account.rejections, check.request_time, HOUR)
     if rejected < threshold:
         return None
     return Rejection(
@@ -40,7 +53,7 @@ def rejection_burst(check: OrderCheck, valuation: OrderValuation) -> Rejection |
 
 def withdrawal_burst(check: WithdrawalCheck, amount_usd: Decimal) -> Rejection | None:
     threshold = check.limits.suspicious_withdrawals_per_hour
-    recent = count_within(check.account.withdrawals, check.now, HOUR)
+    recent = count_within(check.account.withdrawals, check.request_time, HOUR)
     if recent < threshold:
         return None
     return Rejection(
@@ -48,4 +61,22 @@ def withdrawal_burst(check: WithdrawalCheck, amount_usd: Decimal) -> Rejection |
         "withdrawal_burst",
         f"{recent} withdrawals in the last hour; held for review",
         {"withdrawals_last_hour": shown(recent), "threshold": shown(threshold)},
+    )
+
+
+def flag_for(outcome: Outcome) -> SuspiciousActivityFlagged | None:
+    """The flag a decision raises: only a rejection for SUSPICIOUS_ACTIVITY holds a request."""
+    match outcome:
+        case OrderRejected(reason=RejectReason.SUSPICIOUS_ACTIVITY) as held:
+            kind, request_id = HeldRequestKind.ORDER, held.order_id
+        case WithdrawalRejected(reason=RejectReason.SUSPICIOUS_ACTIVITY) as held:
+            kind, request_id = HeldRequestKind.WITHDRAWAL, held.withdrawal_id
+        case _:
+            return None
+    return SuspiciousActivityFlagged(
+        request_kind=kind,
+        request_id=request_id,
+        rule=held.rule,
+        detail=held.detail,
+        values=dict(held.values),
     )

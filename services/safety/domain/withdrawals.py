@@ -2,12 +2,14 @@
 
 Order (rule name → reject reason):
 
- 1. kill_switch       → KILL_SWITCH             (global or account switch engaged)
- 2. two_factor        → TWO_FACTOR_REQUIRED     (every withdrawal, unless configured off)
- 3. exchange_key      → EXCHANGE_KEY_INVALID    (a venue other than paper, no validated key)
- 4. reference_price   → PRICE_UNAVAILABLE       (the asset cannot be valued in USD)
- 5. withdrawal_daily  → WITHDRAWAL_DAILY_LIMIT  (USD withdrawn today, UTC)
- 6. withdrawal_burst  → SUSPICIOUS_ACTIVITY     (many withdrawals in the last hour)
+ 1. account_active    → ACCOUNT_INACTIVE        (safety never saw the account registered)
+ 2. kill_switch       → KILL_SWITCH             (global or account switch engaged)
+ 3. two_factor        → TWO_FACTOR_REQUIRED     (every withdrawal, unless configured off)
+ 4. exchange_key      → EXCHANGE_KEY_INVALID    (a venue other than paper, no validated key)
+ 5. reference_price   → PRICE_UNAVAILABLE       (the asset cannot be valued in USD)
+ 6. withdrawal_daily  → WITHDRAWAL_DAILY_LIMIT  (USD withdrawn today, UTC)
+ 7. withdrawal_burst  → SUSPICIOUS_ACTIVITY     (many withdrawals in the last hour,
+                                                 counted by request time as for orders)
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ UnvaluedRule = Callable[[WithdrawalCheck], Rejection | None]
 ValuedRule = Callable[[WithdrawalCheck, Decimal], Rejection | None]
 
 RULES_BEFORE_VALUATION: tuple[tuple[str, UnvaluedRule], ...] = (
+    ("account_active", rules.account_active),
     ("kill_switch", rules.kill_switch),
     ("two_factor", rules.two_factor),
     ("exchange_key", rules.exchange_key),

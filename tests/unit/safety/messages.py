@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from shared.contracts.accounts import KillSwitchChanged
+from shared.contracts.accounts import KillSwitchChanged, UserRegistered
 from shared.contracts.envelope import Envelope, Payload, new_message
 from shared.contracts.execution import (
     ExchangeKeyValidated,
@@ -26,6 +26,12 @@ def wrap(
     return new_message(
         payload, producer=producer, account_id=account, correlation_id=correlation, now=at
     )
+
+
+def registered(account: str, role: str = "user") -> Envelope:
+    """What the gateway publishes when the account is created: safety decides only for
+    accounts it has seen this for (ACCOUNT_INACTIVE otherwise)."""
+    return wrap(UserRegistered(user_id=account, role=role), account, account, "gateway", None)
 
 
 def place(

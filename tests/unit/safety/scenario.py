@@ -73,7 +73,7 @@ def order_check(
     return OrderCheck(
         account_id=ACCOUNT,
         command=PlaceOrder(order=spec or order(), two_factor_verified=two_factor_verified),
-        account=account or AccountState(),
+        account=account or AccountState(registered=True),
         limits=limits or default_limits(),
         prices=book or prices(at=now),
         switches=switches or KillSwitches(),
@@ -103,7 +103,7 @@ def withdrawal_check(
     return WithdrawalCheck(
         account_id=ACCOUNT,
         command=RequestWithdrawal(withdrawal=spec, two_factor_verified=two_factor_verified),
-        account=account or AccountState(),
+        account=account or AccountState(registered=True),
         limits=limits or default_limits(),
         prices=book or prices(at=now),
         switches=switches or KillSwitches(),

@@ -54,7 +54,7 @@ def test_real_money_order_without_a_validated_key_fails_closed() -> None:
 
 
 def test_real_money_order_with_a_validated_key_passes_the_key_rule() -> None:
-    account = AccountState(validated_exchanges=frozenset({"paper"}))
+    account = AccountState(registered=True, validated_exchanges=frozenset({"paper"}))
     check = order_check(order(mode=Mode.REAL), two_factor_verified=True, account=account)
     assert decide_order(check).approved
 
@@ -127,5 +127,5 @@ def test_approval_carries_the_reference_price_band_and_every_check() -> None:
     assert isinstance(decision.outcome, OrderApproved)
     assert decision.outcome.reference_price == Decimal("50000")
     assert decision.outcome.price_band == Decimal("0.10")
-    assert decision.outcome.checks[0] == "kill_switch"
+    assert decision.outcome.checks[0] == "account_active"
     assert decision.outcome.checks[-1] == "rejection_burst"

@@ -57,36 +57,52 @@ def test_limit_price_a_cent_beyond_the_band_is_rejected() -> None:
 
 
 def test_daily_volume_reaching_exactly_the_limit_is_approved() -> None:
-    account = AccountState(order_volume_usd={NOW.date(): Decimal("9000000")})
+    account = AccountState(registered=True, order_volume_usd={NOW.date(): Decimal("9000000")})
     assert decide_order(order_check(order(amount="20"), account=account)).approved
 
 
 def test_daily_volume_a_cent_over_the_limit_is_rejected() -> None:
-    account = AccountState(order_volume_usd={NOW.date(): Decimal("9000000.01")})
+    account = AccountState(registered=True, order_volume_usd={NOW.date(): Decimal("9000000.01")})
     decision = decide_order(order_check(order(amount="20"), account=account))
     assert rejection(decision.outcome) == (RejectReason.DAILY_VOLUME_EXCEEDED, "daily_volume")
 
 
 def test_hundredth_order_in_an_hour_is_approved_and_the_next_is_rejected() -> None:
-    ninety_nine = AccountState(approvals=times(99, ending=NOW, spacing=timedelta(seconds=30)))
+    ninety_nine = AccountState(
+        registered=True,
+        approvals=times(99, ending=NOW, spacing=timedelta(seconds=30)),
+    )
     assert decide_order(order_check(account=ninety_nine)).approved
-    hundred = AccountState(approvals=times(100, ending=NOW, spacing=timedelta(seconds=30)))
+    hundred = AccountState(
+        registered=True,
+        approvals=times(100, ending=NOW, spacing=timedelta(seconds=30)),
+    )
     decision = decide_order(order_check(account=hundred))
     assert rejection(decision.outcome) == (RejectReason.HOURLY_TRADE_LIMIT, "hourly_trades")
 
 
 def test_eleventh_order_within_a_second_is_throttled() -> None:
-    nine = AccountState(approvals=times(9, ending=NOW, spacing=timedelta(milliseconds=50)))
+    nine = AccountState(
+        registered=True,
+        approvals=times(9, ending=NOW, spacing=timedelta(milliseconds=50)),
+    )
     assert decide_order(order_check(account=nine)).approved
-    ten = AccountState(approvals=times(10, ending=NOW, spacing=timedelta(milliseconds=50)))
+    ten = AccountState(
+        registered=True,
+        approvals=times(10, ending=NOW, spacing=timedelta(milliseconds=50)),
+    )
     decision = decide_order(order_check(account=ten))
     assert rejection(decision.outcome) == (RejectReason.HOURLY_TRADE_LIMIT, "order_rate")
 
 
 def test_three_failures_in_a_row_start_a_five_minute_cooldown() -> None:
-    two = AccountState(consecutive_failures=2, last_failure_at=NOW)
+    two = AccountState(registered=True, consecutive_failures=2, last_failure_at=NOW)
     assert decide_order(order_check(account=two)).approved
-    three = AccountState(consecutive_failures=3, last_failure_at=NOW - timedelta(seconds=299))
+    three = AccountState(
+        registered=True,
+        consecutive_failures=3,
+        last_failure_at=NOW - timedelta(seconds=299),
+    )
     decision = decide_order(order_check(account=three))
     assert rejection(decision.outcome) == (RejectReason.COOLDOWN_ACTIVE, "cooldown")
 
@@ -94,13 +110,18 @@ def test_three_failures_in_a_row_start_a_five_minute_cooldown() -> None:
 def test_position_reaching_exactly_its_limit_is_approved() -> None:
     # $10,000,000 at $50,000 is 200 BTC: 150 held + 40 on open orders + 10 now.
     held = {"BTC": Position(Decimal("150"), Decimal("40000"), open_buy=Decimal("40"))}
-    check = order_check(order(amount="10"), account=AccountState(positions=held))
+    check = order_check(order(amount="10"), account=AccountState(registered=True, positions=held))
     assert decide_order(check).approved
 
 
 def test_position_a_cent_over_its_limit_is_rejected() -> None:
     held = {"BTC": Position(Decimal("150"), Decimal("40000"), open_buy=Decimal("40.0000002"))}
-    decision = decide_order(order_check(order(amount="10"), account=AccountState(positions=held)))
+    decision = decide_order(
+        order_check(
+            order(amount="10"),
+            account=AccountState(registered=True, positions=held),
+        )
+    )
     assert rejection(decision.outcome) == (RejectReason.POSITION_LIMIT, "position_limit")
 
 
@@ -113,7 +134,10 @@ def test_position_limit_can_be_set_per_asset() -> None:
 
 def test_selling_is_never_stopped_by_the_position_limit() -> None:
     held = {"BTC": Position(Decimal("500"), Decimal("40000"))}
-    check = order_check(order(amount="1", side=Side.SELL), account=AccountState(positions=held))
+    check = order_check(
+        order(amount="1", side=Side.SELL),
+        account=AccountState(registered=True, positions=held),
+    )
     assert decide_order(check).approved
 
 
@@ -121,26 +145,30 @@ def test_coins_sold_earlier_do_not_make_room_for_a_bigger_position() -> None:
     sold = {"BTC": Position(Decimal("-100"), Decimal("40000"))}
     check = order_check(
         order(amount="10"),
-        account=AccountState(positions=sold),
+        account=AccountState(registered=True, positions=sold),
         limits=default_limits(position_limit_usd=Decimal("499999.99")),
     )
     assert rejection(decide_order(check).outcome) == (RejectReason.POSITION_LIMIT, "position_limit")
 
 
 def test_realised_loss_exactly_at_the_limit_still_allows_orders() -> None:
-    account = AccountState(realised_pnl_usd={NOW.date(): Decimal("-1000000")})
+    account = AccountState(registered=True, realised_pnl_usd={NOW.date(): Decimal("-1000000")})
     assert decide_order(order_check(account=account)).approved
 
 
 def test_realised_loss_a_cent_above_the_limit_stops_orders() -> None:
-    account = AccountState(realised_pnl_usd={NOW.date(): Decimal("-1000000.01")})
+    account = AccountState(registered=True, realised_pnl_usd={NOW.date(): Decimal("-1000000.01")})
     decision = decide_order(order_check(account=account))
     assert rejection(decision.outcome) == (RejectReason.DAILY_LOSS_LIMIT, "daily_loss")
 
 
 def test_many_rejections_in_an_hour_hold_orders_as_suspicious() -> None:
-    fourty_nine = AccountState(rejections=times(49, ending=NOW, spacing=timedelta(seconds=10)))
+    fourty_nine = AccountState(
+        registered=True, rejections=times(49, ending=NOW, spacing=timedelta(seconds=10))
+    )
     assert decide_order(order_check(account=fourty_nine)).approved
-    fifty = AccountState(rejections=times(50, ending=NOW, spacing=timedelta(seconds=10)))
+    fifty = AccountState(
+        registered=True, rejections=times(50, ending=NOW, spacing=timedelta(seconds=10))
+    )
     decision = decide_order(order_check(account=fifty))
     assert rejection(decision.outcome) == (RejectReason.SUSPICIOUS_ACTIVITY, "rejection_burst")

@@ -29,6 +29,7 @@ moments = st.integers(min_value=0, max_value=7200).map(lambda s: NOW - timedelta
 @st.composite
 def accounts(draw: st.DrawFn) -> AccountState:
     return AccountState(
+        registered=True,
         approvals=tuple(draw(st.lists(moments, max_size=120))),
         rejections=tuple(draw(st.lists(moments, max_size=60))),
         order_volume_usd={NOW.date(): draw(money)},
@@ -122,7 +123,7 @@ def test_a_stream_of_orders_never_takes_the_totals_past_a_limit(
         daily_volume_limit_usd=Decimal("200000"),
         position_limit_usd=Decimal("150000"),
     )
-    account, clock = AccountState(), 0
+    account, clock = AccountState(registered=True), 0
     for number, (pause, amount, side) in enumerate(stream):
         clock += pause
         now = NOW + timedelta(seconds=clock)

@@ -23,6 +23,7 @@ from tests.unit.safety.scenario import NOW, order, order_check, times
 
 def test_order_rules_run_in_the_documented_order() -> None:
     assert ORDER_RULES == (
+        "account_active",
         "kill_switch",
         "two_factor",
         "exchange_key",
@@ -44,6 +45,7 @@ def test_order_rules_run_in_the_documented_order() -> None:
 
 def test_withdrawal_rules_run_in_the_documented_order() -> None:
     assert WITHDRAWAL_RULES == (
+        "account_active",
         "kill_switch",
         "two_factor",
         "exchange_key",
@@ -57,6 +59,7 @@ def test_each_rule_decides_only_when_every_earlier_rule_passed() -> None:
     """Break every rule at once, then repair them one by one from the front: each time the
     next rule in the documented order is the one that rejects."""
     busy = AccountState(
+        registered=True,
         approvals=times(100, ending=NOW, spacing=timedelta(milliseconds=10)),
         consecutive_failures=3,
         last_failure_at=NOW,
@@ -65,7 +68,9 @@ def test_each_rule_decides_only_when_every_earlier_rule_passed() -> None:
         rejections=times(50, ending=NOW, spacing=timedelta(seconds=1)),
     )
     halted = KillSwitches(frozenset({(KillSwitchScope.GLOBAL, "")}))
+    unknown = dataclasses.replace(busy, registered=False)
     expected = [
+        (RejectReason.ACCOUNT_INACTIVE, "account_active"),
         (RejectReason.KILL_SWITCH, "kill_switch"),
         (RejectReason.TWO_FACTOR_REQUIRED, "two_factor"),
         (RejectReason.EXCHANGE_KEY_INVALID, "exchange_key"),
@@ -73,6 +78,7 @@ def test_each_rule_decides_only_when_every_earlier_rule_passed() -> None:
         (RejectReason.PRICE_UNAVAILABLE, "reference_price"),
     ]
     checks = [
+        order_check(order(mode=Mode.REAL, symbol="DOGE/USDT"), account=unknown, switches=halted),
         order_check(order(mode=Mode.REAL, symbol="DOGE/USDT"), account=busy, switches=halted),
         order_check(order(mode=Mode.REAL, symbol="DOGE/USDT"), account=busy),
         order_check(
@@ -89,6 +95,7 @@ def test_each_rule_decides_only_when_every_earlier_rule_passed() -> None:
 
 def test_limits_are_checked_in_order_after_valuation() -> None:
     account = AccountState(
+        registered=True,
         approvals=times(100, ending=NOW, spacing=timedelta(milliseconds=10)),
         consecutive_failures=3,
         last_failure_at=NOW,

@@ -57,7 +57,7 @@ def test_second_factor_for_withdrawals_can_be_configured_off() -> None:
 def test_withdrawal_from_a_real_exchange_needs_a_validated_key() -> None:
     decision = decide_withdrawal(withdrawal_check(exchange="binance"))
     assert rejection(decision.outcome) == (RejectReason.EXCHANGE_KEY_INVALID, "exchange_key")
-    keyed = AccountState(validated_exchanges=frozenset({"binance"}))
+    keyed = AccountState(registered=True, validated_exchanges=frozenset({"binance"}))
     assert decide_withdrawal(withdrawal_check(exchange="binance", account=keyed)).approved
 
 
@@ -73,12 +73,12 @@ def test_withdrawal_is_valued_at_the_assets_usdt_price() -> None:
 
 
 def test_withdrawals_reaching_exactly_the_daily_limit_are_approved() -> None:
-    account = AccountState(withdrawn_usd={NOW.date(): Decimal("499900")})
+    account = AccountState(registered=True, withdrawn_usd={NOW.date(): Decimal("499900")})
     assert decide_withdrawal(withdrawal_check(amount="100", account=account)).approved
 
 
 def test_withdrawal_a_cent_over_the_daily_limit_is_rejected() -> None:
-    account = AccountState(withdrawn_usd={NOW.date(): Decimal("499900")})
+    account = AccountState(registered=True, withdrawn_usd={NOW.date(): Decimal("499900")})
     decision = decide_withdrawal(withdrawal_check(amount="100.01", account=account))
     assert rejection(decision.outcome) == (
         RejectReason.WITHDRAWAL_DAILY_LIMIT,
@@ -93,8 +93,14 @@ def test_withdrawal_a_cent_over_the_daily_limit_is_rejected() -> None:
 
 
 def test_many_withdrawals_in_an_hour_are_held_as_suspicious() -> None:
-    nineteen = AccountState(withdrawals=times(19, ending=NOW, spacing=timedelta(minutes=3)))
+    nineteen = AccountState(
+        registered=True,
+        withdrawals=times(19, ending=NOW, spacing=timedelta(minutes=3)),
+    )
     assert decide_withdrawal(withdrawal_check(account=nineteen)).approved
-    twenty = AccountState(withdrawals=times(20, ending=NOW, spacing=timedelta(minutes=2)))
+    twenty = AccountState(
+        registered=True,
+        withdrawals=times(20, ending=NOW, spacing=timedelta(minutes=2)),
+    )
     decision = decide_withdrawal(withdrawal_check(account=twenty))
     assert rejection(decision.outcome) == (RejectReason.SUSPICIOUS_ACTIVITY, "withdrawal_burst")
