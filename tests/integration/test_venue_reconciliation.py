@@ -174,7 +174,7 @@ async def test_a_confirmed_shortfall_halts_the_account_and_its_next_order_is_rej
         until=lambda row: row is not None and row["engaged"],
         what="the account's kill switch engaged",
     )
-    assert switch["changed_by"] == "safety:reconciliation"
+    assert switch is not None and switch["changed_by"] == "safety:reconciliation"
     assert "binance" in switch["reason"] and "USDT" in switch["reason"]
 
     await publish(producer, tick(symbol, "100", 2), place(user, f"{user}-2", symbol=symbol))
@@ -241,6 +241,7 @@ async def test_reports_that_agree_or_come_while_a_hold_is_open_raise_nothing(
     state = await ledger.pool.fetchrow(
         "SELECT streak, last_observed_at FROM venue_reconciliations WHERE account_id = $1", user
     )
+    assert state is not None
     assert (state["streak"], state["last_observed_at"]) == (0, START + timedelta(minutes=2))
     assert not await ledger.pool.fetchval(
         "SELECT count(*) FROM venue_discrepancies WHERE account_id = $1", user
