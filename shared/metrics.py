@@ -31,6 +31,12 @@ CONSUMER_LAG = Gauge(
 DECISIONS = Counter(
     "cryptoorch_decisions_total", "Decisions taken, by outcome and reason", ["decision", "reason"]
 )
+VENUE_RECONCILIATIONS = Counter(
+    "cryptoorch_venue_reconciliations_total",
+    "Venue balance reconciliation: execution's fetches (reported, fetch_failed) and the "
+    "ledger's comparisons (agreed, disagreed, skipped_open_hold, stale, discrepancy)",
+    ["venue", "outcome"],
+)
 HTTP_LATENCY = Histogram(
     "cryptoorch_http_request_seconds",
     "HTTP request latency",

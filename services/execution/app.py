@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import asyncpg
 
+from services.execution.balances import BalanceReporter
 from services.execution.deposits import DepositWatcher
 from services.execution.handlers import ExecutionHandler, VenueFactory, utc_now
 from services.execution.keys import KeyChecker
@@ -103,6 +104,8 @@ def venue_work(
         poll_seconds=settings.exchange_poll_seconds,
         deposit_poll_seconds=settings.deposit_poll_seconds,
         startup_reconcile_seconds=settings.exchange_startup_reconcile_seconds,
+        balances=BalanceReporter(pool, clients, emit=enqueue, clock=utc_now),
+        balance_poll_seconds=settings.venue_balance_interval_seconds,
     )
 
 

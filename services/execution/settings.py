@@ -58,3 +58,7 @@ class ExecutionSettings(CommonSettings):
     is left is reconciled by the background passes."""
     deposit_poll_seconds: float = Field(default=30.0, gt=0, le=86_400)
     """How often each account with a validated key is asked for new deposits."""
+    venue_balance_interval_seconds: float = Field(default=300.0, ge=0, le=86_400)
+    """How often each account with a validated key reports its venue balances
+    (`VenueBalancesReported`, reconciled by the ledger); 0 turns the reports off. The paper venue
+    is never asked: its balances are the ledger's own."""

@@ -1,5 +1,6 @@
 """The background work at network venues, in one task: keys checked, orders and withdrawals sent
-and looked up, deposits watched. A database hiccup skips one pass, nothing more.
+and looked up, deposits watched, balances reported. A database hiccup skips one pass, nothing
+more.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from services.execution.balances import BalanceReporter
 from services.execution.deposits import DepositWatcher
 from services.execution.keys import KeyChecker
 from services.execution.remote_clients import RemoteClients
@@ -30,6 +32,9 @@ class VenueWork:
     poll_seconds: float
     deposit_poll_seconds: float
     startup_reconcile_seconds: float = 120.0
+    balances: BalanceReporter | None = None
+    balance_poll_seconds: float = 0.0
+    """How often balances are reported; 0: never."""
 
     async def reconcile_at_startup(self) -> tuple[int, int]:
         """Before consuming: every open or unknown order and withdrawal compared with its venue
@@ -48,7 +53,7 @@ class VenueWork:
 
     async def run(self, stop: asyncio.Event) -> None:
         loop = asyncio.get_running_loop()
-        next_deposits = loop.time()
+        next_deposits = next_balances = loop.time()
         try:
             # ccxt loads every exchange on import (seconds of CPU): in a thread, not in the loop
             await asyncio.to_thread(ccxt_async)
@@ -59,6 +64,10 @@ class VenueWork:
                 if loop.time() >= next_deposits:
                     await self._pass("deposits", self.deposits.tick)
                     next_deposits = loop.time() + self.deposit_poll_seconds
+                if self.balances is not None and self.balance_poll_seconds > 0:
+                    if loop.time() >= next_balances:  # after deposits: fewer in flight
+                        await self._pass("balances", self.balances.tick)
+                        next_balances = loop.time() + self.balance_poll_seconds
                 try:
                     await asyncio.wait_for(stop.wait(), timeout=self.poll_seconds)
                 except TimeoutError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from services.ledger.domain import LedgerPolicy
+from services.ledger.domain.reconcile import ReconcilePolicy
 from services.ledger.handlers import make_handler
 from services.ledger.settings import LedgerSettings
 from shared.contracts.topics import Topic
@@ -21,5 +22,16 @@ def policy_from(settings: object) -> LedgerPolicy:
     return LedgerPolicy()
 
 
+def reconcile_policy_from(settings: object) -> ReconcilePolicy:
+    if isinstance(settings, LedgerSettings):
+        return ReconcilePolicy(
+            tolerance=settings.reconcile_tolerance,
+            confirmations=settings.reconcile_confirmations,
+            surplus_counts=settings.reconcile_surplus,
+        )
+    return ReconcilePolicy()
+
+
 async def build(runtime: ServiceRuntime) -> None:
-    runtime.consume([t.value for t in TOPICS], make_handler(policy_from(runtime.settings)))
+    handler = make_handler(policy_from(runtime.settings), reconcile_policy_from(runtime.settings))
+    runtime.consume([t.value for t in TOPICS], handler)

@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from services.ledger import store
 from services.ledger.domain import LedgerPolicy, decide, needs, touched_user_assets
+from services.ledger.domain.reconcile import ReconcilePolicy
+from services.ledger.venue_check import reconcile
 from shared import metrics
 from shared.contracts.envelope import Envelope, Payload, new_message
+from shared.contracts.execution import VenueBalancesReported
 from shared.contracts.ledger import FundsHeld, FundsHoldRejected
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection
@@ -15,10 +18,14 @@ from shared.outbox import enqueue
 PRODUCER = "ledger"
 
 
-def make_handler(policy: LedgerPolicy) -> Handler:
+def make_handler(policy: LedgerPolicy, reconciling: ReconcilePolicy | None = None) -> Handler:
     """The handler for every topic the ledger consumes; other message types are ignored."""
+    reconcile_policy = reconciling or ReconcilePolicy()
 
     async def handle(conn: Connection, message: Envelope) -> None:
+        if isinstance(message.payload, VenueBalancesReported):
+            await reconcile(conn, message, reconcile_policy)  # books nothing
+            return
         need = needs(message.payload)
         if need is None:
             return

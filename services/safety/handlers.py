@@ -24,6 +24,7 @@ from services.safety.domain.suspicious import Outcome
 from services.safety.domain.valuation import VALUATION_QUOTE
 from services.safety.errors import InvalidKillSwitch
 from services.safety.fills import book_fill_event
+from services.safety.reconciliation import halt_account
 from services.safety.store import SafetyStore
 from services.safety.store_events import EventStore
 from shared import metrics
@@ -37,7 +38,7 @@ from shared.contracts.execution import (
     OrderFilled,
     PriceTick,
 )
-from shared.contracts.ledger import FundsHoldRejected, HoldPurpose
+from shared.contracts.ledger import BalanceDiscrepancyDetected, FundsHoldRejected, HoldPurpose
 from shared.contracts.orders import PlaceOrder
 from shared.contracts.wallet import RequestWithdrawal
 from shared.db import Connection
@@ -92,6 +93,8 @@ class SafetyHandlers:
                 )
             case FundsHoldRejected(purpose=HoldPurpose.ORDER) as refused:
                 await EventStore(conn).close_order(refused.hold_id)  # an order's hold id
+            case BalanceDiscrepancyDetected():
+                await halt_account(conn, message)
             case _:
                 return  # CancelOrder, RecordDeposit and the rest: not safety's concern
 

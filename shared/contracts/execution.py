@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from shared.contracts.envelope import Payload, register
 from shared.contracts.reasons import RejectReason
@@ -122,3 +122,16 @@ class ExchangeKeyValidated(Payload):
     exchange: str
     valid: bool
     detail: str = ""
+
+
+@register
+class VenueBalancesReported(Payload):
+    """What a network venue says one account holds (ccxt `fetch_balance`): the total (free +
+    used) per asset, as the venue reported it at `observed_at`. An asset left out holds zero.
+    Only ever a real answer: a fetch that fails reports nothing. The ledger reconciles it."""
+
+    TYPE = "VenueBalancesReported"
+    TOPIC = Topic.EXECUTION_EVENTS
+    venue: str
+    balances: dict[str, NonNegativeMoney]
+    observed_at: AwareDatetime

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import Field
+from pydantic import AwareDatetime, Field
 
 from shared.contracts.envelope import Payload, register
 from shared.contracts.orders import OrderSpec
@@ -92,3 +92,20 @@ class LedgerDiscrepancy(Payload):
     asset: str
     amount: Money
     detail: str
+
+
+@register
+class BalanceDiscrepancyDetected(Payload):
+    """The ledger's total (available + held) of one asset at one venue disagrees with what the
+    venue reports, beyond the tolerance, on consecutive reports. `difference` is
+    `venue_total - ledger_total`: negative when the venue holds less than the ledger says.
+    Safety halts the account (kill switch, scope account)."""
+
+    TYPE = "BalanceDiscrepancyDetected"
+    TOPIC = Topic.LEDGER_EVENTS
+    venue: str
+    asset: str
+    ledger_total: Money
+    venue_total: Money
+    difference: Money
+    observed_at: AwareDatetime

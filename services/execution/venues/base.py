@@ -83,7 +83,8 @@ class Venue(Protocol):
 
 class RemoteVenue(Venue, Protocol):
     """A venue across the network (a ccxt exchange, one user's key): also checks the key,
-    finds a withdrawal whose answer was lost, lists deposits, and holds a connection to close."""
+    finds a withdrawal whose answer was lost, lists deposits and balances, and holds a
+    connection to close."""
 
     async def check_credentials(self) -> None:
         """Return when the key works (`fetch_balance`); `VenueRejected` when it does not."""
@@ -94,6 +95,11 @@ class RemoteVenue(Venue, Protocol):
         ...
 
     async def deposits(self, since_ms: int) -> list[DepositSeen]: ...
+
+    async def balances(self) -> dict[str, Decimal]:
+        """What the account holds (`fetch_balance`): the total (free + used) of each asset it
+        holds any of. Raises rather than guess an amount it could not read."""
+        ...
 
     async def close(self) -> None: ...
 

@@ -95,3 +95,19 @@ def credited_deposits(raw_deposits: list[dict[str, Any]]) -> list[DepositSeen]:
         if amount > 0:
             seen.append(DepositSeen(str(raw["txid"]), str(raw["currency"]), amount))
     return seen
+
+
+def balance_totals(raw: dict[str, Any]) -> dict[str, Decimal]:
+    """ccxt's `fetch_balance` → asset → total, for the assets held (a zero is left out).
+    An asset without a readable, non-negative total refuses the whole answer: never a guess."""
+    totals = raw.get("total")
+    if not isinstance(totals, dict):
+        raise ValueError("the venue's balance came without totals")
+    held: dict[str, Decimal] = {}
+    for asset, value in totals.items():
+        amount = decimal(value)
+        if amount < 0:
+            raise ValueError(f"the venue reports a negative {asset} balance {amount}")
+        if amount != 0:
+            held[str(asset)] = amount
+    return held

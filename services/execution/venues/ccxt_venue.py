@@ -162,6 +162,11 @@ class CcxtVenue:
         found = await self._calls.checked(lambda: self._exchange.fetch_deposits(None, since_ms))
         return parse.credited_deposits(found)
 
+    async def balances(self) -> dict[str, Decimal]:
+        await self._calls.ready()
+        raw = await self._calls.checked(lambda: self._exchange.fetch_balance())
+        return parse.balance_totals(raw)
+
     # --- internals ----------------------------------------------------------------------------
 
     def _receipt(self, raw: dict[str, Any]) -> WithdrawalReceipt:

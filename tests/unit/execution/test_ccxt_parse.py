@@ -71,3 +71,26 @@ def test_only_credited_deposits_with_a_transaction_id_count() -> None:
         {"status": "ok", "txid": "0xc", "currency": "BTC", "amount": "0"},
     ]
     assert ccxt_parse.credited_deposits(raw) == [DepositSeen("0xa", "USDT", Decimal("150"))]
+
+
+def test_balance_totals_keep_every_asset_held_and_leave_zeros_out() -> None:
+    raw: dict[str, Any] = {
+        "info": {},
+        "free": {"BTC": "0.5", "USDT": "900.00000000", "ETH": "0.00000000"},
+        "total": {"BTC": "0.75000000", "USDT": "1000.00000000", "ETH": "0.00000000"},
+    }
+    assert ccxt_parse.balance_totals(raw) == {"BTC": Decimal("0.75"), "USDT": Decimal("1000")}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        {"free": {"BTC": "1"}},  # no totals at all
+        {"total": {"BTC": None}},  # an asset whose total the venue left out
+        {"total": {"BTC": "-0.1"}},
+        {"total": {"BTC": "lots"}},
+    ],
+)
+def test_a_balance_that_cannot_be_read_is_refused_whole(raw: dict[str, Any]) -> None:
+    with pytest.raises(ValueError):
+        ccxt_parse.balance_totals(raw)

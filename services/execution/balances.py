@@ -1,0 +1,86 @@
+"""What each account holds at its venue: every account with a validated key is asked (ccxt
+`fetch_balance`), and the totals it reports are published as `VenueBalancesReported` for the
+ledger to reconcile with its books.
+
+Only an answer is reported: a fetch that fails (the venue is down, slow, refuses the key, or
+answers something that is not an amount) reports nothing for that account this time, and is
+logged and counted (`cryptoorch_venue_reconciliations_total{outcome="fetch_failed"}`).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+
+import asyncpg
+from pydantic import ValidationError
+
+from services.execution.announce import Announcer, Emit
+from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.keys_store import KeyStore
+from services.execution.remote_clients import RemoteClients
+from shared import metrics
+from shared.contracts.execution import VenueBalancesReported
+from shared.ids import derived_id
+
+log = logging.getLogger(__name__)
+FETCH_FAILURES = (
+    VenueRejected,
+    VenueOutcomeUnknown,
+    VenueNotReached,
+    ValueError,  # includes a ValidationError: an amount the contract refuses
+    TypeError,
+)
+
+
+def report_id(venue: str, account_id: str) -> str:
+    """The correlation id of an account's balance reports at a venue: the same every time."""
+    return str(derived_id("venue-balances", venue, account_id))
+
+
+class BalanceReporter:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        clients: RemoteClients,
+        *,
+        emit: Emit,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._pool = pool
+        self._clients = clients
+        self._emit = emit
+        self._clock = clock
+
+    async def tick(self) -> int:
+        """One fetch per account with a validated key; how many reports were published."""
+        async with self._pool.acquire() as conn:
+            keys = await KeyStore(conn).valid_keys()
+        reported = 0
+        for key, _ in keys:
+            try:
+                totals = await self._clients.for_key(key).balances()
+                report = VenueBalancesReported(
+                    venue=key.exchange, balances=totals, observed_at=self._clock()
+                )
+            except FETCH_FAILURES as exc:
+                detail = "invalid amounts" if isinstance(exc, ValidationError) else str(exc)
+                log.warning(
+                    "balances of %s at %s: nothing reported: %s",
+                    key.account_id,
+                    key.exchange,
+                    detail,
+                )
+                metrics.VENUE_RECONCILIATIONS.labels(key.exchange, "fetch_failed").inc()
+                continue
+            async with self._pool.acquire() as conn, conn.transaction():
+                announce = Announcer(conn, self._emit, self._clock(), cause=None)
+                await announce(
+                    report,
+                    account_id=key.account_id,
+                    correlation_id=report_id(key.exchange, key.account_id),
+                )
+            metrics.VENUE_RECONCILIATIONS.labels(key.exchange, "reported").inc()
+            reported += 1
+        return reported
