@@ -33,7 +33,7 @@ from shared.service import ServiceRuntime
 from tests.support.running import running_service
 from tests.support.waiting import eventually
 from tests.unit.ledger.messages import D, deposit, detected, envelope
-from tests.unit.safety.messages import place, tick
+from tests.unit.safety.messages import place, registered, tick
 
 pytestmark = pytest.mark.integration
 SAFETY_MIGRATIONS = Path(services.safety.app.__file__).parent / "migrations"
@@ -138,6 +138,11 @@ async def test_a_confirmed_shortfall_halts_the_account_and_its_next_order_is_rej
     symbol: str,
 ) -> None:
     await funded_at_binance(ledger, producer, user)
+    await publish(producer, registered(user))  # safety decides only for accounts it knows
+    await eventually(
+        lambda: safety.pool.fetchval("SELECT 1 FROM known_accounts WHERE account_id = $1", user),
+        what="the account known to safety",
+    )
     await publish(producer, tick(symbol, "100", 1), place(user, f"{user}-1", symbol=symbol))
     await eventually(
         lambda: emitted(safety.pool, user),
