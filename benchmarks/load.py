@@ -1,6 +1,7 @@
 """The load generator: a second process that places orders over HTTP and times each answer.
 
-Run by `benchmarks/system.py` as `python -m benchmarks.load CONFIG_JSON`; prints one JSON
+Run by `benchmarks/system.py` (and `gateway_cpu.py`) as `python -m benchmarks.load CONFIG_JSON`
+(`seconds` or `orders` bounds a closed loop; `rate` makes it open); prints one JSON
 line with the accepted count and the accept latencies.
 """
 
@@ -29,7 +30,8 @@ async def _place(client: httpx.AsyncClient, token: str, latencies: list[float]) 
 
 async def run(config: dict[str, Any]) -> dict[str, Any]:
     tokens: list[str] = config["tokens"]
-    seconds: float = config["seconds"]
+    seconds: float = config.get("seconds", 3600.0)
+    orders: int | None = config.get("orders")
     rate: float | None = config.get("rate")
     latencies: list[float] = []
     accepted = 0
@@ -38,10 +40,13 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
         start = time.perf_counter()
         deadline = start + seconds
         if rate is None:  # closed loop: as fast as `concurrency` clients can go
+            placed = 0
 
             async def worker(i: int) -> int:
+                nonlocal placed
                 done = 0
-                while time.perf_counter() < deadline:
+                while time.perf_counter() < deadline and (orders is None or placed < orders):
+                    placed += 1
                     done += await _place(client, tokens[i % len(tokens)], latencies)
                 return done
 

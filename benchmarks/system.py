@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 import httpx
+import psutil
 
 from benchmarks.harness import Report
 from cryptoorch.runtime_info import SERVICES
@@ -124,6 +125,16 @@ async def _drain(gateway_db: str, since: float, wait_seconds: float = 600) -> li
         await conn.close()
 
 
+def _cpu_seconds(supervisor: Supervisor) -> dict[str, float]:
+    """CPU time (user + system) each service process has used so far."""
+    used = {}
+    for name, entry in supervisor.services.items():
+        if entry.process is not None:
+            times = psutil.Process(entry.process.pid).cpu_times()
+            used[name] = times.user + times.system
+    return used
+
+
 async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, scale: float) -> None:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
@@ -149,6 +160,7 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
         seconds = max(5.0, 60 * scale)
 
         started = time.time()
+        cpu_before = _cpu_seconds(supervisor)
         burst = await asyncio.to_thread(
             _load, {"url": url, "tokens": tokens, "seconds": seconds, "concurrency": 32}
         )
@@ -161,6 +173,14 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
             baseline="pg_commit",
         )
         rows = await _drain(gateway_db, started)
+        cpu_after = _cpu_seconds(supervisor)
+        per_order = ", ".join(
+            f"{name} {1000 * (cpu_after[name] - cpu_before[name]) / max(1, burst['accepted']):.1f}"
+            for name in cpu_before
+            if name in cpu_after
+        )
+        print(f"  CPU ms per accepted order (burst + drain): {per_order}", flush=True)
+        report.notes.append(f"CPU ms per accepted order, by process: {per_order}")
         filled = [r for r in rows if r["status"] == "filled"]
         if filled:
             span = (

@@ -117,8 +117,11 @@ def main(
     settings: CommonSettings,
     migrations: Path,
     build: Callable[[ServiceRuntime], Awaitable[None]],
+    *,
+    loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
 ) -> None:
-    """Entry point of `python -m services.<name>`."""
+    """Entry point of `python -m services.<name>`; `loop_factory` picks the event loop
+    (e.g. `uvloop.new_event_loop`), asyncio's own by default."""
     logs.configure(name, settings.log_level)
     telemetry.configure(name, settings.trace_exporter, settings.trace_file)
     metrics.serve(settings.metrics_port, settings.metrics_host)
@@ -130,4 +133,5 @@ def main(
         log.info("%s running", name)
         await runtime.run()
 
-    asyncio.run(_run())
+    with asyncio.Runner(loop_factory=loop_factory) as runner:
+        runner.run(_run())

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from services.gateway.app import build
+from services.gateway.app import build, new_event_loop
 from services.gateway.settings import GatewaySettings
 from shared.service import main
 
 if __name__ == "__main__":
     settings = GatewaySettings()
     settings.check_secrets()
-    main("gateway", settings, Path(__file__).parent / "migrations", build)
+    migrations = Path(__file__).parent / "migrations"
+    main("gateway", settings, migrations, build, loop_factory=new_event_loop)

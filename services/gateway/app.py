@@ -15,6 +15,7 @@ from datetime import datetime, timedelta
 
 import asyncpg
 import uvicorn
+import uvloop
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 
@@ -40,6 +41,13 @@ from services.gateway.store import accounts
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
+
+
+def new_event_loop() -> asyncio.AbstractEventLoop:
+    """The gateway's event loop: uvloop. Its scheduler and socket transports are C, where
+    asyncio's are Python: on a loop that runs every HTTP request, the outbox relay and the
+    read models, that is CPU per order saved (docs/decisions.md, "Gateway CPU per order")."""
+    return uvloop.new_event_loop()
 
 
 def create_app(
@@ -68,6 +76,11 @@ def create_app(
         title="cryptoorch gateway",
         version="1.0.0",
         description="Orders, withdrawals and balances; errors are application/problem+json.",
+        # One server span per request (it continues the caller's `traceparent` and parents the
+        # outbox span, so the order's trace goes on through Kafka). FastAPI's extra spans per
+        # dependency, endpoint and serialization cost CPU on every request and tell nothing
+        # the server span does not.
+        telemetry={"operation_spans": False},
     )
     app.state.gateway = context
     problems.install(app)

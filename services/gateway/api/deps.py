@@ -1,4 +1,9 @@
-"""Request dependencies: the app's context, the caller (bearer token), the caller's address."""
+"""Request dependencies: the app's context, the caller (bearer token), the caller's address.
+
+They are `async def` although none awaits: FastAPI runs a plain `def` dependency in the
+thread pool, a thread hop (and GIL hand-off) per dependency per request for work that takes
+microseconds (an HS256 check included). On the event loop they cost nothing extra.
+"""
 
 from __future__ import annotations
 
@@ -16,7 +21,7 @@ NO_NUL = r"^[^\x00]+$"
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
 
 
-def gateway_context(request: Request) -> GatewayContext:
+async def gateway_context(request: Request) -> GatewayContext:
     context: GatewayContext = request.app.state.gateway
     return context
 
@@ -24,7 +29,7 @@ def gateway_context(request: Request) -> GatewayContext:
 Ctx = Annotated[GatewayContext, Depends(gateway_context)]
 
 
-def current_principal(
+async def current_principal(
     ctx: Ctx,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
 ) -> Principal:
@@ -35,13 +40,13 @@ def current_principal(
     return ctx.tokens.verify(credentials.credentials, ctx.clock())
 
 
-def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
     if not principal.is_admin:
         raise Forbidden("this endpoint is for administrators")
     return principal
 
 
-def client_address(request: Request) -> str:
+async def client_address(request: Request) -> str:
     return request.client.host if request.client is not None else "unknown"
 
 
