@@ -41,6 +41,7 @@ from typing import Any
 
 import asyncpg
 
+from cryptoorch.check_venues import ExternalVenues, Row, merge_external
 from services.audit.verify import verify_chain
 from services.execution.domain import client_order_id
 from services.ledger.invariants import check_invariants
@@ -93,7 +94,7 @@ class CheckReport:
 class Snapshot:
     """What the checks read, gathered from the five databases."""
 
-    db: dict[str, list[asyncpg.Record]] = field(default_factory=dict)
+    db: dict[str, list[Row]] = field(default_factory=dict)
     ledger_problems: list[str] = field(default_factory=list)
     emitted: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
     """correlation id → event ids of every non-dead-letter outbox row of every service"""
@@ -111,8 +112,12 @@ async def check_system(
     expected_dead_letter: ExpectedDeadLetter | None = None,
     stuck_after_seconds: float = 2.0,
     poll_seconds: float = 0.5,
+    external_venues: ExternalVenues | None = None,
 ) -> CheckReport:
-    """Drain, then check until every invariant holds or `drain_seconds` have passed."""
+    """Drain, then check until every invariant holds or `drain_seconds` have passed.
+
+    `external_venues` gives the books of network venues (`cryptoorch.check_venues`); without
+    it, only orders and withdrawals at the paper venue can be accounted for."""
     started = time.monotonic()
     deadline = started + drain_seconds
     conns: dict[str, Connection] = {}
@@ -122,7 +127,7 @@ async def check_system(
         drained = await _drain(conns, deadline, stuck_after_seconds, poll_seconds)
         while True:
             snapshot = await _collect(
-                conns, checkpoint_file, expected_dead_letter, stuck_after_seconds
+                conns, checkpoint_file, expected_dead_letter, stuck_after_seconds, external_venues
             )
             violations = find_violations(snapshot)
             if not violations or time.monotonic() >= deadline:
@@ -180,9 +185,13 @@ _QUERIES: dict[str, tuple[str, str]] = {
     ),
     "venue_trades": (
         "execution",
-        "SELECT trade_id, client_order_id, amount, price, fee, fee_asset FROM paper_trades",
+        "SELECT 'paper' AS venue, trade_id, client_order_id, amount, price, fee, fee_asset "
+        "FROM paper_trades",
     ),
-    "reported_fills": ("execution", "SELECT trade_id FROM order_fills WHERE venue = 'paper'"),
+    "reported_fills": (
+        "execution",
+        "SELECT venue, trade_id FROM order_fills WHERE venue = 'paper'",
+    ),
     "venue_withdrawals": (
         "execution",
         "SELECT withdrawal_id, asset, amount FROM paper_withdrawals",
@@ -212,13 +221,20 @@ async def _collect(
     checkpoint_file: Path | None,
     expected: ExpectedDeadLetter | None,
     stuck_after: float,
+    external_venues: ExternalVenues | None = None,
 ) -> Snapshot:
     snapshot = Snapshot()
     for name, (service, query) in _QUERIES.items():
-        snapshot.db[name] = await conns[service].fetch(query)
+        snapshot.db[name] = [dict(r.items()) for r in await conns[service].fetch(query)]
+    for records in await external_venues() if external_venues is not None else []:
+        await merge_external(snapshot.db, records, conns["execution"])
     async with conns["ledger"].transaction(isolation="repeatable_read", readonly=True):
         snapshot.ledger_problems = await check_invariants(conns["ledger"])
-    correlations = [r[0] for k in ("orders", "withdrawals", "deposits") for r in snapshot.db[k]]
+    correlations = [
+        r[f"{kind}_id"]
+        for kind in ("order", "withdrawal", "deposit")
+        for r in snapshot.db[kind + "s"]
+    ]
     for service, conn in conns.items():
         await _read_outbox(snapshot, service, conn, set(correlations), expected, stuck_after)
     for row in await conns["audit"].fetch(
@@ -341,11 +357,11 @@ def _venue_orders(snap: Snapshot) -> list[str]:
             )
         if r["status"] == "open":
             found.append(f"venue order {r['venue_order_id']} of order {order_id} is still open")
-    reported = {r["trade_id"] for r in snap.db["reported_fills"]}
+    reported = {(r["venue"], r["trade_id"]) for r in snap.db["reported_fills"]}
     traded: dict[str, Decimal] = defaultdict(Decimal)
     for t in snap.db["venue_trades"]:
-        traded[order_of.get(t["client_order_id"], t["client_order_id"])] += t["amount"]
-        if t["trade_id"] not in reported:
+        traded[order_of.get(t["client_order_id"]) or t["client_order_id"]] += t["amount"]
+        if (t["venue"], t["trade_id"]) not in reported:
             found.append(f"venue trade {t['trade_id']} was never reported as OrderFilled")
     for r in snap.db["orders"]:
         done = traded.get(r["order_id"], Decimal(0))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -62,3 +63,48 @@ class Fault:
     @classmethod
     def insufficient_balance(cls, *, times: int = 1) -> Fault:
         return cls(FaultKind.INSUFFICIENT_BALANCE, times=times)
+
+
+@dataclass(frozen=True)
+class Scheduled:
+    at: float
+    """Seconds after the schedule starts: armed then, for the next matching request."""
+    fault: Fault
+
+
+CANCEL_OR_LOOKUP = (("DELETE", ORDER_PATH), ("GET", ORDER_PATH))
+
+
+def random_faults(
+    rng: random.Random, *, within: float, count: int, hold_seconds: float
+) -> list[Scheduled]:
+    """`count` faults armed at seeded random moments of `within` seconds, in time order.
+
+    Half of them hit placing an order, the rest cancels, lookups and withdrawals; each is an
+    accept-then-timeout (answered after `hold_seconds`, past the client's timeout), a 5xx
+    (applied or not, the client cannot tell) or a 429 with `Retry-After`.
+    """
+    plan: list[Scheduled] = []
+    for _ in range(count):
+        roll = rng.random()
+        method, path = (
+            ("POST", ORDER_PATH)
+            if roll < 0.5
+            else ("POST", WITHDRAW_PATH)
+            if roll < 0.6
+            else rng.choice(CANCEL_OR_LOOKUP)
+        )
+        kind = rng.choice(
+            [FaultKind.ACCEPT_THEN_TIMEOUT, FaultKind.SERVER_ERROR, FaultKind.RATE_LIMITED]
+        )
+        fault = Fault(
+            kind,
+            method=method,
+            path=path,
+            status=rng.choice([500, 502, 503, 504]),
+            applied=rng.random() < 0.5,
+            retry_after_seconds=rng.randint(1, 2),
+            hold_seconds=hold_seconds,
+        )
+        plan.append(Scheduled(rng.uniform(0, within), fault))
+    return sorted(plan, key=lambda s: s.at)
