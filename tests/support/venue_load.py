@@ -52,11 +52,19 @@ Note = Callable[[str], None]
 
 class VenueLoad(Load):
     def __init__(
-        self, gateway_url: str, admin: ApiUser, sim: SimBinance, safety_db: str, seed: int
+        self,
+        gateway_url: str,
+        admin: ApiUser,
+        sim: SimBinance,
+        seed: int,
+        *,
+        gateway_db: str,
+        safety_db: str,
     ) -> None:
         super().__init__(gateway_url, admin, self._prices, seed)
         self.sim = sim
         self.safety_db = safety_db
+        self.gateway_db = gateway_db
         self.withdrawals: list[str] = []
 
     async def _prices(self) -> dict[str, Decimal]:
@@ -64,28 +72,7 @@ class VenueLoad(Load):
 
     async def add_traders(self, count: int) -> None:
         """Register, turn on 2FA, open an account at the venue, add and validate its key, fund."""
-        for n in range(count):
-            tag = f"{self.seed}-{uuid.uuid4().hex[:6]}"
-            api = await ApiUser(
-                self.gateway_url, f"venue-trader{n}-{tag}@example.com", f"long password {tag}"
-            ).register()
-            enrolled = await api.http.post("/v1/auth/2fa/enroll")
-            assert enrolled.status_code == 200, enrolled.text
-            totp = pyotp.TOTP(enrolled.json()["secret"])
-            step = int(time.time()) // TOTP_STEP - 1  # the previous step: two codes left now
-            confirmed = await api.http.post(
-                "/v1/auth/2fa/confirm", json={"code": totp.at(step * TOTP_STEP)}
-            )
-            assert confirmed.status_code == 200, confirmed.text
-            api_key, secret = f"key-{n}-{tag}", f"secret-{n}-{tag}"
-            self.sim.add_account(api_key, secret, {a: str(v) for a, v in AT_THE_VENUE.items()})
-            added = await api.http.post(
-                "/v1/exchange-keys", json={"exchange": VENUE, "api_key": api_key, "secret": secret}
-            )
-            assert added.status_code == 201, added.text
-            for asset, amount in FUNDING.items():
-                await self.deposit(api.user_id, asset, amount)
-            self.traders.append(Trader(api, totp, last_step=step))
+        self.traders += await asyncio.gather(*(self._add_trader(n) for n in range(count)))
         for trader in self.traders:
             await eventually(
                 trader.api.balances,
@@ -100,6 +87,42 @@ class VenueLoad(Load):
             what="every exchange key validated by execution",
         )
 
+    async def _add_trader(self, n: int) -> Trader:
+        tag = f"{self.seed}-{uuid.uuid4().hex[:6]}"
+        api = await ApiUser(
+            self.gateway_url, f"venue-trader{n}-{tag}@example.com", f"long password {tag}"
+        ).register()
+        enrolled = await api.http.post("/v1/auth/2fa/enroll")
+        assert enrolled.status_code == 200, enrolled.text
+        totp = pyotp.TOTP(enrolled.json()["secret"])
+        step = int(time.time()) // TOTP_STEP - 1  # the previous step: two codes left now
+        confirmed = await api.http.post(
+            "/v1/auth/2fa/confirm", json={"code": totp.at(step * TOTP_STEP)}
+        )
+        assert confirmed.status_code == 200, confirmed.text
+        api_key, secret = f"key-{n}-{tag}", f"secret-{n}-{tag}"
+        self.sim.add_account(api_key, secret, {a: str(v) for a, v in AT_THE_VENUE.items()})
+        added = await api.http.post(
+            "/v1/exchange-keys", json={"exchange": VENUE, "api_key": api_key, "secret": secret}
+        )
+        assert added.status_code == 201, added.text
+        for asset, amount in FUNDING.items():
+            await self.deposit(api.user_id, asset, amount)
+        return Trader(api, totp, last_step=step)
+
+    async def unsent_orders(self) -> int:
+        """Orders accepted but not yet at the venue (or ended): execution's backlog."""
+        conn = await asyncpg.connect(self.gateway_db)
+        try:
+            return int(
+                await conn.fetchval(
+                    "SELECT count(*) FROM orders WHERE status IN ('requested', 'approved', "
+                    "'funds_held')"
+                )
+            )
+        finally:
+            await conn.close()
+
     async def _validated_keys(self) -> int:
         conn = await asyncpg.connect(self.safety_db)
         try:
@@ -113,7 +136,7 @@ class VenueLoad(Load):
         finally:
             await conn.close()
 
-    async def run(self, seconds: float, workers: int = 0, pause: float = 2.0) -> None:
+    async def run(self, seconds: float, workers: int = 0, pause: float = 4.0) -> None:
         """One client per trader, each drawing its operations from its own seeded RNG."""
         stop_at = time.monotonic() + seconds
         await asyncio.gather(
@@ -124,19 +147,20 @@ class VenueLoad(Load):
         rng = random.Random(f"{self.seed}:venue:{number}")
         while time.monotonic() < stop_at:
             roll = rng.random()
-            if roll < 0.25 and trader.orders:
+            if roll < 0.12 and trader.orders:
                 await self._cancel(trader, rng.choice(trader.orders[-4:]), rng)
             else:
                 code = trader.next_code()
                 if code is None:
                     self.stats["waits for an unused 2FA code"] += 1
-                elif roll < 0.55:
+                elif roll < 0.5:
                     await self._real_order(rng, trader, "market", code)
                 elif roll < 0.92:
                     await self._real_order(rng, trader, "limit", code)
                 else:
                     await self._real_withdrawal(rng, trader, code)
-            await asyncio.sleep(rng.uniform(pause / 2, 3 * pause / 2))
+            left = stop_at - time.monotonic()
+            await asyncio.sleep(max(0.0, min(left, rng.uniform(pause / 2, 3 * pause / 2))))
 
     async def _real_order(self, rng: random.Random, trader: Trader, kind: str, code: str) -> None:
         symbol = rng.choice(sorted(MARKETS))
