@@ -63,12 +63,14 @@ SETTINGS = {
     "CRYPTOORCH_EXCHANGE_LOOKUP_BACKOFF_SECONDS": "0.3",
     "CRYPTOORCH_EXCHANGE_LOOKUP_BACKOFF_MAX_SECONDS": "2",
     "CRYPTOORCH_EXCHANGE_NOT_FOUND_LOOKUPS": "3",
+    "CRYPTOORCH_AUDIT_CHECKPOINT_SECONDS": "5",
     "CRYPTOORCH_HOURLY_TRADE_LIMIT": "1000000",
     "CRYPTOORCH_COOLDOWN_AFTER_FAILURES": "1000",
     "CRYPTOORCH_SUSPICIOUS_WITHDRAWALS_PER_HOUR": "1000000",
     "CRYPTOORCH_SUSPICIOUS_REJECTIONS_PER_HOUR": "1000000",
 }
-"""Quick lookups and backoffs (the run is short); limits that are not under test lifted."""
+"""Quick lookups and backoffs and audit checkpoints (the run is short); limits that are not
+under test lifted."""
 
 
 @dataclass
