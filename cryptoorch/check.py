@@ -227,7 +227,10 @@ async def _collect(
     for name, (service, query) in _QUERIES.items():
         snapshot.db[name] = [dict(r.items()) for r in await conns[service].fetch(query)]
     for records in await external_venues() if external_venues is not None else []:
-        await merge_external(snapshot.db, records, conns["execution"])
+        fills = await conns["execution"].fetch(
+            "SELECT venue, trade_id FROM order_fills WHERE venue = $1", records.venue
+        )
+        merge_external(snapshot.db, records, [dict(r.items()) for r in fills])
     async with conns["ledger"].transaction(isolation="repeatable_read", readonly=True):
         snapshot.ledger_problems = await check_invariants(conns["ledger"])
     correlations = [

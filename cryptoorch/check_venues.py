@@ -15,7 +15,6 @@ from decimal import Decimal
 from typing import Any
 
 from services.execution.venues.ccxt_venue import withdrawal_client_id
-from shared.db import Connection
 
 Row = dict[str, Any]
 
@@ -63,10 +62,9 @@ ExternalVenues = Callable[[], Awaitable[list[VenueRecords]]]
 """Asked again on every pass of the check (the venue's books move while the system drains)."""
 
 
-async def merge_external(
-    db: dict[str, list[Row]], records: VenueRecords, execution: Connection
-) -> None:
-    """Add `records` to the paper venue's rows in `db`, as if the paper venue held them."""
+def merge_external(db: dict[str, list[Row]], records: VenueRecords, reported: list[Row]) -> None:
+    """Add `records` to the paper venue's rows in `db`, as if the paper venue held them;
+    `reported` is execution's `order_fills` rows (venue, trade_id) of that venue."""
     db["venue_orders"] += [
         {
             "client_order_id": o.client_order_id,
@@ -89,12 +87,7 @@ async def merge_external(
         }
         for t in records.trades
     ]
-    db["reported_fills"] += [
-        dict(r.items())
-        for r in await execution.fetch(
-            "SELECT venue, trade_id FROM order_fills WHERE venue = $1", records.venue
-        )
-    ]
+    db["reported_fills"] += reported
     ours = {withdrawal_client_id(w["withdrawal_id"]): w["withdrawal_id"] for w in db["withdrawals"]}
     db["venue_withdrawals"] += [
         {
