@@ -93,6 +93,7 @@ async def chaos(service_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Ve
     markets = {symbol: str(price) for symbol, price in MARKETS.items()}
     async with running_simbinance(markets=markets) as sim:
         sim.book.fill_parts = 2
+        sim.book.client_ids_unique_among_open_only = True  # as Binance: a resend could duplicate
         env = system_env({**service_env, **SETTINGS, "CRYPTOORCH_PAPER_SEED": str(seed)}, tmp_path)
         env["CRYPTOORCH_EXCHANGE_URL_OVERRIDES"] = json.dumps({VENUE: sim.base_url})
         url = f"http://127.0.0.1:{env['CRYPTOORCH_GATEWAY_PORT']}"

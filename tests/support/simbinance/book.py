@@ -39,6 +39,10 @@ class Book:
         self.deposits: list[Deposit] = []
         self.fill_parts = 1
         """A marketable order fills in this many trades (partial fills)."""
+        self.client_ids_unique_among_open_only = False
+        """Binance's documented rule: a `newClientOrderId` is unique among OPEN orders only,
+        so an ended order's id can place a second order. Off (the default), an id is refused
+        for ever, which would hide a second send of an order that already ended."""
         self._ids = itertools.count(1000)
 
     # --- set-up -------------------------------------------------------------------------------
@@ -70,7 +74,10 @@ class Book:
         client_order_id: str,
     ) -> Order:
         market = self.market(symbol_id)
-        if any(o.client_order_id == client_order_id for o in self.orders if o.account == account):
+        taken = [
+            o for o in self.orders if (o.account, o.client_order_id) == (account, client_order_id)
+        ]
+        if any(o.is_open or not self.client_ids_unique_among_open_only for o in taken):
             raise duplicate_order()
         if type not in ("MARKET", "LIMIT") or qty <= 0 or (type == "LIMIT" and not price):
             raise Refused(400, -1013, "Invalid quantity or price.")
