@@ -10,6 +10,7 @@ simulator's books as the venue's; and at the venue itself every order exists at 
 client order id and none is left open.
 
 `CHAOS_SEED=<n>` replays a run's plan (the seed is printed); the interleaving is not replayed.
+`VENUE_CHAOS_SECONDS=600` runs a long one (the default, 30 s of load, fits `make test`).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from shared.settings import database_url_for
 from tests.support.chaos import Monkey, plan_kills
 from tests.support.client import ApiUser, create_admin
 from tests.support.simbinance import SimBinance, running_simbinance
-from tests.support.simbinance.faults import random_faults
+from tests.support.simbinance.faults import ORDER_PATH, random_faults
 from tests.support.system import SERVICES, System, system_env
 from tests.support.venue_load import (
     MARKETS,
@@ -48,12 +49,12 @@ from tests.support.venue_load import (
 )
 from tests.support.waiting import eventually
 
-RUN_SECONDS = 30.0
+RUN_SECONDS = float(os.environ.get("VENUE_CHAOS_SECONDS") or 30)
 TRADERS = 5
-EXECUTION_KILLS = 2
-FAULTS = 16
+EXECUTION_KILLS = max(2, int(RUN_SECONDS // 15))
+FAULTS = max(16, int(RUN_SECONDS // 2))
 CLIENT_TIMEOUT_MS = 1500
-pytestmark = [pytest.mark.chaos, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.chaos, pytest.mark.timeout(int(RUN_SECONDS) + 270)]
 
 SETTINGS = {
     "CRYPTOORCH_EXCHANGE_SYMBOLS": json.dumps({VENUE: sorted(MARKETS)}),
@@ -64,6 +65,7 @@ SETTINGS = {
     "CRYPTOORCH_EXCHANGE_LOOKUP_BACKOFF_MAX_SECONDS": "2",
     "CRYPTOORCH_EXCHANGE_NOT_FOUND_LOOKUPS": "3",
     "CRYPTOORCH_AUDIT_CHECKPOINT_SECONDS": "5",
+    "CRYPTOORCH_JWT_TTL_SECONDS": str(int(RUN_SECONDS) + 3600),
     "CRYPTOORCH_HOURLY_TRADE_LIMIT": "1000000",
     "CRYPTOORCH_COOLDOWN_AFTER_FAILURES": "1000",
     "CRYPTOORCH_SUSPICIOUS_WITHDRAWALS_PER_HOUR": "1000000",
@@ -203,6 +205,7 @@ async def test_real_money_orders_end_once_at_the_venue_through_faults_and_kills(
     assert set(at_venue) <= accepted, "the venue holds orders nobody placed"
     assert not [o for o in sim.book.orders if o.is_open], "orders left open at the venue"
     assert monkey.kills.get("execution", 0) >= 2
-    hit = len(faults) - len(unused)
-    assert hit >= FAULTS // 4, f"only {hit} of {FAULTS} faults hit a request"
+    hit = [f for f in faults if all(f.fault is not u for u in unused)]
+    assert len(hit) >= 3, f"only {len(hit)} of {FAULTS} faults hit a request"
+    assert any(f.fault.path == ORDER_PATH and f.fault.method == "POST" for f in hit), hit
     assert len(at_venue) >= 5 and sim.book.trades, "the run placed too little to prove anything"
