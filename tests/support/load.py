@@ -136,7 +136,9 @@ class Load:
         stop_at = time.monotonic() + seconds
         await asyncio.gather(*(self._worker(n, stop_at, pause) for n in range(workers)))
 
-    async def cancel_everything_open(self, timeout: float = 90.0) -> list[str]:
+    async def cancel_everything_open(
+        self, timeout: float = 90.0, interval: float = 2.0
+    ) -> list[str]:
         """Cancel every order not yet final until none is left (resting limits end here).
 
         Returns the orders still not final at `timeout` (the checker reports them)."""
@@ -147,7 +149,7 @@ class Load:
                 return [order_id for _, order_id in left]
             for trader, order_id in left:
                 await self._cancel(trader, order_id)
-            await asyncio.sleep(2)
+            await asyncio.sleep(interval)
 
     async def _open(self, trader: Trader) -> list[str]:
         found: list[str] = []
