@@ -52,7 +52,7 @@ from tests.support.waiting import eventually
 RUN_SECONDS = float(os.environ.get("VENUE_CHAOS_SECONDS") or 30)
 TRADERS = 5
 EXECUTION_KILLS = max(2, int(RUN_SECONDS // 15))
-FAULTS = max(16, int(RUN_SECONDS // 2))
+FAULTS = max(16, int(RUN_SECONDS // 3))
 CLIENT_TIMEOUT_MS = 1500
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(int(RUN_SECONDS) + 270)]
 
