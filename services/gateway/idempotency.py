@@ -73,24 +73,18 @@ async def begin(
     then `finish`), the stored response if it is a replay; raises on reuse or while in flight."""
     await conn.execute(f"SET LOCAL lock_timeout = '{int(lock_timeout_ms)}ms'")
     try:
-        await conn.execute(
-            "DELETE FROM idempotency_keys WHERE user_id = $1 AND endpoint = $2 AND key = $3 "
-            "AND created_at < $4",
-            request.user_id,
-            request.endpoint,
-            request.key,
-            now - retention,
-        )
-        claimed = await conn.fetchval(
-            "INSERT INTO idempotency_keys (user_id, endpoint, key, request_hash, status_code, "
-            "response_body, created_at) VALUES ($1, $2, $3, $4, 0, ''::bytea, $5) "
-            "ON CONFLICT DO NOTHING RETURNING 1",
-            request.user_id,
-            request.endpoint,
-            request.key,
-            request.fingerprint,
-            now,
-        )
+        claimed = await _claim(conn, request, now)
+        if not claimed:  # a row past the retention that the purge has not reached yet is gone
+            expired = await conn.execute(
+                "DELETE FROM idempotency_keys WHERE user_id = $1 AND endpoint = $2 AND key = $3 "
+                "AND created_at < $4",
+                request.user_id,
+                request.endpoint,
+                request.key,
+                now - retention,
+            )
+            if expired != "DELETE 0":
+                claimed = await _claim(conn, request, now)
     except asyncpg.LockNotAvailableError:
         raise IdempotencyRequestInProgress(
             "a request with this Idempotency-Key is still being processed; retry later"
@@ -112,6 +106,22 @@ async def begin(
             "this Idempotency-Key was used with a different request; use a new key"
         )
     return StoredResponse(row["status_code"], bytes(row["response_body"]))
+
+
+async def _claim(conn: Connection, request: IdempotentRequest, now: datetime) -> bool:
+    """Insert the key row; False if one is there (committed, or in flight: then this waits
+    for it, at most `lock_timeout`). A new key, the usual case, costs this one round trip."""
+    claimed = await conn.fetchval(
+        "INSERT INTO idempotency_keys (user_id, endpoint, key, request_hash, status_code, "
+        "response_body, created_at) VALUES ($1, $2, $3, $4, 0, ''::bytea, $5) "
+        "ON CONFLICT DO NOTHING RETURNING 1",
+        request.user_id,
+        request.endpoint,
+        request.key,
+        request.fingerprint,
+        now,
+    )
+    return bool(claimed)
 
 
 async def finish(

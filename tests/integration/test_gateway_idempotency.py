@@ -108,3 +108,19 @@ async def test_keys_older_than_the_retention_are_purged(gateway: Gateway) -> Non
     await purge_expired(gateway.runtime.pool, gateway.settings, datetime.now(UTC))
     assert await gateway.sql("SELECT 1 FROM idempotency_keys WHERE key = $1", key) == []
     assert timedelta(hours=gateway.settings.idempotency_retention_hours) == timedelta(hours=24)
+
+
+async def test_a_key_past_the_retention_is_new_again_before_the_purge(gateway: Gateway) -> None:
+    user = await gateway.register()
+    key = new_key()
+    first = await gateway.http.post("/v1/orders", json=market_buy("0.01"), headers=user.auth(key))
+    await gateway.sql(
+        "UPDATE idempotency_keys SET created_at = now() - interval '25 hours' WHERE key = $1", key
+    )
+    again = await gateway.http.post("/v1/orders", json=market_buy("0.02"), headers=user.auth(key))
+    assert first.status_code == again.status_code == 202
+    assert "idempotent-replayed" not in again.headers
+    assert again.json()["order_id"] != first.json()["order_id"]
+    replay = await gateway.http.post("/v1/orders", json=market_buy("0.02"), headers=user.auth(key))
+    assert replay.content == again.content
+    assert replay.headers["idempotent-replayed"] == "true"
