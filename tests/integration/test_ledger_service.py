@@ -18,7 +18,7 @@ from services.ledger.domain import LedgerPolicy
 from services.ledger.handlers import make_handler
 from services.ledger.invariants import check_invariants
 from services.ledger.settings import LedgerSettings
-from shared.contracts import Envelope, Payload, decode, encode
+from shared.contracts import Envelope, Payload, decode
 from shared.contracts.ledger import FundsHeld, FundsHoldRejected, HoldReleased
 from shared.contracts.orders import Side
 from shared.contracts.reasons import RejectReason
@@ -26,6 +26,7 @@ from shared.db import connect, create_pool
 from shared.kafka import make_producer
 from shared.service import ServiceRuntime, prepare_database
 from tests.support.running import running_service
+from tests.support.topics import publish
 from tests.support.waiting import eventually
 from tests.unit.ledger.messages import D, approve, cancelled, deposit, fill
 
@@ -50,13 +51,6 @@ async def producer(ledger: ServiceRuntime) -> AsyncIterator[AIOKafkaProducer]:
     await producer.start()
     yield producer
     await producer.stop()
-
-
-async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
-    for message in messages:
-        await producer.send_and_wait(
-            message.topic.value, encode(message), key=message.account_id.encode()
-        )
 
 
 async def emitted(pool: asyncpg.Pool, user: str) -> list[Payload]:

@@ -18,7 +18,7 @@ import services.safety.app
 from services.safety.app import build
 from services.safety.settings import SafetySettings
 from services.safety.store_events import EventStore
-from shared.contracts import Envelope, Payload, decode, encode
+from shared.contracts import Payload, decode
 from shared.contracts.decisions import (
     OrderApproved,
     OrderRejected,
@@ -30,6 +30,7 @@ from shared.contracts.reasons import RejectReason
 from shared.kafka import make_producer
 from shared.service import ServiceRuntime
 from tests.support.running import running_service
+from tests.support.topics import publish
 from tests.support.waiting import eventually
 from tests.unit.safety.messages import (
     failed,
@@ -108,13 +109,6 @@ async def producer(safety: ServiceRuntime) -> AsyncIterator[AIOKafkaProducer]:
     await producer.start()
     yield producer
     await producer.stop()
-
-
-async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
-    for message in messages:
-        await producer.send_and_wait(
-            message.topic.value, encode(message), key=message.account_id.encode()
-        )
 
 
 async def decisions(pool: asyncpg.Pool, user: str) -> list[Payload]:

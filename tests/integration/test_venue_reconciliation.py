@@ -21,7 +21,7 @@ from services.ledger.app import build as build_ledger
 from services.ledger.settings import LedgerSettings
 from services.safety.app import build as build_safety
 from services.safety.settings import SafetySettings
-from shared.contracts import Envelope, Payload, decode, encode
+from shared.contracts import Envelope, Payload, decode
 from shared.contracts.accounts import KillSwitchChanged
 from shared.contracts.decisions import OrderApproved, OrderRejected
 from shared.contracts.execution import VenueBalancesReported
@@ -31,6 +31,7 @@ from shared.contracts.reasons import RejectReason
 from shared.kafka import make_producer
 from shared.service import ServiceRuntime
 from tests.support.running import running_service
+from tests.support.topics import publish
 from tests.support.waiting import eventually
 from tests.unit.ledger.messages import D, deposit, detected, envelope
 from tests.unit.safety.messages import place, registered, tick
@@ -72,13 +73,6 @@ async def producer(ledger: ServiceRuntime) -> AsyncIterator[AIOKafkaProducer]:
     await producer.start()
     yield producer
     await producer.stop()
-
-
-async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
-    for message in messages:
-        await producer.send_and_wait(
-            message.topic.value, encode(message), key=message.account_id.encode()
-        )
 
 
 def report(user: str, minute: int, **balances: str) -> Envelope:

@@ -1,8 +1,19 @@
-"""Read what is on a topic, from the beginning, without joining a consumer group."""
+"""Put messages on their topics, and read what is on a topic from the beginning without
+joining a consumer group."""
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+
+from shared.contracts import Envelope, encode
+
+
+async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
+    """Each message on its contract's topic, keyed by account, in order, acknowledged."""
+    for message in messages:
+        await producer.send_and_wait(
+            message.topic.value, encode(message), key=message.account_id.encode()
+        )
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
