@@ -4,6 +4,7 @@ appends through broker + database, and `audit verify` over a long trail."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -25,10 +26,11 @@ from services.safety.domain import (
     ReferencePrice,
     decide_order,
 )
+from services.safety.domain.markets import MarketListing, MarketRules
 from services.safety.settings import SafetySettings
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.accounts import UserRegistered
-from shared.contracts.execution import PriceTick
+from shared.contracts.execution import ListedMarket, MarketsListed, PriceTick
 from shared.contracts.orders import OrderSpec, OrderType, PlaceOrder, Side
 from shared.contracts.wallet import RecordDeposit
 from shared.db import connect, ensure_database
@@ -58,6 +60,17 @@ def _order(i: int) -> PlaceOrder:
     return PlaceOrder(order=spec)
 
 
+BTC_USDT_RULES = MarketRules(
+    amount_min=Decimal("0.00001"),
+    amount_max=Decimal("9000"),
+    cost_min=Decimal("5"),
+    cost_max=Decimal("9000000"),
+    amount_step=Decimal("0.00001"),
+    price_step=Decimal("0.01"),
+)
+"""Binance's rules for BTC/USDT: every market rule runs, as it would for a real order."""
+
+
 def safety_engine(report: Report, count: int) -> None:
     limits = SafetySettings.model_construct().limits()
     now = datetime.now(UTC)
@@ -71,6 +84,7 @@ def safety_engine(report: Report, count: int) -> None:
             prices,
             KillSwitches(),
             now,
+            MarketListing(venue_known=True, rules=BTC_USDT_RULES),
         )
         for i in range(count)
     ]
@@ -136,6 +150,15 @@ async def safety_service(server: str, bootstrap: str, report: Report, count: int
         db_prefix="benchsafety",
         **SAFETY_UNLIMITED,
     )
+    listed = ListedMarket(symbol="BTC/USDT", **dataclasses.asdict(BTC_USDT_RULES))
+    listing = new_message(
+        MarketsListed(
+            venue="paper", listed_at=datetime.now(UTC), part=1, parts=1, markets=[listed]
+        ),
+        producer="bench",
+        account_id=SYSTEM_ACCOUNT,
+        correlation_id="markets:paper",
+    )
     tick = new_message(
         PriceTick(venue="paper", symbol="BTC/USDT", price=Decimal("65000"), sequence=1),
         producer="bench",
@@ -160,7 +183,7 @@ async def safety_service(server: str, bootstrap: str, report: Report, count: int
         settings,
         Path("services/safety/migrations"),
         build_safety,
-        [tick, *registrations],
+        [listing, tick, *registrations],
         orders,
     )
     conn = await connect(settings.service_database_url("safety"))

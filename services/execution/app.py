@@ -3,6 +3,7 @@ sender, lookups, deposits), the inbox handler, and the startup reconciliation be
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 
 import asyncpg
@@ -11,6 +12,7 @@ from services.execution.balances import BalanceReporter
 from services.execution.deposits import DepositWatcher
 from services.execution.handlers import ExecutionHandler, VenueFactory, utc_now
 from services.execution.keys import KeyChecker
+from services.execution.listings import MarketLister, announce_listing
 from services.execution.market import start
 from services.execution.outcomes import Backoff
 from services.execution.remote_clients import RemoteClients, VenueOpener
@@ -23,6 +25,7 @@ from services.execution.venues.base import RemoteVenue, Venue
 from services.execution.venues.ccxt_venue import CcxtVenue
 from services.execution.venues.paper import PAPER, PaperRules, PaperVenue
 from services.execution.venues.paper_store import PaperStore
+from shared.contracts.execution import ListedMarket
 from shared.contracts.topics import Topic
 from shared.db import Connection
 from shared.outbox import enqueue
@@ -46,6 +49,13 @@ def paper_rules(settings: ExecutionSettings) -> PaperRules:
 async def seed_paper_prices(conn: Connection, start_prices: dict[str, Decimal]) -> None:
     """List each configured symbol; a walk that exists already continues where it stopped."""
     await PaperStore(conn).seed_prices([start(s, p) for s, p in sorted(start_prices.items())])
+
+
+async def list_paper_markets(conn: Connection) -> None:
+    """Tell safety what the paper venue trades (every symbol with a walk), before any tick."""
+    symbols = sorted(await PaperStore(conn).symbols())
+    markets = [ListedMarket(symbol=symbol) for symbol in symbols]
+    await announce_listing(conn, enqueue, utc_now(), PAPER, markets)
 
 
 def venue_factory(rules: PaperRules) -> VenueFactory:
@@ -93,9 +103,17 @@ def venue_work(
 ) -> VenueWork:
     clients = RemoteClients(pool, opener or ccxt_opener(settings), settings.exchange_seal_key)
     rules = remote_rules(settings)
+    lister = MarketLister(
+        pool,
+        clients,
+        emit=enqueue,
+        clock=utc_now,
+        monotonic=time.monotonic,
+        refresh_seconds=settings.exchange_markets_refresh_seconds,
+    )
     return VenueWork(
         clients=clients,
-        keys=KeyChecker(pool, clients, rules.backoff, emit=enqueue, clock=utc_now),
+        keys=KeyChecker(pool, clients, rules.backoff, emit=enqueue, clock=utc_now, lister=lister),
         orders=RemoteOrders(
             pool, clients, rules, emit=enqueue, clock=utc_now, after_send=after_send
         ),
@@ -106,6 +124,7 @@ def venue_work(
         startup_reconcile_seconds=settings.exchange_startup_reconcile_seconds,
         balances=BalanceReporter(pool, clients, emit=enqueue, clock=utc_now),
         balance_poll_seconds=settings.venue_balance_interval_seconds,
+        listings=lister,
     )
 
 
@@ -124,8 +143,9 @@ async def build_with(
     if not isinstance(settings, ExecutionSettings):
         raise TypeError("execution needs ExecutionSettings")
     rules = paper_rules(settings)
-    async with runtime.pool.acquire() as conn:
+    async with runtime.pool.acquire() as conn, conn.transaction():
         await seed_paper_prices(conn, settings.paper_start_prices)
+        await list_paper_markets(conn)
     work = venue_work(runtime.pool, settings, opener=opener, after_send=after_send)
     await work.reconcile_at_startup()  # before the first message is consumed
     runtime.consume(CONSUMED_TOPICS, ExecutionHandler(venue_for=venue_factory(rules)))

@@ -1,5 +1,7 @@
 """Users' exchange keys: stored sealed when `ExchangeKeyAdded` arrives, checked in the background
-with ccxt `fetch_balance` (never inside a transaction), reported as `ExchangeKeyValidated`.
+with ccxt `fetch_balance` (never inside a transaction), reported as `ExchangeKeyValidated`. A key
+validated while its venue's listing is due brings that listing too, in the same transaction and
+just before it (see `services.execution.listings`).
 
 The plaintext never leaves the venue client: not in the database, a log line or a message.
 A check that cannot complete (timeout, 5xx) is retried with backoff; one that cannot even
@@ -17,6 +19,7 @@ import asyncpg
 from services.execution.announce import Announcer, Emit
 from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
 from services.execution.keys_store import KeyStatus, KeyStore, StoredKey
+from services.execution.listings import MarketLister
 from services.execution.outcomes import Backoff
 from services.execution.remote_clients import RemoteClients
 from shared.contracts.execution import ExchangeKeyValidated
@@ -33,12 +36,14 @@ class KeyChecker:
         *,
         emit: Emit,
         clock: Callable[[], datetime],
+        lister: MarketLister | None = None,
     ) -> None:
         self._pool = pool
         self._clients = clients
         self._backoff = backoff
         self._emit = emit
         self._clock = clock
+        self._lister = lister
 
     async def tick(self) -> None:
         async with self._pool.acquire() as conn:
@@ -58,6 +63,10 @@ class KeyChecker:
             verdict = None
         if verdict is None or verdict[0] is KeyStatus.INVALID:
             await self._clients.forget(key)
+        markets, announced = None, False
+        if verdict is not None and verdict[0] is KeyStatus.VALID and self._lister is not None:
+            if self._lister.is_due(key.exchange):
+                markets = await self._lister.markets_of(key, reload=False)
         async with self._pool.acquire() as conn, conn.transaction():
             keys = KeyStore(conn)
             if verdict is None:
@@ -66,6 +75,9 @@ class KeyChecker:
                 return
             status, detail = verdict
             if await keys.record_check(key.key_id, status, detail):
+                if markets is not None and self._lister is not None:  # before the validation
+                    await self._lister.announce(conn, key.exchange, markets)
+                    announced = True
                 validated = ExchangeKeyValidated(
                     key_id=key.key_id,
                     exchange=key.exchange,
@@ -74,3 +86,5 @@ class KeyChecker:
                 )
                 announce = Announcer(conn, self._emit, self._clock(), cause=None)
                 await announce(validated, account_id=key.account_id, correlation_id=key.key_id)
+        if announced and self._lister is not None:
+            self._lister.listed(key.exchange)

@@ -58,6 +58,9 @@ class ExecutionSettings(CommonSettings):
     is left is reconciled by the background passes."""
     deposit_poll_seconds: float = Field(default=30.0, gt=0, le=86_400)
     """How often each account with a validated key is asked for new deposits."""
+    exchange_markets_refresh_seconds: float = Field(default=3600.0, ge=1, le=86_400)
+    """How often each network venue with a validated key is asked for its markets again
+    (`MarketsListed`: safety checks orders against the latest listing)."""
     venue_balance_interval_seconds: float = Field(default=300.0, ge=0, le=86_400)
     """How often each account with a validated key reports its venue balances
     (`VenueBalancesReported`, reconciled by the ledger); 0 turns the reports off. The paper venue

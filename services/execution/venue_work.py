@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from services.execution.balances import BalanceReporter
 from services.execution.deposits import DepositWatcher
 from services.execution.keys import KeyChecker
+from services.execution.listings import MarketLister
 from services.execution.remote_clients import RemoteClients
 from services.execution.remote_orders import RemoteOrders
 from services.execution.remote_withdrawals import RemoteWithdrawals
@@ -35,6 +36,7 @@ class VenueWork:
     balances: BalanceReporter | None = None
     balance_poll_seconds: float = 0.0
     """How often balances are reported; 0: never."""
+    listings: MarketLister | None = None
 
     async def reconcile_at_startup(self) -> tuple[int, int]:
         """Before consuming: every open or unknown order and withdrawal compared with its venue
@@ -59,6 +61,8 @@ class VenueWork:
             await asyncio.to_thread(ccxt_async)
             while not stop.is_set():
                 await self._pass("keys", self.keys.tick)
+                if self.listings is not None:
+                    await self._pass("markets", self.listings.tick)
                 await self._pass("orders", self.orders.tick)
                 await self._pass("withdrawals", self.withdrawals.tick)
                 if loop.time() >= next_deposits:

@@ -33,6 +33,7 @@ from shared.contracts.decisions import SuspiciousActivityFlagged
 from shared.contracts.envelope import Envelope, new_message
 from shared.contracts.execution import (
     ExchangeKeyValidated,
+    MarketsListed,
     OrderCancelled,
     OrderFailed,
     OrderFilled,
@@ -70,6 +71,8 @@ class SafetyHandlers:
                 await EventStore(conn).save_price(
                     tick.symbol, tick.venue, tick.price, tick.sequence, message.occurred_at
                 )
+            case MarketsListed() as listed:
+                await EventStore(conn).save_listing(listed)
             case UserRegistered() as registered:
                 await EventStore(conn).save_known_account(
                     registered.user_id, registered.role, message.occurred_at
@@ -116,6 +119,7 @@ class SafetyHandlers:
             prices=await store.price_book(symbols),
             switches=inputs.switches,
             now=now,
+            market=await store.market(order.exchange, order.symbol),
             requested_at=requested_at,
         )
         decision = decide_order(check)

@@ -1,4 +1,7 @@
-"""Safety's settings: every limit, overridable by environment (`CRYPTOORCH_<FIELD NAME>`)."""
+"""Safety's settings: every limit, overridable by environment (`CRYPTOORCH_<FIELD NAME>`).
+
+Which symbols a venue lists, and each market's own limits, are not settings: they come from
+the venue (`MarketsListed`, see `services.safety.domain.markets`)."""
 
 from __future__ import annotations
 
@@ -7,17 +10,12 @@ from decimal import Decimal
 
 from pydantic import Field
 
-from services.safety.domain.limits import PAPER_VENUE, Limits
+from services.safety.domain.limits import Limits
 from shared.money import NonNegativeMoney, PositiveMoney
 from shared.settings import CommonSettings
 
 
 class SafetySettings(CommonSettings):
-    paper_symbols: list[str] = Field(default=["BTC/USDT", "ETH/USDT", "SOL/USDT"])
-    """Symbols listed on the paper venue (JSON list in the environment)."""
-    exchange_symbols: dict[str, list[str]] = Field(default_factory=dict)
-    """Symbols listed on other exchanges, e.g. `{"binance": ["BTC/USDT"]}`: an exchange not
-    named here lists nothing, so its orders are rejected with INVALID_SYMBOL."""
     usd_stable_assets: list[str] = Field(default=["USDT", "USDC", "USD", "DAI"])
     price_max_decimals: int = Field(default=8, ge=0, le=18)
     price_max_age_seconds: int = Field(default=60, ge=1)
@@ -43,10 +41,6 @@ class SafetySettings(CommonSettings):
 
     def limits(self) -> Limits:
         return Limits(
-            listed_symbols={
-                **{name: frozenset(symbols) for name, symbols in self.exchange_symbols.items()},
-                PAPER_VENUE: frozenset(self.paper_symbols),
-            },
             usd_stable_assets=frozenset(self.usd_stable_assets),
             price_max_decimals=self.price_max_decimals,
             price_max_age=timedelta(seconds=self.price_max_age_seconds),

@@ -24,6 +24,7 @@ from services.safety.domain import (
     WithdrawalDecision,
     utc_day,
 )
+from services.safety.domain.markets import MarketListing, MarketRules
 from shared.contracts.decisions import OrderRejected, WithdrawalRejected
 from shared.contracts.orders import OrderSpec
 from shared.contracts.wallet import WithdrawalSpec
@@ -123,6 +124,28 @@ class SafetyStore:
             sorted(set(symbols)),
         )
         return PriceBook({r["symbol"]: ReferencePrice(r["price"], r["observed_at"]) for r in rows})
+
+    async def market(self, venue: str, symbol: str) -> MarketListing:
+        row = await self._conn.fetchrow(
+            "SELECT EXISTS (SELECT 1 FROM markets WHERE venue = $1) AS venue_known, "
+            "m.symbol, m.amount_min, m.amount_max, m.cost_min, m.cost_max, m.amount_step, "
+            "m.price_step FROM (SELECT 1) AS one "
+            "LEFT JOIN markets AS m ON m.venue = $1 AND m.symbol = $2",
+            venue,
+            symbol,
+        )
+        assert row is not None
+        if row["symbol"] is None:
+            return MarketListing(venue_known=row["venue_known"], rules=None)
+        rules = MarketRules(
+            amount_min=row["amount_min"],
+            amount_max=row["amount_max"],
+            cost_min=row["cost_min"],
+            cost_max=row["cost_max"],
+            amount_step=row["amount_step"],
+            price_step=row["price_step"],
+        )
+        return MarketListing(venue_known=True, rules=rules)
 
     async def decision_inputs(
         self,

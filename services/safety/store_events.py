@@ -1,4 +1,4 @@
-"""Safety's SQL for what it learns from events: prices, kill switches, fills, failures.
+"""Safety's SQL for what it learns from events: prices, markets, kill switches, fills, failures.
 
 Each write is idempotent by a natural key (symbol + time, switch + time, trade id,
 order id), so a message applied twice changes nothing the second time.
@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from services.safety.domain import OVERRIDABLE_LIMITS, Position
 from services.safety.errors import InvalidLimitOverride
+from shared.contracts.execution import MarketsListed
 from shared.db import Connection
 
 
@@ -35,6 +36,39 @@ class EventStore:
             sequence,
             observed_at,
         )
+
+    async def save_listing(self, listed: MarketsListed) -> None:
+        """A part of a venue's listing: each market kept unless a newer listing already has
+        it; the last part drops the venue's markets no part of this listing named."""
+        await self._conn.executemany(
+            "INSERT INTO markets (venue, symbol, amount_min, amount_max, cost_min, cost_max, "
+            "amount_step, price_step, listed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) "
+            "ON CONFLICT (venue, symbol) DO UPDATE SET amount_min = EXCLUDED.amount_min, "
+            "amount_max = EXCLUDED.amount_max, cost_min = EXCLUDED.cost_min, "
+            "cost_max = EXCLUDED.cost_max, amount_step = EXCLUDED.amount_step, "
+            "price_step = EXCLUDED.price_step, listed_at = EXCLUDED.listed_at "
+            "WHERE markets.listed_at <= EXCLUDED.listed_at",
+            [
+                (
+                    listed.venue,
+                    m.symbol,
+                    m.amount_min,
+                    m.amount_max,
+                    m.cost_min,
+                    m.cost_max,
+                    m.amount_step,
+                    m.price_step,
+                    listed.listed_at,
+                )
+                for m in listed.markets
+            ],
+        )
+        if listed.part == listed.parts:
+            await self._conn.execute(
+                "DELETE FROM markets WHERE venue = $1 AND listed_at < $2",
+                listed.venue,
+                listed.listed_at,
+            )
 
     async def save_known_account(self, account_id: str, role: str, at: datetime) -> None:
         """Safety has seen the account registered (a repeated registration changes nothing)."""

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import AwareDatetime, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.envelope import Payload, register
+from shared.contracts.orders import SYMBOL_PATTERN
 from shared.contracts.reasons import RejectReason
 from shared.contracts.topics import Topic
 from shared.money import NonNegativeMoney, PositiveMoney
@@ -110,6 +111,51 @@ class PriceTick(Payload):
     symbol: str
     price: PositiveMoney
     sequence: int = Field(ge=0)
+
+
+MARKETS_PER_MESSAGE = 400
+"""A venue's listing is split into parts of at most this many markets (the envelope's size cap)."""
+
+
+class ListedMarket(BaseModel):
+    """One spot market a venue lists, with the venue's own rules for it. A rule the venue does
+    not state is None: safety then applies only its own limits for it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    symbol: str = Field(pattern=SYMBOL_PATTERN)
+    amount_min: PositiveMoney | None = None
+    amount_max: PositiveMoney | None = None
+    cost_min: PositiveMoney | None = None
+    """In the quote asset: amount x price."""
+    cost_max: PositiveMoney | None = None
+    amount_step: PositiveMoney | None = None
+    """An amount must be a whole multiple of this (the venue's lot size)."""
+    price_step: PositiveMoney | None = None
+    """A limit price must be a whole multiple of this (the venue's tick size)."""
+
+
+@register
+class MarketsListed(Payload):
+    """The markets a venue lists, published by execution: the paper venue's at start, a network
+    venue's from ccxt `load_markets` when a key for it is validated and then periodically.
+    Part `part` of `parts`; every part of one listing has the same `listed_at`, and the last part
+    ends it: a market of that venue not in any part is no longer listed. Like `PriceTick`, its
+    envelope's account is the system account, so a listing and the ticks stay in order."""
+
+    TYPE = "MarketsListed"
+    TOPIC = Topic.MARKET_PRICES
+    venue: str = Field(pattern=r"^[a-z0-9_]{2,32}$")
+    listed_at: AwareDatetime
+    part: int = Field(ge=1)
+    parts: int = Field(ge=1, le=1000)
+    markets: list[ListedMarket] = Field(max_length=MARKETS_PER_MESSAGE)
+
+    @model_validator(mode="after")
+    def _part_within_parts(self) -> MarketsListed:
+        if self.part > self.parts:
+            raise ValueError(f"part {self.part} of {self.parts}")
+        return self
 
 
 @register

@@ -57,7 +57,6 @@ CLIENT_TIMEOUT_MS = 1500
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(int(RUN_SECONDS) + 270)]
 
 SETTINGS = {
-    "CRYPTOORCH_EXCHANGE_SYMBOLS": json.dumps({VENUE: sorted(MARKETS)}),
     "CRYPTOORCH_PAPER_START_PRICES": json.dumps({s: str(p) for s, p in MARKETS.items()}),
     "CRYPTOORCH_EXCHANGE_TIMEOUT_MS": str(CLIENT_TIMEOUT_MS),
     "CRYPTOORCH_EXCHANGE_POLL_SECONDS": "0.3",

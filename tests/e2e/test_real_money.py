@@ -65,7 +65,6 @@ def real_system(
 ) -> Iterator[System]:
     env = system_env(service_env, tmp_path)
     env["CRYPTOORCH_EXCHANGE_URL_OVERRIDES"] = json.dumps({"binance": venue[0]})
-    env["CRYPTOORCH_EXCHANGE_SYMBOLS"] = json.dumps({"binance": ["BTC/USDT"]})
     env["CRYPTOORCH_EXCHANGE_POLL_SECONDS"] = "0.3"
     env["CRYPTOORCH_PAPER_START_PRICES"] = json.dumps({"BTC/USDT": "65000"})
     running = System(env, tmp_path / "logs", f"http://127.0.0.1:{env['CRYPTOORCH_GATEWAY_PORT']}")

@@ -26,6 +26,7 @@ from shared.contracts.decisions import (
     WithdrawalApproved,
     WithdrawalRejected,
 )
+from shared.contracts.execution import ListedMarket
 from shared.contracts.reasons import RejectReason
 from shared.kafka import make_producer
 from shared.service import ServiceRuntime
@@ -37,6 +38,7 @@ from tests.unit.safety.messages import (
     filled,
     key_checked,
     kill_switch,
+    listing,
     place,
     registered,
     tick,
@@ -93,8 +95,6 @@ async def safety(
 ) -> AsyncIterator[ServiceRuntime]:
     settings = settings_factory(
         SafetySettings,
-        paper_symbols=[symbol],
-        exchange_symbols={"binance": [symbol]},
         orders_per_second=1000,
         consumer_batch_size=200,
     )
@@ -104,9 +104,19 @@ async def safety(
 
 
 @pytest.fixture
-async def producer(safety: ServiceRuntime) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(safety: ServiceRuntime, symbol: str) -> AsyncIterator[AIOKafkaProducer]:
+    """A producer, once safety knows that the paper venue and binance list the test's symbol."""
     producer = make_producer(safety.settings.kafka_bootstrap_servers)
     await producer.start()
+    await publish(producer, listing("paper", symbol), listing("binance", symbol))
+    await eventually(
+        lambda: safety.pool.fetchval(
+            "SELECT count(*) FROM markets WHERE symbol = $1 AND venue IN ('paper', 'binance')",
+            symbol,
+        ),
+        until=lambda found: found == 2,
+        what=f"{symbol} listed at safety",
+    )
     yield producer
     await producer.stop()
 
@@ -417,3 +427,47 @@ async def test_a_held_order_is_rejected_and_flagged_once_though_delivered_twice(
     flag, rejection = (decode(bytes(r["value"])) for r in outbox)
     assert flag.causation_id == rejection.causation_id  # both caused by the same command
     assert flag.correlation_id == rejection.correlation_id == f"{user}-held"
+
+
+async def test_a_venues_new_listing_applies_to_the_orders_after_it(
+    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+) -> None:
+    await publish(producer, tick(symbol, "100", 1), place(user, f"{user}-1", symbol=symbol))
+    (first,) = await wait_for_decisions(safety.pool, user, 1)
+    assert isinstance(first, OrderApproved)
+
+    # the venue now lists the symbol with a minimum cost of 500 USDT, then stops listing it
+    rules = ListedMarket(symbol=symbol, cost_min=Decimal("500"), amount_step=Decimal("1"))
+    await publish(producer, listing("paper", rules))
+    await eventually(
+        lambda: safety.pool.fetchval(
+            "SELECT cost_min FROM markets WHERE venue = 'paper' AND symbol = $1", symbol
+        ),
+        what="the new rules at safety",
+    )
+    await publish(
+        producer,
+        tick(symbol, "100", 2),
+        place(user, f"{user}-2", symbol=symbol, amount="4"),  # 400 USDT
+        place(user, f"{user}-3", symbol=symbol, amount="4.5"),  # off the 1-unit lot size
+        place(user, f"{user}-4", symbol=symbol, amount="5"),  # exactly 500 USDT
+    )
+    found = await wait_for_decisions(safety.pool, user, 4)
+    assert [(d.reason, d.rule) for d in found[1:3] if isinstance(d, OrderRejected)] == [
+        (RejectReason.AMOUNT_BELOW_MIN, "market_cost"),
+        (RejectReason.PRICE_INVALID, "market_precision"),
+    ]
+    assert isinstance(found[3], OrderApproved)
+
+    await publish(producer, listing("paper", "OTHER/USDT"))
+    await eventually(
+        lambda: safety.pool.fetchval(
+            "SELECT count(*) FROM markets WHERE venue = 'paper' AND symbol = $1", symbol
+        ),
+        until=lambda count: count == 0,
+        what=f"{symbol} no longer listed at safety",
+    )
+    await publish(producer, place(user, f"{user}-5", symbol=symbol, amount="5"))
+    delisted = (await wait_for_decisions(safety.pool, user, 5))[4]
+    assert isinstance(delisted, OrderRejected)
+    assert (delisted.reason, delisted.rule) == (RejectReason.INVALID_SYMBOL, "symbol_listed")

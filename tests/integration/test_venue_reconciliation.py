@@ -34,7 +34,7 @@ from tests.support.running import running_service
 from tests.support.topics import publish
 from tests.support.waiting import eventually
 from tests.unit.ledger.messages import D, deposit, detected, envelope
-from tests.unit.safety.messages import place, registered, tick
+from tests.unit.safety.messages import listing, place, registered, tick
 
 pytestmark = pytest.mark.integration
 SAFETY_MIGRATIONS = Path(services.safety.app.__file__).parent / "migrations"
@@ -62,7 +62,7 @@ async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceR
 async def safety(
     settings_factory: Callable[..., Any], symbol: str
 ) -> AsyncIterator[ServiceRuntime]:
-    settings = settings_factory(SafetySettings, paper_symbols=[symbol], consumer_batch_size=50)
+    settings = settings_factory(SafetySettings, consumer_batch_size=50)
     async with running_service("safety", settings, SAFETY_MIGRATIONS, build_safety) as runtime:
         yield runtime
 
@@ -132,10 +132,15 @@ async def test_a_confirmed_shortfall_halts_the_account_and_its_next_order_is_rej
     symbol: str,
 ) -> None:
     await funded_at_binance(ledger, producer, user)
-    await publish(producer, registered(user))  # safety decides only for accounts it knows
+    # safety decides only for accounts it knows, and for markets a venue lists
+    await publish(producer, registered(user), listing("paper", symbol))
     await eventually(
         lambda: safety.pool.fetchval("SELECT 1 FROM known_accounts WHERE account_id = $1", user),
         what="the account known to safety",
+    )
+    await eventually(
+        lambda: safety.pool.fetchval("SELECT 1 FROM markets WHERE symbol = $1", symbol),
+        what="the symbol listed at safety",
     )
     await publish(producer, tick(symbol, "100", 1), place(user, f"{user}-1", symbol=symbol))
     await eventually(

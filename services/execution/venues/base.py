@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from services.execution.domain import Trade, VenueOrderStatus
+from shared.contracts.execution import ListedMarket
 from shared.contracts.orders import OrderType, Side
 
 
@@ -99,6 +100,11 @@ class RemoteVenue(Venue, Protocol):
     async def balances(self) -> dict[str, Decimal]:
         """What the account holds (`fetch_balance`): the total (free + used) of each asset it
         holds any of. Raises rather than guess an amount it could not read."""
+        ...
+
+    async def markets(self, *, reload: bool = False) -> list[ListedMarket]:
+        """The spot markets the venue lists, with its rules for each (`load_markets`; `reload`
+        asks the venue again rather than using what this client already loaded)."""
         ...
 
     async def close(self) -> None: ...

@@ -9,6 +9,7 @@ from typing import Any
 
 from services.execution.domain import Trade, VenueOrderStatus
 from services.execution.venues.base import DepositSeen, VenueOrder
+from shared.contracts.execution import ListedMarket
 
 log = logging.getLogger(__name__)
 
@@ -111,3 +112,57 @@ def balance_totals(raw: dict[str, Any]) -> dict[str, Decimal]:
         if amount != 0:
             held[str(asset)] = amount
     return held
+
+
+DECIMAL_PLACES, SIGNIFICANT_DIGITS, TICK_SIZE = 2, 3, 4
+"""ccxt's precision modes (`exchange.precisionMode`)."""
+
+
+def listed_markets(markets: dict[str, Any], precision_mode: int) -> list[ListedMarket]:
+    """The active spot markets, with their limits and steps as Decimals. A market whose rules
+    cannot be read exactly (a float, a malformed number) is left out: not listed, so orders for
+    it are refused rather than checked against rules we guessed."""
+    listed: list[ListedMarket] = []
+    for symbol, market in sorted(markets.items()):
+        if not market.get("spot") or market.get("active") is False:
+            continue
+        try:
+            listed.append(_listed_market(symbol, market, precision_mode))
+        except (ValueError, TypeError) as exc:  # includes a ValidationError
+            log.warning("market %s left out of the listing: %s", symbol, exc)
+    return listed
+
+
+def _listed_market(symbol: str, market: dict[str, Any], precision_mode: int) -> ListedMarket:
+    limits, precision = market.get("limits") or {}, market.get("precision") or {}
+    amount, cost = limits.get("amount") or {}, limits.get("cost") or {}
+    return ListedMarket(
+        symbol=symbol,
+        amount_min=_positive(amount.get("min")),
+        amount_max=_positive(amount.get("max")),
+        cost_min=_positive(cost.get("min")),
+        cost_max=_positive(cost.get("max")),
+        amount_step=_step(precision.get("amount"), precision_mode),
+        price_step=_step(precision.get("price"), precision_mode),
+    )
+
+
+def _positive(value: Any) -> Decimal | None:
+    """A limit the venue states, or None; zero means "no limit" in ccxt's markets."""
+    if value is None or value == "":
+        return None
+    number = decimal(value)
+    return number if number > 0 else None
+
+
+def _step(value: Any, precision_mode: int) -> Decimal | None:
+    if value is None or value == "":
+        return None
+    if precision_mode == TICK_SIZE:
+        return _positive(value)
+    if precision_mode == DECIMAL_PLACES:
+        places = decimal(value)
+        if places != places.to_integral_value():
+            raise ValueError(f"{value!r} decimal places")
+        return Decimal(1).scaleb(-int(places))
+    return None  # significant digits: no fixed step; the venue's own check stays

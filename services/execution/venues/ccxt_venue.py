@@ -28,6 +28,7 @@ from services.execution.venues.ccxt_client import (
     create_exchange,
     traced_session,
 )
+from shared.contracts.execution import ListedMarket
 from shared.ids import derived_id
 
 WITHDRAWAL_ID_PARAM = {"binance": "withdrawOrderId"}
@@ -166,6 +167,12 @@ class CcxtVenue:
         await self._calls.ready()
         raw = await self._calls.checked(lambda: self._exchange.fetch_balance())
         return parse.balance_totals(raw)
+
+    async def markets(self, *, reload: bool = False) -> list[ListedMarket]:
+        await self._calls.ready()
+        if reload:
+            await self._calls.checked(lambda: self._exchange.load_markets(True))
+        return parse.listed_markets(self._exchange.markets, self._exchange.precisionMode)
 
     # --- internals ----------------------------------------------------------------------------
 

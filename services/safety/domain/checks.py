@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from services.safety.domain.limits import Limits
+from services.safety.domain.markets import MarketListing
 from services.safety.domain.state import AccountState, KillSwitches, PriceBook
 from shared.contracts.orders import OrderSpec, PlaceOrder
 from shared.contracts.wallet import RequestWithdrawal, WithdrawalSpec
@@ -22,6 +23,8 @@ class OrderCheck:
     prices: PriceBook
     switches: KillSwitches
     now: datetime
+    market: MarketListing
+    """The order's market at its venue, as last listed."""
     requested_at: datetime | None = None
     """When the user made the request, already clamped (`state.request_time`); None: now."""
 

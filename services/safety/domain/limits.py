@@ -13,8 +13,6 @@ PAPER_VENUE = "paper"
 
 @dataclass(frozen=True)
 class Limits:
-    listed_symbols: Mapping[str, frozenset[str]]
-    """Per exchange, the symbols that may be traded; an exchange not named here lists nothing."""
     usd_stable_assets: frozenset[str]
     price_max_decimals: int
     price_max_age: timedelta

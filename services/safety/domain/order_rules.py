@@ -11,6 +11,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 from services.safety.domain.checks import OrderCheck
+from services.safety.domain.markets import on_step
 from services.safety.domain.rejection import Rejection, shown
 from services.safety.domain.state import count_within, utc_day
 from services.safety.domain.valuation import OrderValuation
@@ -70,14 +71,18 @@ def exchange_key(check: OrderCheck) -> Rejection | None:
 
 
 def symbol_listed(check: OrderCheck) -> Rejection | None:
-    exchange, symbol = check.order.exchange, check.order.symbol
-    if symbol in check.limits.listed_symbols.get(exchange, frozenset()):
+    exchange, symbol, market = check.order.exchange, check.order.symbol, check.market
+    if market.listed:
         return None
+    if not market.venue_known:
+        detail = f"the markets of {exchange!r} are not known yet; retry shortly"
+    else:
+        detail = f"{symbol} is not listed on {exchange!r}"
     return Rejection(
         RejectReason.INVALID_SYMBOL,
         "symbol_listed",
-        f"{symbol} is not listed on {exchange!r}",
-        {"symbol": symbol, "exchange": exchange},
+        detail,
+        {"symbol": symbol, "exchange": exchange, "venue_known": str(market.venue_known).lower()},
     )
 
 
@@ -101,6 +106,73 @@ def price_valid(check: OrderCheck) -> Rejection | None:
         f"price must be positive with at most {allowed} decimals",
         {"price": shown(price), "max_decimals": shown(allowed)},
     )
+
+
+def market_precision(check: OrderCheck) -> Rejection | None:
+    """The venue's lot size and tick size: an amount or price it would round is refused here,
+    not silently changed there (the hold would no longer match the order)."""
+    rules, order = check.market.rules, check.order
+    if rules is None:
+        return None
+    for name, value, step in (
+        ("amount", order.amount, rules.amount_step),
+        ("price", order.price, rules.price_step),
+    ):
+        if value is not None and step is not None and not on_step(value, step):
+            return Rejection(
+                RejectReason.PRICE_INVALID,
+                "market_precision",
+                f"{name} {shown(value)} is not a multiple of {order.symbol}'s step {shown(step)}",
+                {name: shown(value), f"{name}_step": shown(step)},
+            )
+    return None
+
+
+def market_amount(check: OrderCheck) -> Rejection | None:
+    """The venue's own minimum and maximum amount (in the base asset) for this market."""
+    rules, amount = check.market.rules, check.order.amount
+    if rules is None:
+        return None
+    if rules.amount_min is not None and amount < rules.amount_min:
+        return Rejection(
+            RejectReason.AMOUNT_BELOW_MIN,
+            "market_amount",
+            f"amount is below {check.order.symbol}'s minimum at {check.order.exchange!r}",
+            {"amount": shown(amount), "amount_min": shown(rules.amount_min)},
+        )
+    if rules.amount_max is not None and amount > rules.amount_max:
+        return Rejection(
+            RejectReason.AMOUNT_ABOVE_MAX,
+            "market_amount",
+            f"amount is above {check.order.symbol}'s maximum at {check.order.exchange!r}",
+            {"amount": shown(amount), "amount_max": shown(rules.amount_max)},
+        )
+    return None
+
+
+def market_cost(check: OrderCheck, valuation: OrderValuation) -> Rejection | None:
+    """The venue's own minimum and maximum cost (amount x price, in the quote asset); a market
+    order is costed at the reference price."""
+    rules, order = check.market.rules, check.order
+    if rules is None:
+        return None
+    price = order.price if order.price is not None else valuation.reference_price
+    cost = multiply(order.amount, price)
+    if rules.cost_min is not None and cost < rules.cost_min:
+        return Rejection(
+            RejectReason.AMOUNT_BELOW_MIN,
+            "market_cost",
+            f"order cost is below {order.symbol}'s minimum at {order.exchange!r}",
+            {"cost": shown(cost), "cost_min": shown(rules.cost_min), "quote": order.quote},
+        )
+    if rules.cost_max is not None and cost > rules.cost_max:
+        return Rejection(
+            RejectReason.AMOUNT_ABOVE_MAX,
+            "market_cost",
+            f"order cost is above {order.symbol}'s maximum at {order.exchange!r}",
+            {"cost": shown(cost), "cost_max": shown(rules.cost_max), "quote": order.quote},
+        )
+    return None
 
 
 def price_band(check: OrderCheck, valuation: OrderValuation) -> Rejection | None:

@@ -6,21 +6,25 @@ Order (rule name → reject reason):
  2. kill_switch      → KILL_SWITCH            (global, account or symbol switch engaged)
  3. two_factor       → TWO_FACTOR_REQUIRED    (mode real without two_factor_verified)
  4. exchange_key     → EXCHANGE_KEY_INVALID   (mode real without a validated key)
- 5. symbol_listed    → INVALID_SYMBOL         (not listed on the order's exchange)
+ 5. symbol_listed    → INVALID_SYMBOL         (the venue does not list it, or safety has no
+                                               listing of the venue yet)
  6. price_valid      → PRICE_INVALID          (limit price not positive or too precise)
- 7. reference_price  → PRICE_UNAVAILABLE      (no fresh price for the symbol or its quote)
- 8. price_band       → PRICE_OUT_OF_BAND      (limit price beyond ±band of the reference)
- 9. min_notional     → AMOUNT_BELOW_MIN       (USD value below the minimum)
-10. max_notional     → AMOUNT_ABOVE_MAX       (USD value above the maximum)
-11. hourly_trades    → HOURLY_TRADE_LIMIT     (approved orders in the rolling hour)
-12. order_rate       → HOURLY_TRADE_LIMIT     (approved orders in the last second)
-13. cooldown         → COOLDOWN_ACTIVE        (consecutive failures, then a pause)
-14. daily_volume     → DAILY_VOLUME_EXCEEDED  (USD volume approved today, UTC)
-15. position_limit   → POSITION_LIMIT         (resulting base-asset position, in USD)
-16. daily_loss       → DAILY_LOSS_LIMIT       (realised loss today, UTC)
-17. rejection_burst  → SUSPICIOUS_ACTIVITY    (many rejected orders in the last hour)
+ 7. market_precision → PRICE_INVALID          (amount or price off the market's step)
+ 8. market_amount    → AMOUNT_BELOW_MIN/ABOVE_MAX (outside the market's own amount range)
+ 9. reference_price  → PRICE_UNAVAILABLE      (no fresh price for the symbol or its quote)
+10. price_band       → PRICE_OUT_OF_BAND      (limit price beyond ±band of the reference)
+11. market_cost      → AMOUNT_BELOW_MIN/ABOVE_MAX (outside the market's own cost range)
+12. min_notional     → AMOUNT_BELOW_MIN       (USD value below the minimum)
+13. max_notional     → AMOUNT_ABOVE_MAX       (USD value above the maximum)
+14. hourly_trades    → HOURLY_TRADE_LIMIT     (approved orders in the rolling hour)
+15. order_rate       → HOURLY_TRADE_LIMIT     (approved orders in the last second)
+16. cooldown         → COOLDOWN_ACTIVE        (consecutive failures, then a pause)
+17. daily_volume     → DAILY_VOLUME_EXCEEDED  (USD volume approved today, UTC)
+18. position_limit   → POSITION_LIMIT         (resulting base-asset position, in USD)
+19. daily_loss       → DAILY_LOSS_LIMIT       (realised loss today, UTC)
+20. rejection_burst  → SUSPICIOUS_ACTIVITY    (many rejected orders in the last hour)
 
-The rolling windows (11, 12, 17) end at the request's time (`OrderCheck.request_time`: when
+The rolling windows (14, 15, 20) end at the request's time (`OrderCheck.request_time`: when
 the user made it, clamped to at most `request_max_skew` before now), so a backlog delivered
 at once is not a burst; prices, days and the cooldown are judged at `now`.
 """
@@ -48,10 +52,13 @@ RULES_BEFORE_VALUATION: tuple[tuple[str, UnvaluedRule], ...] = (
     ("exchange_key", rules.exchange_key),
     ("symbol_listed", rules.symbol_listed),
     ("price_valid", rules.price_valid),
+    ("market_precision", rules.market_precision),
+    ("market_amount", rules.market_amount),
 )
 VALUATION_RULE = "reference_price"
 RULES_AFTER_VALUATION: tuple[tuple[str, ValuedRule], ...] = (
     ("price_band", rules.price_band),
+    ("market_cost", rules.market_cost),
     ("min_notional", rules.min_notional),
     ("max_notional", rules.max_notional),
     ("hourly_trades", rules.hourly_trades),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from shared.contracts.accounts import KillSwitchChanged, UserRegistered
@@ -10,6 +10,8 @@ from shared.contracts.envelope import Envelope, Payload, new_message
 from shared.contracts.execution import (
     ExchangeKeyValidated,
     FillStatus,
+    ListedMarket,
+    MarketsListed,
     OrderFailed,
     OrderFilled,
     PriceTick,
@@ -69,6 +71,14 @@ def withdraw(account: str, withdrawal_id: str, amount: str, asset: str = "USDT")
 def tick(symbol: str, price: str, sequence: int, at: datetime | None = None) -> Envelope:
     body = PriceTick(venue="paper", symbol=symbol, price=Decimal(price), sequence=sequence)
     return wrap(body, SYSTEM_ACCOUNT, symbol, "execution", at)
+
+
+def listing(venue: str, *markets: ListedMarket | str, at: datetime | None = None) -> Envelope:
+    """The whole listing of `venue`, in one part (a bare symbol: a market with no own rules)."""
+    listed = [ListedMarket(symbol=m) if isinstance(m, str) else m for m in markets]
+    at = at or datetime.now(UTC)
+    body = MarketsListed(venue=venue, listed_at=at, part=1, parts=1, markets=listed)
+    return wrap(body, SYSTEM_ACCOUNT, f"markets:{venue}", "execution", at)
 
 
 def kill_switch(scope: str, target: str | None, *, engaged: bool) -> Envelope:

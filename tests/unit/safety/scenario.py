@@ -16,6 +16,7 @@ from services.safety.domain import (
     ReferencePrice,
     WithdrawalCheck,
 )
+from services.safety.domain.markets import UNRESTRICTED, MarketListing, MarketRules
 from services.safety.settings import SafetySettings
 from shared.contracts.orders import Mode, OrderSpec, OrderType, PlaceOrder, Side
 from shared.contracts.wallet import RequestWithdrawal, WithdrawalSpec
@@ -69,16 +70,34 @@ def order_check(
     switches: KillSwitches | None = None,
     now: datetime = NOW,
     two_factor_verified: bool = False,
+    market: MarketListing | None = None,
 ) -> OrderCheck:
+    spec = spec or order()
     return OrderCheck(
         account_id=ACCOUNT,
-        command=PlaceOrder(order=spec or order(), two_factor_verified=two_factor_verified),
+        command=PlaceOrder(order=spec, two_factor_verified=two_factor_verified),
         account=account or AccountState(registered=True),
         limits=limits or default_limits(),
         prices=book or prices(at=now),
         switches=switches or KillSwitches(),
         now=now,
+        market=market or paper_listing(spec),
     )
+
+
+PAPER_SYMBOLS = frozenset({"BTC/USDT", "ETH/USDT", "SOL/USDT"})
+
+
+def paper_listing(spec: OrderSpec) -> MarketListing:
+    """The paper venue lists BTC, ETH and SOL against USDT with no rules of its own; safety
+    has no listing of any other venue."""
+    if spec.exchange != "paper":
+        return MarketListing(venue_known=False, rules=None)
+    return MarketListing(True, UNRESTRICTED if spec.symbol in PAPER_SYMBOLS else None)
+
+
+def listed(rules: MarketRules = UNRESTRICTED) -> MarketListing:
+    return MarketListing(venue_known=True, rules=rules)
 
 
 def withdrawal_check(

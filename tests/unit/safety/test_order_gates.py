@@ -15,7 +15,14 @@ from services.safety.domain import (
 from shared.contracts.decisions import OrderApproved, OrderRejected
 from shared.contracts.orders import Mode
 from shared.contracts.reasons import RejectReason
-from tests.unit.safety.scenario import ACCOUNT, NOW, default_limits, order, order_check, prices
+from tests.unit.safety.scenario import (
+    ACCOUNT,
+    NOW,
+    listed,
+    order,
+    order_check,
+    prices,
+)
 
 
 def reason_of(outcome: OrderApproved | OrderRejected) -> RejectReason | None:
@@ -102,23 +109,21 @@ def test_price_from_far_in_the_future_is_not_trusted() -> None:
 
 
 def test_non_stable_quote_is_valued_through_its_usdt_price() -> None:
-    limits = default_limits(listed_symbols={"paper": frozenset({"ETH/BTC"})})
     spec = order(symbol="ETH/BTC", amount="400")  # 400 ETH * 0.05 BTC * $50,000 = $1,000,000
-    check = order_check(spec, limits=limits, book=prices(ETH_BTC="0.05"))
+    check = order_check(spec, market=listed(), book=prices(ETH_BTC="0.05"))
     decision = decide_order(check)
     assert decision.approved
     assert decision.valuation is not None
     assert decision.valuation.notional_usd == Decimal("1000000")
     over = order_check(
-        order(symbol="ETH/BTC", amount="400.0000002"), limits=limits, book=check.prices
+        order(symbol="ETH/BTC", amount="400.0000002"), market=listed(), book=check.prices
     )
     assert reason_of(decide_order(over).outcome) == RejectReason.AMOUNT_ABOVE_MAX
 
 
 def test_non_stable_quote_without_a_fresh_usdt_price_cannot_be_valued() -> None:
-    limits = default_limits(listed_symbols={"paper": frozenset({"ETH/BTC"})})
     book = PriceBook({"ETH/BTC": prices(ETH_BTC="0.05").prices["ETH/BTC"]})
-    decision = decide_order(order_check(order(symbol="ETH/BTC"), limits=limits, book=book))
+    decision = decide_order(order_check(order(symbol="ETH/BTC"), market=listed(), book=book))
     assert reason_of(decision.outcome) == RejectReason.PRICE_UNAVAILABLE
 
 

@@ -16,7 +16,6 @@ from tests.unit.safety.scenario import default_limits
 
 def test_defaults_are_the_documented_limits() -> None:
     limits = default_limits()
-    assert limits.listed_symbols["paper"] == {"BTC/USDT", "ETH/USDT", "SOL/USDT"}
     assert limits.usd_stable_assets == {"USDT", "USDC", "USD", "DAI"}
     assert limits.price_max_age == timedelta(seconds=60)
     assert limits.price_band == Decimal("0.10")
@@ -35,13 +34,11 @@ def test_limits_are_read_from_cryptoorch_environment_variables(
 ) -> None:
     monkeypatch.setenv("CRYPTOORCH_MAX_NOTIONAL_USD", "2500.50")
     monkeypatch.setenv("CRYPTOORCH_HOURLY_TRADE_LIMIT", "7")
-    monkeypatch.setenv("CRYPTOORCH_PAPER_SYMBOLS", '["BTC/USDT"]')
     monkeypatch.setenv("CRYPTOORCH_POSITION_LIMITS_USD", '{"BTC": "1000"}')
     monkeypatch.setenv("CRYPTOORCH_COOLDOWN_SECONDS", "60")
     limits = SafetySettings().limits()
     assert limits.max_notional_usd == Decimal("2500.50")
     assert limits.hourly_trade_limit == 7
-    assert limits.listed_symbols["paper"] == {"BTC/USDT"}
     assert limits.position_limit_for("BTC") == Decimal("1000")
     assert limits.position_limit_for("ETH") == Decimal("10000000")
     assert limits.cooldown == timedelta(seconds=60)
@@ -79,12 +76,3 @@ def test_the_overrides_table_accepts_exactly_the_overridable_limits() -> None:
     schema = (Path(services.safety.__file__).parent / "migrations" / "0001_init.sql").read_text()
     allowed = schema.split("CHECK (name IN (", 1)[1].split("))", 1)[0]
     assert {name.strip().strip("'") for name in allowed.split(",")} == set(OVERRIDABLE_LIMITS)
-
-
-def test_other_exchanges_list_the_symbols_configured_for_them(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("CRYPTOORCH_EXCHANGE_SYMBOLS", '{"binance": ["BTC/USDT", "ETH/BTC"]}')
-    listed = SafetySettings().limits().listed_symbols
-    assert listed["binance"] == {"BTC/USDT", "ETH/BTC"}
-    assert listed["paper"] == {"BTC/USDT", "ETH/USDT", "SOL/USDT"}
