@@ -1,16 +1,31 @@
 """Kill switches: the gateway keeps the current state for `GET` and tells safety, which enforces
-them, through `KillSwitchChanged` on the accounts topic (same transaction)."""
+them, through `KillSwitchChanged` on the accounts topic (same transaction).
+
+A switch another service changed (safety halts an account on a balance discrepancy) reaches
+the read models as `KillSwitchChanged` too and is recorded as of the event's time, only if
+newer than what is stored: an admin's later release is never overwritten by an older event.
+"""
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime
 
-from services.gateway.activity import emit, message_for
+from services.gateway.activity import PRODUCER, emit, message_for
 from services.gateway.store import trail
 from services.gateway.store.trail import KillSwitch
 from shared.contracts.accounts import KillSwitchChanged
+from shared.contracts.envelope import Envelope
 from shared.db import Connection
 from shared.ids import SYSTEM_ACCOUNT
+
+log = logging.getLogger(__name__)
+SCOPES = frozenset({"global", "account", "symbol"})
+
+
+class InvalidKillSwitchChange(ValueError):
+    """A consumed `KillSwitchChanged` with an unknown scope or a missing target (dead-lettered,
+    as safety does: it enforces no such switch either)."""
 
 
 async def change_kill_switch(
@@ -35,3 +50,28 @@ async def change_kill_switch(
     message = message_for(payload, account_id=account, correlation_id=correlation, now=now)
     await emit(conn, changed_by, message)
     return switch
+
+
+def switch_of(change: KillSwitchChanged, occurred_at: datetime) -> KillSwitch:
+    """The switch a consumed change describes, as of the event's time; a global switch has no
+    target. Raises `InvalidKillSwitchChange` for a scope or target safety would not enforce."""
+    if change.scope not in SCOPES:
+        raise InvalidKillSwitchChange(f"unknown kill-switch scope {change.scope!r}")
+    target = None if change.scope == "global" else change.target
+    if change.scope != "global" and not target:
+        raise InvalidKillSwitchChange(f"a {change.scope} kill switch needs a target")
+    return KillSwitch(
+        change.scope, target, change.engaged, change.reason, change.changed_by, occurred_at
+    )
+
+
+async def record_kill_switch_change(conn: Connection, message: Envelope) -> None:
+    """Read models: record a `KillSwitchChanged` another service emitted (the gateway's own
+    were stored when it emitted them), unless the stored switch is as new or newer."""
+    if message.producer == PRODUCER:
+        return
+    switch = switch_of(message.body(KillSwitchChanged), message.occurred_at)
+    if await trail.save_kill_switch_if_newer(conn, switch):
+        state = "engaged" if switch.engaged else "released"
+        where = f"{switch.scope} {switch.target or '*'}"
+        log.info("kill switch %s %s by %s: %s", where, state, switch.changed_by, switch.reason)

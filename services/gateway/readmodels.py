@@ -1,8 +1,10 @@
-"""The inbox handler that builds the read models from decisions, ledger and execution events.
+"""The inbox handler that builds the read models from decisions, ledger, execution and account
+events.
 
 Each message moves an order or withdrawal forward (never back, never out of a
 terminal status: see `domain.py`), records a fill once per trade id, keeps the
-newest balance, and lands in the owner's audit entries when it belongs to a
+newest balance and the newest state of a kill switch another service changed
+(`controls.py`), and lands in the owner's audit entries when it belongs to a
 correlation the gateway started. Messages of no interest are ignored.
 """
 
@@ -12,6 +14,7 @@ import logging
 from collections.abc import Callable
 from datetime import datetime
 
+from services.gateway import controls
 from services.gateway.domain import (
     Fill,
     OrderStatus,
@@ -23,12 +26,18 @@ from services.gateway.domain import (
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.store import accounts, orders, trail, wallet
 from shared.contracts import decisions, execution, ledger
+from shared.contracts.accounts import KillSwitchChanged
 from shared.contracts.envelope import Envelope
 from shared.contracts.topics import Topic
 from shared.db import Connection
 
 log = logging.getLogger(__name__)
-TOPICS = [Topic.SAFETY_DECISIONS.value, Topic.LEDGER_EVENTS.value, Topic.EXECUTION_EVENTS.value]
+TOPICS = [
+    Topic.SAFETY_DECISIONS.value,
+    Topic.LEDGER_EVENTS.value,
+    Topic.EXECUTION_EVENTS.value,
+    Topic.ACCOUNT_EVENTS.value,
+]
 
 
 class ReadModels:
@@ -82,6 +91,8 @@ class ReadModels:
                 await _withdrawal(conn, user, w_id, WithdrawalStatus.FAILED, now, reason, detail)
             case execution.ExchangeKeyValidated(key_id=key_id, valid=valid):
                 await accounts.mark_key_validated(conn, user, key_id, valid)
+            case KillSwitchChanged():
+                await controls.record_kill_switch_change(conn, message)
             case _:
                 pass
         await trail.add_entry_if_followed(conn, message)

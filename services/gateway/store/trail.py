@@ -87,6 +87,25 @@ async def save_kill_switch(conn: Connection, switch: KillSwitch) -> None:
     )
 
 
+async def save_kill_switch_if_newer(conn: Connection, switch: KillSwitch) -> bool:
+    """Record a change learnt from another service unless the stored one is as new or newer
+    (an older or redelivered event never overwrites a later change); True if it was saved."""
+    saved = await conn.fetchval(
+        "INSERT INTO kill_switches (scope, target, engaged, reason, changed_by, changed_at) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, target) DO UPDATE SET "
+        "engaged = EXCLUDED.engaged, reason = EXCLUDED.reason, "
+        "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at "
+        "WHERE kill_switches.changed_at < EXCLUDED.changed_at RETURNING true",
+        switch.scope,
+        switch.target or "",
+        switch.engaged,
+        switch.reason,
+        switch.changed_by,
+        switch.changed_at,
+    )
+    return bool(saved)
+
+
 async def kill_switches(conn: Connection) -> list[KillSwitch]:
     rows = await conn.fetch(
         "SELECT scope, NULLIF(target, '') AS target, engaged, reason, changed_by, changed_at "
