@@ -17,8 +17,8 @@ import asyncpg
 from pydantic import ValidationError
 
 from services.execution.announce import Announcer, Emit
-from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
-from services.execution.keys_store import KeyStore
+from services.execution.each_key import VENUE_FAILURES, answers
+from services.execution.keys_store import StoredKey
 from services.execution.remote_clients import RemoteClients
 from shared import metrics
 from shared.contracts.execution import VenueBalancesReported
@@ -26,9 +26,7 @@ from shared.ids import derived_id
 
 log = logging.getLogger(__name__)
 FETCH_FAILURES = (
-    VenueRejected,
-    VenueOutcomeUnknown,
-    VenueNotReached,
+    *VENUE_FAILURES,
     ValueError,  # includes a ValidationError: an amount the contract refuses
     TypeError,
 )
@@ -55,25 +53,9 @@ class BalanceReporter:
 
     async def tick(self) -> int:
         """One fetch per account with a validated key; how many reports were published."""
-        async with self._pool.acquire() as conn:
-            keys = await KeyStore(conn).valid_keys()
         reported = 0
-        for key, _ in keys:
-            try:
-                totals = await self._clients.for_key(key).balances()
-                report = VenueBalancesReported(
-                    venue=key.exchange, balances=totals, observed_at=self._clock()
-                )
-            except FETCH_FAILURES as exc:
-                detail = "invalid amounts" if isinstance(exc, ValidationError) else str(exc)
-                log.warning(
-                    "balances of %s at %s: nothing reported: %s",
-                    key.account_id,
-                    key.exchange,
-                    detail,
-                )
-                metrics.VENUE_RECONCILIATIONS.labels(key.exchange, "fetch_failed").inc()
-                continue
+        walk = answers(self._pool, self._fetch, skipped=_not_reported, failures=FETCH_FAILURES)
+        async for key, report in walk:
             async with self._pool.acquire() as conn, conn.transaction():
                 announce = Announcer(conn, self._emit, self._clock(), cause=None)
                 await announce(
@@ -84,3 +66,13 @@ class BalanceReporter:
             metrics.VENUE_RECONCILIATIONS.labels(key.exchange, "reported").inc()
             reported += 1
         return reported
+
+    async def _fetch(self, key: StoredKey, _added_ms: int) -> VenueBalancesReported:
+        totals = await self._clients.for_key(key).balances()
+        return VenueBalancesReported(venue=key.exchange, balances=totals, observed_at=self._clock())
+
+
+def _not_reported(key: StoredKey, exc: Exception) -> None:
+    detail = "invalid amounts" if isinstance(exc, ValidationError) else str(exc)
+    log.warning("balances of %s at %s: nothing reported: %s", key.account_id, key.exchange, detail)
+    metrics.VENUE_RECONCILIATIONS.labels(key.exchange, "fetch_failed").inc()

@@ -12,8 +12,8 @@ from datetime import datetime
 import asyncpg
 
 from services.execution.announce import Announcer, Emit
-from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
-from services.execution.keys_store import KeyStore
+from services.execution.each_key import answers
+from services.execution.keys_store import StoredKey
 from services.execution.remote_clients import RemoteClients
 from services.execution.venues.base import DepositSeen
 from shared.contracts.execution import DepositDetected
@@ -57,15 +57,8 @@ class DepositWatcher:
 
     async def tick(self) -> int:
         """One look at every account with a validated key; how many deposits were new."""
-        async with self._pool.acquire() as conn:
-            keys = await KeyStore(conn).valid_keys()
         new = 0
-        for key, added_ms in keys:
-            try:
-                found = await self._clients.for_key(key).deposits(since_ms=added_ms)
-            except (VenueRejected, VenueOutcomeUnknown, VenueNotReached) as exc:
-                log.warning("deposits of %s at %s: %s", key.account_id, key.exchange, exc)
-                continue
+        async for key, found in answers(self._pool, self._deposits, skipped=_skipped):
             for seen in found:
                 async with self._pool.acquire() as conn, conn.transaction():
                     if not await record_deposit(conn, key.exchange, key.account_id, seen):
@@ -81,3 +74,10 @@ class DepositWatcher:
                     )
                     new += 1
         return new
+
+    async def _deposits(self, key: StoredKey, added_ms: int) -> list[DepositSeen]:
+        return await self._clients.for_key(key).deposits(since_ms=added_ms)
+
+
+def _skipped(key: StoredKey, exc: Exception) -> None:
+    log.warning("deposits of %s at %s: %s", key.account_id, key.exchange, exc)

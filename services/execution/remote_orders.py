@@ -2,8 +2,11 @@
 
 No network call ever happens inside a database transaction. One pass (`tick`):
 1. pending orders whose cancel arrived first are cancelled without being sent;
-2. due pending orders are claimed (`unknown` + a lease, committed), sent, and the answer
-   recorded in a new transaction with the events it causes;
+2. due pending orders are sent one at a time: claimed (`unknown`, one more send counted, a
+   lease; committed), sent, and the answer recorded in a new transaction with the events it
+   causes, before the next is claimed. A crash (or a stop) charges a send to that one order
+   only, never to orders it did not reach; one the venue certainly did not get (a 429 pause)
+   is given its send back (`unsend`);
 3. due open and unknown orders are looked up by client order id (or cancelled, when asked):
    new trades become `OrderFilled` once each, an unknown order follows the rule in
    `services.execution.outcomes` and is never sent again while its outcome is unknown.
@@ -83,12 +86,14 @@ class RemoteOrders:
             unsent = await RemoteOrderStore(conn).pending_cancels(self._rules.batch)
         for tracked in unsent:
             await self._cancel_unsent(tracked)
-        async with self._pool.acquire() as conn, conn.transaction():
-            claimed = await RemoteOrderStore(conn).claim_for_sending(
-                self._rules.batch, self._rules.lease_seconds
-            )
-        for tracked in claimed:
-            await self._send(tracked)
+        for _ in range(self._rules.batch):  # one at a time: claim, commit, send, record
+            async with self._pool.acquire() as conn, conn.transaction():
+                claimed = await RemoteOrderStore(conn).claim_next_for_sending(
+                    self._rules.lease_seconds
+                )
+            if claimed is None:
+                break
+            await self._send(claimed)
         async with self._pool.acquire() as conn:
             due = await RemoteOrderStore(conn).due(self._rules.batch)
         for tracked in due:

@@ -45,22 +45,22 @@ class RemoteOrderStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def claim_for_sending(self, limit: int, lease_seconds: float) -> list[Tracked]:
-        """Pending orders now due, turned `unknown` BEFORE the request: a crash after sending
-        leaves them to be looked up, never sent blindly. The lease keeps lookups away while
-        the request is out. Call inside a transaction, and commit before sending."""
-        rows = await self._conn.fetch(
+    async def claim_next_for_sending(self, lease_seconds: float) -> Tracked | None:
+        """The next pending order due, turned `unknown` BEFORE the request: a crash after sending
+        leaves it to be looked up, never sent blindly. The lease keeps lookups away while the
+        request is out. One at a time, so a crash charges a send only to the order being sent.
+        Call inside a transaction, and commit before sending."""
+        row = await self._conn.fetchrow(
             f"UPDATE orders SET status = 'unknown', submissions = submissions + 1, "
-            f"not_found = 0, next_check_at = now() + make_interval(secs => $2), "
-            f"updated_at = now() WHERE order_id IN ("
+            f"not_found = 0, next_check_at = now() + make_interval(secs => $1), "
+            f"updated_at = now() WHERE order_id = ("
             f"  SELECT order_id FROM orders WHERE status = 'pending' AND venue <> '{PAPER_VENUE}'"
             f"  AND NOT cancel_requested AND next_check_at <= now()"
-            f"  ORDER BY next_check_at FOR UPDATE SKIP LOCKED LIMIT $1) "
+            f"  ORDER BY next_check_at FOR UPDATE SKIP LOCKED LIMIT 1) "
             f"RETURNING {ORDER_COLUMNS}, {_TRACKING}",
-            limit,
             lease_seconds,
         )
-        return [_tracked(r) for r in rows]
+        return None if row is None else _tracked(row)
 
     async def due(self, limit: int, *, everything: bool = False) -> list[Tracked]:
         """Non-terminal remote orders due to be looked at (all of them with `everything`)."""
@@ -161,19 +161,19 @@ class RemoteWithdrawalStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
-    async def claim_for_sending(self, limit: int, lease_seconds: float) -> list[TrackedWithdrawal]:
-        """Like orders: `unknown` (with a lease) before the request, committed before it."""
-        rows = await self._conn.fetch(
+    async def claim_next_for_sending(self, lease_seconds: float) -> TrackedWithdrawal | None:
+        """Like orders: one at a time, `unknown` (with a lease) before the request, committed
+        before it."""
+        row = await self._conn.fetchrow(
             f"UPDATE withdrawals SET status = 'unknown', submissions = submissions + 1, "
-            f"next_check_at = now() + make_interval(secs => $2), updated_at = now() "
-            f"WHERE withdrawal_id IN (SELECT withdrawal_id FROM withdrawals "
+            f"next_check_at = now() + make_interval(secs => $1), updated_at = now() "
+            f"WHERE withdrawal_id = (SELECT withdrawal_id FROM withdrawals "
             f"  WHERE status = 'pending' AND venue <> '{PAPER_VENUE}' AND next_check_at <= now()"
-            f"  ORDER BY next_check_at FOR UPDATE SKIP LOCKED LIMIT $1) "
+            f"  ORDER BY next_check_at FOR UPDATE SKIP LOCKED LIMIT 1) "
             f"RETURNING {_WITHDRAWAL_COLUMNS}",
-            limit,
             lease_seconds,
         )
-        return [_tracked_withdrawal(r) for r in rows]
+        return None if row is None else _tracked_withdrawal(row)
 
     async def due(self, limit: int, *, everything: bool = False) -> list[TrackedWithdrawal]:
         due = "" if everything else " AND next_check_at <= now()"

@@ -52,12 +52,14 @@ class RemoteWithdrawals:
         self._clock = clock
 
     async def tick(self) -> None:
-        async with self._pool.acquire() as conn, conn.transaction():
-            claimed = await RemoteWithdrawalStore(conn).claim_for_sending(
-                self._rules.batch, self._rules.lease_seconds
-            )
-        for tracked in claimed:
-            await self._send(tracked)
+        for _ in range(self._rules.batch):  # one at a time, like orders
+            async with self._pool.acquire() as conn, conn.transaction():
+                claimed = await RemoteWithdrawalStore(conn).claim_next_for_sending(
+                    self._rules.lease_seconds
+                )
+            if claimed is None:
+                break
+            await self._send(claimed)
         async with self._pool.acquire() as conn:
             due = await RemoteWithdrawalStore(conn).due(self._rules.batch)
         for tracked in due:

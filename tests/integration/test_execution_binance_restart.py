@@ -13,6 +13,7 @@ from services.execution.domain import OrderRecord, client_order_id
 from shared.contracts.execution import FillStatus, OrderFilled, OrderSubmitted
 from tests.integration import test_execution_support as support
 from tests.integration.test_execution_support import Execution, real_order_held, types
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 execution = support.execution  # the fixture
@@ -73,3 +74,59 @@ async def test_fills_made_while_execution_was_down_are_reported_at_startup(
     ]
     row = await execution.row("SELECT status FROM orders WHERE order_id = $1", order_id)
     assert row["status"] == "filled"
+
+
+async def test_a_crash_after_one_send_leaves_the_other_due_orders_uncharged(
+    execution: Execution,
+) -> None:
+    """Only the order being sent counts a send: the others due in the same pass are untouched
+    (each order has `max_submissions` sends; one never sent must not use them up)."""
+    account = execution.new_account()
+    first, *others = [str(uuid.uuid4()) for _ in range(4)]
+    first_sent = asyncio.Event()
+    crashed = asyncio.Event()
+    sends = 0
+
+    async def others_pending() -> int:
+        found = await execution.rows(
+            "SELECT 1 FROM orders WHERE order_id = ANY($1) AND status = 'pending'", others
+        )
+        return len(found)
+
+    async def crash_on_the_second_send(order: OrderRecord) -> None:
+        nonlocal sends
+        sends += 1
+        if sends == 1:  # the others arrive meanwhile: all due together once this one is done
+            first_sent.set()
+            await eventually(others_pending, until=lambda n: n == len(others), what="others due")
+            return
+        crashed.set()
+        raise asyncio.CancelledError  # killed after the second send, before recording it
+
+    async with execution.running(after_send=crash_on_the_second_send):
+        await execution.add_valid_key(account)
+        await execution.publish(real_order_held(first), account=account.user, correlation_id=first)
+        await asyncio.wait_for(first_sent.wait(), timeout=45)
+        for order_id in others:
+            await execution.publish(
+                real_order_held(order_id), account=account.user, correlation_id=order_id
+            )
+        await asyncio.wait_for(crashed.wait(), timeout=45)
+
+    assert len(execution.sim.requests_to("POST", ORDER_PATH)) == 2
+    rows = await execution.rows(
+        "SELECT status, submissions FROM orders WHERE order_id = ANY($1) ORDER BY status", others
+    )
+    assert [(r["status"], r["submissions"]) for r in rows] == [
+        ("pending", 0),
+        ("pending", 0),
+        ("unknown", 1),  # sent, its answer lost: looked up, never sent blindly
+    ]
+
+    async with execution.running():  # restart: every order ends filled, once at the venue
+        for order_id in [first, *others]:
+            events = await execution.wait_for_type(order_id, "OrderFilled")
+            assert "OrderFailed" not in types(events)
+    for order_id in [first, *others]:
+        assert len(execution.sim.orders_with(client_order_id(order_id))) == 1
+    assert len(execution.sim.requests_to("POST", ORDER_PATH)) == 4

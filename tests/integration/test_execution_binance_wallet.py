@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from decimal import Decimal
 
 import pytest
 
-from services.execution.venues.ccxt_venue import withdrawal_client_id
+from services.execution.venues.base import RemoteVenue, WithdrawalReceipt, WithdrawalRequest
+from services.execution.venues.ccxt_venue import CcxtVenue, withdrawal_client_id
 from shared.contracts.execution import (
     DepositDetected,
     ExchangeKeyValidated,
@@ -21,6 +23,7 @@ from shared.contracts.wallet import WithdrawalSpec
 from tests.integration import test_execution_support as support
 from tests.integration.test_execution_support import Execution
 from tests.support.simbinance import Fault
+from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 execution = support.execution  # the fixture
@@ -145,3 +148,66 @@ async def test_a_deposit_at_the_venue_is_detected_once(execution: Execution) -> 
         Decimal("150"),
     )
     assert again[0].account_id == account.user
+
+
+async def test_a_crash_after_one_withdrawal_leaves_the_other_due_ones_unsent_and_uncharged(
+    execution: Execution,
+) -> None:
+    """Only the withdrawal being sent is claimed: a crash then cannot fail the others as "never
+    heard of" (a withdrawal the venue has no record of is failed, never sent again)."""
+    account = execution.new_account(usdt="1000")
+    first, *others = [str(uuid.uuid4()) for _ in range(4)]
+    first_sent = asyncio.Event()
+    crashed = asyncio.Event()
+    sends = 0
+
+    async def others_pending() -> int:
+        found = await execution.rows(
+            "SELECT 1 FROM withdrawals WHERE withdrawal_id = ANY($1) AND status = 'pending'",
+            others,
+        )
+        return len(found)
+
+    class CrashingOnTheSecondWithdrawal(CcxtVenue):
+        async def withdraw(self, request: WithdrawalRequest) -> WithdrawalReceipt:
+            nonlocal sends
+            receipt = await super().withdraw(request)
+            sends += 1
+            if sends == 1:  # the others arrive meanwhile: all due together after this one
+                first_sent.set()
+                await eventually(others_pending, until=lambda n: n == len(others), what="due")
+                return receipt
+            crashed.set()
+            raise asyncio.CancelledError  # killed after the request, before recording it
+
+    def opener(exchange: str, credentials: dict[str, str]) -> RemoteVenue:
+        return CrashingOnTheSecondWithdrawal(
+            exchange, credentials, timeout_ms=1000, base_url=execution.sim.base_url
+        )
+
+    async with execution.running(opener=opener):
+        await execution.add_valid_key(account)
+        await execution.publish(withdrawal_held(first), account=account.user, correlation_id=first)
+        await asyncio.wait_for(first_sent.wait(), timeout=45)
+        for withdrawal_id in others:
+            held = withdrawal_held(withdrawal_id)
+            await execution.publish(held, account=account.user, correlation_id=withdrawal_id)
+        await asyncio.wait_for(crashed.wait(), timeout=45)
+
+    assert len(execution.sim.requests_to("POST", WITHDRAW_PATH)) == 2
+    rows = await execution.rows(
+        "SELECT status, submissions FROM withdrawals WHERE withdrawal_id = ANY($1) ORDER BY status",
+        others,
+    )
+    assert [(r["status"], r["submissions"]) for r in rows] == [
+        ("pending", 0),
+        ("pending", 0),
+        ("unknown", 1),  # sent, its answer lost: looked up, never sent blindly
+    ]
+
+    async with execution.running():  # restart: every withdrawal sent, once at the venue
+        for withdrawal_id in [first, *others]:
+            events = await execution.wait_for_type(withdrawal_id, "WithdrawalSent")
+            assert "WithdrawalFailed" not in support.types(events)
+    assert len(execution.sim.book.withdrawals) == 4
+    assert len(execution.sim.requests_to("POST", WITHDRAW_PATH)) == 4

@@ -22,6 +22,7 @@ import pytest
 import services.execution
 from services.execution.app import build_with
 from services.execution.deposits import deposit_id
+from services.execution.remote_clients import VenueOpener
 from services.execution.remote_orders import AfterSend
 from services.execution.settings import ExecutionSettings
 from services.execution.venues.ccxt_client import ccxt_async
@@ -70,10 +71,10 @@ class Execution:
 
     @asynccontextmanager
     async def running(
-        self, *, after_send: AfterSend | None = None
+        self, *, after_send: AfterSend | None = None, opener: VenueOpener | None = None
     ) -> AsyncIterator[ServiceRuntime]:
         async def build(runtime: ServiceRuntime) -> None:
-            await build_with(runtime, after_send=after_send)
+            await build_with(runtime, after_send=after_send, opener=opener)
 
         async with running_service("execution", self.settings, MIGRATIONS, build) as runtime:
             yield runtime
@@ -139,6 +140,13 @@ class Execution:
         conn = await connect(self.database_url)
         try:
             return await conn.fetchrow(sql, *args)
+        finally:
+            await conn.close()
+
+    async def rows(self, sql: str, *args: Any) -> list[Any]:
+        conn = await connect(self.database_url)
+        try:
+            return list(await conn.fetch(sql, *args))
         finally:
             await conn.close()
 
