@@ -39,6 +39,7 @@ from shared.kafka import make_producer
 from shared.migrate import migrate
 from shared.service import ServiceRuntime
 from shared.settings import CommonSettings
+from tests.support.simbinance.wire import SPOT_RULES
 
 SAFETY_UNLIMITED: dict[str, Any] = {
     "hourly_trade_limit": 10**9,
@@ -60,14 +61,7 @@ def _order(i: int) -> PlaceOrder:
     return PlaceOrder(order=spec)
 
 
-BTC_USDT_RULES = MarketRules(
-    amount_min=Decimal("0.00001"),
-    amount_max=Decimal("9000"),
-    cost_min=Decimal("5"),
-    cost_max=Decimal("9000000"),
-    amount_step=Decimal("0.00001"),
-    price_step=Decimal("0.01"),
-)
+BTC_USDT_RULES = MarketRules(**SPOT_RULES)
 """Binance's rules for BTC/USDT: every market rule runs, as it would for a real order."""
 
 

@@ -4,14 +4,13 @@ reported valid, and again when it is due."""
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import pytest
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.execution import ListedMarket, MarketsListed, PriceTick
 from tests.integration import test_execution_support as support
 from tests.integration.test_execution_support import Execution
+from tests.support.simbinance.wire import SPOT_RULES
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -50,17 +49,7 @@ async def test_a_venues_markets_are_listed_before_its_first_valid_key(
     assert binance < validated
     (listed,) = listings(messages, "binance")
     assert (listed.part, listed.parts) == (1, 1)
-    assert listed.markets == [
-        ListedMarket(
-            symbol="BTC/USDT",
-            amount_min=Decimal("0.00001"),
-            amount_max=Decimal("9000"),
-            cost_min=Decimal("5"),
-            cost_max=Decimal("9000000"),
-            amount_step=Decimal("0.00001"),
-            price_step=Decimal("0.01"),
-        )
-    ]
+    assert listed.markets == [ListedMarket(symbol="BTC/USDT", **SPOT_RULES)]
 
 
 async def test_a_venues_listing_is_refreshed_when_due(execution: Execution) -> None:

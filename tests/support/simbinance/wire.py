@@ -16,6 +16,18 @@ def amount(value: Decimal) -> str:
     return f"{value:.8f}"
 
 
+SPOT_RULES = {
+    "amount_min": Decimal("0.00001"),
+    "amount_max": Decimal("9000"),
+    "cost_min": Decimal("5"),
+    "cost_max": Decimal("9000000"),
+    "amount_step": Decimal("0.00001"),
+    "price_step": Decimal("0.01"),
+}
+"""Every market's rules (LOT_SIZE, PRICE_FILTER tick, NOTIONAL), named as `ListedMarket`
+names them: what execution must read from `exchangeInfo` and safety must enforce."""
+
+
 def symbol_info(market: Market) -> Json:
     return {
         "symbol": market.symbol_id,
@@ -40,19 +52,19 @@ def symbol_info(market: Market) -> Json:
                 "filterType": "PRICE_FILTER",
                 "minPrice": "0.01000000",
                 "maxPrice": "1000000.00000000",
-                "tickSize": "0.01000000",
+                "tickSize": amount(SPOT_RULES["price_step"]),
             },
             {
                 "filterType": "LOT_SIZE",
-                "minQty": "0.00001000",
-                "maxQty": "9000.00000000",
-                "stepSize": "0.00001000",
+                "minQty": amount(SPOT_RULES["amount_min"]),
+                "maxQty": amount(SPOT_RULES["amount_max"]),
+                "stepSize": amount(SPOT_RULES["amount_step"]),
             },
             {
                 "filterType": "NOTIONAL",
-                "minNotional": "5.00000000",
+                "minNotional": amount(SPOT_RULES["cost_min"]),
                 "applyMinToMarket": True,
-                "maxNotional": "9000000.00000000",
+                "maxNotional": amount(SPOT_RULES["cost_max"]),
                 "applyMaxToMarket": False,
                 "avgPriceMins": 5,
             },

@@ -11,17 +11,12 @@ from services.safety.domain import decide_order
 from services.safety.domain.markets import MarketListing, MarketRules
 from shared.contracts.decisions import OrderApproved, OrderRejected
 from shared.contracts.reasons import RejectReason
+from tests.support.simbinance.wire import SPOT_RULES
 from tests.unit.safety.scenario import listed, order, order_check
 
-BINANCE_BTC = MarketRules(
-    amount_min=Decimal("0.00001"),
-    amount_max=Decimal("9000"),
-    cost_min=Decimal("5"),
-    cost_max=Decimal("9000000"),
-    amount_step=Decimal("0.00001"),
-    price_step=Decimal("0.01"),
-)
-"""Binance's BTC/USDT rules (LOT_SIZE, PRICE_FILTER, NOTIONAL); the reference price is 50,000."""
+BINANCE_BTC = MarketRules(**SPOT_RULES)
+"""Binance's BTC/USDT rules as the simulated Binance states them (lot 0.00001, tick 0.01, cost
+5 to 9,000,000 USDT); the reference price is 50,000."""
 
 
 def decided(
