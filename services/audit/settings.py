@@ -22,6 +22,8 @@ class AuditSettings(CommonSettings):
     """...or this many seconds after the last one, when anything was appended meanwhile."""
     audit_checkpoint_poll_seconds: float = Field(default=1.0, gt=0, le=60)
     """How often the chain head is looked at to decide whether a checkpoint is due."""
+    audit_links_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    """How often rows appended since the last `AuditChainLinks` are published as links."""
     audit_checkpoint_file: Path = DEFAULT_CHECKPOINT_FILE
     """JSON lines `{seq, hash, at, database}` outside the database (directory created if needed).
     Keep it on other storage than the database: a rewrite of the whole table shows against it."""

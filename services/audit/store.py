@@ -11,6 +11,7 @@ from datetime import datetime
 import asyncpg
 
 from services.audit.chain import COLUMNS, GENESIS_HASH, TrailRow
+from shared.contracts.audit import AuditLink
 from shared.db import Connection
 
 _ROW_SELECT = (
@@ -101,6 +102,31 @@ async def rows_of_correlation(conn: Connection, correlation_id: str) -> list[Tra
             correlation_id,
         )
     return [_trail_row(r) for r in records]
+
+
+async def lock_links_cursor(conn: Connection) -> int:
+    """The last seq published as links; locked until the transaction ends (one publisher)."""
+    through = await conn.fetchval("SELECT through_seq FROM audit_links_cursor FOR UPDATE")
+    return int(through)
+
+
+async def advance_links_cursor(conn: Connection, through_seq: int) -> None:
+    await conn.execute("UPDATE audit_links_cursor SET through_seq = $1", through_seq)
+
+
+async def links_after(
+    conn: Connection, after_seq: int, through_seq: int, *, skip_topics: list[str], limit: int
+) -> list[AuditLink]:
+    """Rows in (`after_seq`, `through_seq`] not on `skip_topics`, in seq order, at most `limit`."""
+    records = await conn.fetch(
+        "SELECT event_id, seq, prev_hash, hash FROM audit_trail "
+        "WHERE seq > $1 AND seq <= $2 AND topic <> ALL($3::text[]) ORDER BY seq LIMIT $4",
+        after_seq,
+        through_seq,
+        skip_topics,
+        limit,
+    )
+    return [AuditLink(**dict(r)) for r in records]
 
 
 async def last_checkpoint(conn: Connection) -> tuple[int, datetime] | None:

@@ -5,7 +5,8 @@ Each message moves an order or withdrawal forward (never back, never out of a
 terminal status: see `domain.py`), records a fill once per trade id, keeps the
 newest balance and the newest state of a kill switch another service changed
 (`controls.py`), and lands in the owner's audit entries when it belongs to a
-correlation the gateway started. Messages of no interest are ignored.
+correlation the gateway started. The audit service's `AuditChainLinks` give those entries
+their chain `hash`/`prev_hash`. Messages of no interest are ignored.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from services.gateway.metrics import GatewayMetrics
 from services.gateway.store import accounts, orders, trail, wallet
 from shared.contracts import decisions, execution, ledger
 from shared.contracts.accounts import KillSwitchChanged
+from shared.contracts.audit import AuditChainLinks
 from shared.contracts.envelope import Envelope
 from shared.contracts.topics import Topic
 from shared.db import Connection
@@ -37,6 +39,7 @@ TOPICS = [
     Topic.LEDGER_EVENTS.value,
     Topic.EXECUTION_EVENTS.value,
     Topic.ACCOUNT_EVENTS.value,
+    Topic.AUDIT_CHECKPOINTS.value,
 ]
 
 
@@ -93,6 +96,8 @@ class ReadModels:
                 await accounts.mark_key_validated(conn, user, key_id, valid)
             case KillSwitchChanged():
                 await controls.record_kill_switch_change(conn, message)
+            case AuditChainLinks(links=links):
+                await trail.save_links(conn, links)
             case _:
                 pass
         await trail.add_entry_if_followed(conn, message)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import itertools
+import json
 from decimal import Decimal
+from typing import Any
 
 import asyncpg
 import pytest
@@ -45,6 +49,60 @@ async def audited_event_ids(system: System, order_id: str) -> list[str]:
         return [r["id"] for r in rows]
     finally:
         await conn.close()
+
+
+async def trail_rows_by_hash(system: System, hashes: list[str]) -> dict[str, dict[str, Any]]:
+    """The audit service's rows holding these hashes, with the row before each (by hash)."""
+    url = database_url_for(
+        system.env["DATABASE_URL"], f"{system.env['CRYPTOORCH_DB_PREFIX']}_audit"
+    )
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT t.seq, t.type, t.correlation_id, t.prev_hash, t.hash, t.message::text AS m, "
+            "before.hash AS hash_before FROM audit_trail t "
+            "LEFT JOIN audit_trail before ON before.seq = t.seq - 1 WHERE t.hash = ANY($1::text[])",
+            hashes,
+        )
+        return {r["hash"]: {**dict(r), "message": json.loads(r["m"])} for r in rows}
+    finally:
+        await conn.close()
+
+
+def recomputed_hash(prev_hash: str, message: Any) -> str:
+    """docs/canonical-json.md, standard library only: not the audit service's code."""
+    canonical = json.dumps(message, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonical.encode()).hexdigest()
+
+
+async def assert_audit_entries_carry_the_chain(
+    system: System, user: ApiUser, order_id: str
+) -> None:
+    """`GET /v1/audit` shows each message's hash and prev_hash as the audit service chained it."""
+
+    async def entries() -> list[dict[str, Any]]:
+        response = await user.http.get("/v1/audit", params={"correlation_id": order_id})
+        assert response.status_code == 200, response.text
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    items = await eventually(
+        entries,
+        until=lambda items: len(items) >= 5 and all(i["hash"] for i in items),
+        what="every audit entry of the order linked to the chain",
+    )
+    assert all(i["prev_hash"] for i in items), items
+    rows = await trail_rows_by_hash(system, [i["hash"] for i in items])
+    assert set(rows) == {i["hash"] for i in items}, "an entry's hash is not in the trail"
+    for item in items:
+        row = rows[item["hash"]]
+        assert (row["type"], row["correlation_id"]) == (item["type"], item["correlation_id"])
+        assert item["prev_hash"] == row["prev_hash"] == row["hash_before"]
+        assert recomputed_hash(item["prev_hash"], row["message"]) == item["hash"]
+    by_seq = sorted(items, key=lambda i: rows[i["hash"]]["seq"])
+    for before, after in itertools.pairwise(by_seq):
+        if rows[after["hash"]]["seq"] == rows[before["hash"]]["seq"] + 1:
+            assert after["prev_hash"] == before["hash"]
 
 
 async def test_deposit_then_market_buy_fills_and_moves_exactly_cost_plus_fee(
@@ -99,6 +157,7 @@ async def test_deposit_then_market_buy_fills_and_moves_exactly_cost_plus_fee(
             what="every message of the order in the audit trail",
         )
         assert sorted(audited) == sorted(set(audited)), "a message was appended twice"
+        await assert_audit_entries_carry_the_chain(system, alice, order_id)
 
         too_big = await alice.place_order(symbol="BTC/USDT", side="buy", type="market", amount="1")
         assert too_big.status_code == 202, too_big.text

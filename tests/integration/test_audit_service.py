@@ -112,6 +112,15 @@ async def test_every_message_is_appended_once_checkpointed_and_verifiable(
 
         await eventually(own_checkpoint_in_trail, what="a published checkpoint back in the trail")
 
+        for statement in (  # the service's own connections: a bug cannot change the trail
+            "UPDATE audit_trail SET producer = 'x' WHERE seq = 1",
+            "DELETE FROM audit_trail WHERE seq = 1",
+            "UPDATE audit_checkpoints SET hash = repeat('0', 64)",
+            "DELETE FROM audit_checkpoints",
+        ):
+            with pytest.raises(asyncpg.InsufficientPrivilegeError, match="insert-only"):
+                await pool.execute(statement)
+
     assert sorted(r["event_id"] for r in rows) == sorted(ours)  # PlaceOrder three times, once
     assert {r["event_id"]: r["topic"] for r in rows}[parked.event_id] == "execution.events.v1.dlq"
     conn = await connect(runtime.database_url)

@@ -20,9 +20,13 @@ from services.audit import store
 from services.audit.chain import GENESIS_HASH, next_row
 from services.audit.checkpoints import take_checkpoint
 from services.audit.handlers import append_to_trail
+from services.audit.links import publish_links
 from services.audit.settings import AuditSettings
-from shared.contracts import Envelope
+from shared.contracts import Envelope, decode, new_message
+from shared.contracts.audit import AuditChainLinks, AuditCheckpoint
+from shared.contracts.execution import PriceTick
 from shared.db import Connection, connect, drop_database
+from shared.ids import SYSTEM_ACCOUNT
 from shared.infra.resolve import Infrastructure
 from shared.service import prepare_database
 from tests.unit.audit.messages import filled_order_flow
@@ -31,6 +35,7 @@ pytestmark = pytest.mark.integration
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "audit" / "migrations"
 REPO_ROOT = Path(__file__).resolve().parents[2]
+NOW = datetime(2025, 1, 2, tzinfo=UTC)
 
 
 @dataclass
@@ -296,3 +301,47 @@ async def test_verify_without_a_running_system_exits_2(trail: Trail) -> None:
 
     assert result.code == 2
     assert "DATABASE_URL is not set" in result.stderr
+
+
+def price_tick(sequence: int) -> Envelope:
+    tick = PriceTick(venue="paper", symbol="BTC/USDT", price="65000", sequence=sequence)
+    return new_message(tick, producer="execution", account_id=SYSTEM_ACCOUNT, correlation_id="BTC")
+
+
+async def published_links(trail: Trail) -> list[AuditChainLinks]:
+    rows = await trail.conn.fetch("SELECT value FROM outbox ORDER BY id")
+    messages = [decode(bytes(r["value"])) for r in rows]
+    return [m.body(AuditChainLinks) for m in messages if m.type == "AuditChainLinks"]
+
+
+async def test_each_rows_hash_is_published_once_in_batches_without_prices(trail: Trail) -> None:
+    order, other = filled_order_flow("ord-a"), filled_order_flow("ord-b")
+    own = new_message(
+        AuditCheckpoint(seq=16, hash="ab" * 32),
+        producer="audit",
+        account_id=SYSTEM_ACCOUNT,
+        correlation_id="audit-checkpoint-16",
+    )
+    # seq 1 price, 2-5 order, 6 price, 7-9 order, 10-16 other, 17 audit's own message
+    await append(trail.conn, [price_tick(1), *order[:4], price_tick(2), *order[4:], *other, own])
+
+    while await publish_links(trail.conn, database=trail.database, now=NOW, limit=5):
+        pass
+
+    batches = await published_links(trail)
+    assert [(b.after_seq, b.through_seq, len(b.links)) for b in batches] == [
+        (0, 7, 5),
+        (7, 12, 5),
+        (12, 17, 4),
+    ]
+    rows = {r["event_id"]: r for r in await trail.conn.fetch("SELECT * FROM audit_trail")}
+    linked = [link for batch in batches for link in batch.links]
+    assert [link.event_id for link in linked] == [m.event_id for m in [*order, *other]]
+    for link in linked:
+        row = rows[link.event_id]
+        assert (link.seq, link.prev_hash, link.hash) == (row["seq"], row["prev_hash"], row["hash"])
+
+    await append(trail.conn, [price_tick(3)])
+    assert await publish_links(trail.conn, database=trail.database, now=NOW) == 0
+    assert await publish_links(trail.conn, database=trail.database, now=NOW) is None
+    assert len(await published_links(trail)) == len(batches)

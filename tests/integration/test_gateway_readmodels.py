@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -9,11 +10,13 @@ import httpx
 import pytest
 
 from shared.contracts import decisions, execution, ledger
-from shared.contracts.envelope import Envelope
+from shared.contracts.audit import AuditChainLinks, AuditLink
+from shared.contracts.envelope import Envelope, new_message
 from shared.contracts.execution import FillStatus
 from shared.contracts.orders import OrderSpec
 from shared.contracts.reasons import RejectReason
 from shared.contracts.wallet import WithdrawalSpec
+from shared.ids import SYSTEM_ACCOUNT
 from shared.infra.resolve import Infrastructure
 from tests.integration.test_gateway_support import (
     Gateway,
@@ -295,3 +298,61 @@ async def test_a_held_order_shows_its_reason_and_the_flag_only_joins_the_audit_e
         audited_types, until=lambda t: "SuspiciousActivityFlagged" in t, what="the flag audited"
     )
     assert types.count("SuspiciousActivityFlagged") == 1
+
+
+def chain_links(*links: tuple[uuid.UUID, int]) -> Envelope:
+    """What the audit service publishes: (event id, seq) rows, `hash` of seq n is `n` repeated."""
+    payload = AuditChainLinks(
+        after_seq=links[0][1] - 1,
+        through_seq=links[-1][1],
+        links=[
+            AuditLink(event_id=event_id, seq=seq, prev_hash=f"{seq - 1:064x}", hash=f"{seq:064x}")
+            for event_id, seq in links
+        ],
+    )
+    return new_message(
+        payload, producer="audit", account_id=SYSTEM_ACCOUNT, correlation_id="audit-links-test"
+    )
+
+
+async def test_audit_entries_carry_the_chain_hashes_the_audit_service_publishes(
+    gateway: Gateway, infra: Infrastructure
+) -> None:
+    """A link may arrive before or after the gateway has the message: either way it shows."""
+    user = await gateway.register()
+    order_id = await place(gateway, user)
+    (placed,) = [m for m in await gateway.outbox("PlaceOrder") if m.correlation_id == order_id]
+    approved = new_message(
+        decisions.OrderApproved(order=spec(order_id), reference_price="65000", price_band="0.1"),
+        producer="safety",
+        account_id=user.user_id,
+        correlation_id=order_id,
+        cause=placed,
+    )
+
+    await publish(infra, chain_links((placed.event_id, 41), (approved.event_id, 42)))
+    await eventually(
+        lambda: gateway.sql("SELECT 1 FROM audit_links WHERE event_id = $1", approved.event_id),
+        what="the links stored before the message they name arrives",
+    )
+    await publish(infra, approved)
+
+    async def entries() -> list[dict[str, Any]]:
+        response = await gateway.http.get(
+            f"/v1/audit?correlation_id={order_id}", headers=user.auth()
+        )
+        items: list[dict[str, Any]] = response.json()["items"]
+        return items
+
+    items = await eventually(entries, until=lambda i: len(i) == 2, what="both entries")
+    assert [(i["type"], i["prev_hash"], i["hash"]) for i in items] == [
+        ("PlaceOrder", f"{40:064x}", f"{41:064x}"),
+        ("OrderApproved", f"{41:064x}", f"{42:064x}"),
+    ]
+    marker = uuid.uuid4()  # same key, same partition: stored after the one before it is handled
+    await publish(infra, chain_links((placed.event_id, 99)), chain_links((marker, 100)))
+    await eventually(
+        lambda: gateway.sql("SELECT 1 FROM audit_links WHERE event_id = $1", marker),
+        what="the later links handled",
+    )
+    assert (await entries())[0]["hash"] == f"{41:064x}", "a second link rewrote the first"

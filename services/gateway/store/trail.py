@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.contracts.audit import AuditLink
 from shared.contracts.envelope import Envelope
 from shared.db import Connection
 
@@ -17,6 +19,7 @@ class AuditEntry:
     producer: str
     correlation_id: str
     hash: str | None
+    """The audit service's chain hash of the message; None until its link has arrived."""
     prev_hash: str | None
 
 
@@ -60,12 +63,22 @@ async def add_entry_if_followed(conn: Connection, message: Envelope) -> None:
     )
 
 
+async def save_links(conn: Connection, links: Sequence[AuditLink]) -> None:
+    """Record where messages sit in the audit chain (a redelivered link changes nothing)."""
+    await conn.executemany(
+        "INSERT INTO audit_links (event_id, seq, prev_hash, hash) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (event_id) DO NOTHING",
+        [(link.event_id, link.seq, link.prev_hash, link.hash) for link in links],
+    )
+
+
 async def entries(conn: Connection, correlation_id: str, user_id: str | None) -> list[AuditEntry]:
     """Entries of one correlation in arrival order; only `user_id`'s unless None (an admin)."""
     rows = await conn.fetch(
-        "SELECT seq, type, occurred_at, producer, correlation_id, hash, prev_hash "
-        "FROM audit_entries WHERE correlation_id = $1 AND ($2::text IS NULL OR user_id = $2) "
-        "ORDER BY seq LIMIT 1000",
+        "SELECT e.seq, e.type, e.occurred_at, e.producer, e.correlation_id, l.hash, l.prev_hash "
+        "FROM audit_entries e LEFT JOIN audit_links l ON l.event_id = e.event_id "
+        "WHERE e.correlation_id = $1 AND ($2::text IS NULL OR e.user_id = $2) "
+        "ORDER BY e.seq LIMIT 1000",
         correlation_id,
         user_id,
     )
