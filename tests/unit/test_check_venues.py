@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from cryptoorch.check import Snapshot, find_violations
 from cryptoorch.check_venues import (
     Row,
     VenueOrderRecord,
@@ -13,6 +12,7 @@ from cryptoorch.check_venues import (
     VenueWithdrawalRecord,
     merge_external,
 )
+from cryptoorch.invariants import Snapshot, find_violations
 from services.execution.domain import client_order_id
 from services.execution.venues.ccxt_venue import withdrawal_client_id
 
