@@ -10,12 +10,12 @@ No network call ever happens inside a database transaction. One pass (`tick`):
 3. due open and unknown orders are looked up by client order id (or cancelled, when asked):
    new trades become `OrderFilled` once each, an unknown order follows the rule in
    `services.execution.outcomes` and is never sent again while its outcome is unknown.
-`reconcile_all` does step 3 for every non-terminal order at once: the startup reconciliation.
+`reconcile_all` does step 3 for every non-terminal order at once: the startup reconciliation,
+one client's orders one after the other, several clients at once (`per_client`).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -29,6 +29,7 @@ from services.execution.domain import OrderRecord, OrderStatus
 from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
 from services.execution.orders import OrderFlow
 from services.execution.outcomes import Backoff, NotFoundStep, after_not_found
+from services.execution.per_client import each_by_client
 from services.execution.remote_clients import RemoteClients
 from services.execution.remote_store import RemoteOrderStore, Tracked
 from services.execution.store import PostgresExecutionStore
@@ -40,6 +41,12 @@ AfterSend = Callable[[OrderRecord], Awaitable[None]]
 """Called between the venue's answer and its recording (tests crash the sender there)."""
 NOT_SENT = (VenueOutcomeUnknown, VenueNotReached, VenueRejected)
 RECONCILE_PARALLELISM = 16
+"""How many clients (account + venue) are looked at at once by the startup reconciliation."""
+
+
+def _client_of(tracked: Tracked) -> tuple[str, str]:
+    """The client an order is looked up with: its account's key at its venue."""
+    return tracked.order.account_id, tracked.order.venue
 
 
 @dataclass(frozen=True)
@@ -104,13 +111,7 @@ class RemoteOrders:
         async with self._pool.acquire() as conn:
             everything = await RemoteOrderStore(conn).due(1_000_000, everything=True)
         looked = [t for t in everything if t.order.status is not OrderStatus.PENDING]
-        parallel = asyncio.Semaphore(RECONCILE_PARALLELISM)
-
-        async def look_one(tracked: Tracked) -> None:
-            async with parallel:  # one account's client still serialises its own calls
-                await self.look(tracked)
-
-        await asyncio.gather(*(look_one(t) for t in looked))
+        await each_by_client(looked, _client_of, self.look, parallel=RECONCILE_PARALLELISM)
         return len(looked)
 
     # --- sending ------------------------------------------------------------------------------

@@ -19,8 +19,9 @@ import asyncpg
 from services.execution.announce import Announcer, Emit
 from services.execution.domain import WithdrawalStatus
 from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.per_client import each_by_client
 from services.execution.remote_clients import RemoteClients
-from services.execution.remote_orders import NOT_SENT, RemoteRules
+from services.execution.remote_orders import NOT_SENT, RECONCILE_PARALLELISM, RemoteRules
 from services.execution.remote_store import RemoteWithdrawalStore, TrackedWithdrawal
 from services.execution.store import PostgresExecutionStore
 from services.execution.venues.base import WithdrawalReceipt, WithdrawalRequest
@@ -33,6 +34,10 @@ log = logging.getLogger(__name__)
 def _request(tracked: TrackedWithdrawal) -> WithdrawalRequest:
     w = tracked.withdrawal
     return WithdrawalRequest(w.withdrawal_id, w.asset, w.amount, w.address, w.network)
+
+
+def _client_of(tracked: TrackedWithdrawal) -> tuple[str, str]:
+    return tracked.withdrawal.account_id, tracked.withdrawal.venue
 
 
 class RemoteWithdrawals:
@@ -68,8 +73,7 @@ class RemoteWithdrawals:
     async def reconcile_all(self) -> int:
         async with self._pool.acquire() as conn:
             unknown = await RemoteWithdrawalStore(conn).due(1_000_000, everything=True)
-        for tracked in unknown:
-            await self.look(tracked)
+        await each_by_client(unknown, _client_of, self.look, parallel=RECONCILE_PARALLELISM)
         return len(unknown)
 
     async def _send(self, tracked: TrackedWithdrawal) -> None:
