@@ -6,6 +6,7 @@ opened, so a decision, its counters and its outbox message commit together.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -137,14 +138,7 @@ class SafetyStore:
         assert row is not None
         if row["symbol"] is None:
             return MarketListing(venue_known=row["venue_known"], rules=None)
-        rules = MarketRules(
-            amount_min=row["amount_min"],
-            amount_max=row["amount_max"],
-            cost_min=row["cost_min"],
-            cost_max=row["cost_max"],
-            amount_step=row["amount_step"],
-            price_step=row["price_step"],
-        )
+        rules = MarketRules(**{f.name: row[f.name] for f in dataclasses.fields(MarketRules)})
         return MarketListing(venue_known=True, rules=rules)
 
     async def decision_inputs(

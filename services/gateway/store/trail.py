@@ -85,12 +85,16 @@ async def entries(conn: Connection, correlation_id: str, user_id: str | None) ->
     return [AuditEntry(**dict(row)) for row in rows]
 
 
-async def save_kill_switch(conn: Connection, switch: KillSwitch) -> None:
-    await conn.execute(
-        "INSERT INTO kill_switches (scope, target, engaged, reason, changed_by, changed_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, target) DO UPDATE SET "
-        "engaged = EXCLUDED.engaged, reason = EXCLUDED.reason, "
-        "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at",
+_SAVE_SWITCH = (
+    "INSERT INTO kill_switches (scope, target, engaged, reason, changed_by, changed_at) "
+    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, target) DO UPDATE SET "
+    "engaged = EXCLUDED.engaged, reason = EXCLUDED.reason, "
+    "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at"
+)
+
+
+def _switch_row(switch: KillSwitch) -> tuple[object, ...]:
+    return (
         switch.scope,
         switch.target or "",
         switch.engaged,
@@ -100,21 +104,16 @@ async def save_kill_switch(conn: Connection, switch: KillSwitch) -> None:
     )
 
 
+async def save_kill_switch(conn: Connection, switch: KillSwitch) -> None:
+    await conn.execute(_SAVE_SWITCH, *_switch_row(switch))
+
+
 async def save_kill_switch_if_newer(conn: Connection, switch: KillSwitch) -> bool:
     """Record a change learnt from another service unless the stored one is as new or newer
     (an older or redelivered event never overwrites a later change); True if it was saved."""
     saved = await conn.fetchval(
-        "INSERT INTO kill_switches (scope, target, engaged, reason, changed_by, changed_at) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, target) DO UPDATE SET "
-        "engaged = EXCLUDED.engaged, reason = EXCLUDED.reason, "
-        "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at "
-        "WHERE kill_switches.changed_at < EXCLUDED.changed_at RETURNING true",
-        switch.scope,
-        switch.target or "",
-        switch.engaged,
-        switch.reason,
-        switch.changed_by,
-        switch.changed_at,
+        _SAVE_SWITCH + " WHERE kill_switches.changed_at < EXCLUDED.changed_at RETURNING true",
+        *_switch_row(switch),
     )
     return bool(saved)
 
