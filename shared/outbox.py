@@ -3,7 +3,9 @@
 `enqueue` is the only way a service emits a message. `OutboxRelay` publishes
 committed rows in id order and marks them published; a crash between publish and
 mark re-publishes (consumers' inboxes drop the duplicate), never loses. One relay
-per database is active at a time (advisory lock); the others wait as standbys.
+per database is active at a time (advisory lock); the others wait as standbys. Before each
+batch, and when idle, the active relay makes sure the topics exist on the broker's cluster
+(`TopicsOnCluster`): a broker that lost its log gets them back with their partitions.
 """
 
 from __future__ import annotations
@@ -16,11 +18,13 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
 from opentelemetry import trace
 
 from shared import metrics
 from shared.contracts.envelope import Envelope, encode
 from shared.db import TRANSIENT_ERRORS, Connection, connect
+from shared.kafka import TopicsOnCluster
 from shared.telemetry import inject_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -103,9 +107,11 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_seconds: float = 1.0,
         after_publish: AfterPublish | None = None,
+        topics: TopicsOnCluster | None = None,
     ) -> None:
         self._url = database_url
         self._producer = producer
+        self._topics = topics
         self._batch_size = batch_size
         self._poll = poll_seconds
         self._wake = asyncio.Event()
@@ -114,15 +120,21 @@ class OutboxRelay:
 
     async def run(self, stop: asyncio.Event) -> None:
         """Publish until `stop` is set; survives database and broker outages by retrying."""
-        delay = 0.1
-        while not stop.is_set():
-            try:
-                await self._run_as_leader(stop)
-                delay = 0.1
-            except RETRYABLE as exc:
-                log.warning("outbox relay: %s; retrying in %.1fs", exc, delay)
-            await _sleep_or_stop(stop, delay)
-            delay = min(delay * 2, 5.0)
+        if self._topics is not None:
+            await self._topics.start()
+        try:
+            delay = 0.1
+            while not stop.is_set():
+                try:
+                    await self._run_as_leader(stop)
+                    delay = 0.1
+                except RETRYABLE as exc:
+                    log.warning("outbox relay: %s; retrying in %.1fs", exc, delay)
+                await _sleep_or_stop(stop, delay)
+                delay = min(delay * 2, 5.0)
+        finally:
+            if self._topics is not None:
+                await self._topics.close()
 
     async def _run_as_leader(self, stop: asyncio.Event) -> None:
         conn = await connect(self._url)
@@ -134,6 +146,7 @@ class OutboxRelay:
             while not stop.is_set():
                 if await self.publish_pending(conn) == 0:
                     await self._report_backlog(conn)
+                    await self._keep_topics()
                     await self._wait(stop)
         finally:
             await conn.close()
@@ -176,10 +189,21 @@ class OutboxRelay:
         metrics.OUTBOX_BACKLOG.set(row["n"])
         metrics.OUTBOX_OLDEST_AGE.set(float(row["age"]))
 
+    async def _keep_topics(self) -> None:
+        """While idle: topics for consumers of a broker that restarted with nothing to publish."""
+        if self._topics is None:
+            return
+        try:
+            await self._topics.ensure()
+        except (KafkaError, OSError, TimeoutError) as exc:  # the next batch checks again
+            log.warning("outbox relay: cannot make sure the topics exist (%s)", exc)
+
     async def _send(self, rows: Sequence[asyncpg.Record]) -> None:
         delay = 0.1
         while True:
             try:
+                if self._topics is not None:
+                    await self._topics.ensure()  # a broker that restarted publishes to nothing
                 futures = [
                     await self._producer.send(
                         r["topic"],

@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from shared import logs, metrics, telemetry
 from shared.db import create_pool, ensure_database
 from shared.inbox import Handler, InboxConsumer
-from shared.kafka import ensure_topics, make_producer, wait_for_broker
+from shared.kafka import TopicsOnCluster, ensure_topics, make_producer, wait_for_broker
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay
 from shared.settings import CommonSettings
@@ -65,6 +65,10 @@ class ServiceRuntime:
             self.producer,
             batch_size=self.settings.relay_batch_size,
             poll_seconds=self.settings.relay_poll_seconds,
+            topics=TopicsOnCluster(
+                self.settings.kafka_bootstrap_servers,
+                replication_factor=self.settings.kafka_replication_factor,
+            ),
         )
 
     def consume(self, topics: list[str], handler: Handler) -> InboxConsumer:

@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+import shared.kafka  # noqa: F401  (test processes ask the broker as services do: no auto-creation)
 from shared.infra.kafka import EmbeddedKafka
 from shared.infra.resolve import Infrastructure, provide
 from shared.settings import CommonSettings

@@ -10,30 +10,38 @@ reads the new log's first messages, published messages that nothing will send ag
 Found by the long chaos run (one `PlaceOrder` never decided, never audited); this replays the
 mechanism step by step with the real `InboxConsumer`. The second test is the other way the
 old positions hurt: read on from them in the new log, the re-published messages arrive out
-of order (and, with commits, some are skipped).
+of order (and, with commits, some are skipped). The third: the topics the new broker has
+once the system runs again are the contract's (`PARTITIONS` each), not ones a client's
+metadata request made the broker create with its own default (4).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.contracts import Envelope, Topic, encode, new_message
+from shared.contracts import Envelope, Topic, all_topics, encode, new_message
 from shared.contracts.orders import CancelOrder
+from shared.contracts.topics import PARTITIONS
 from shared.db import Connection, create_pool, ensure_database
 from shared.inbox import Handler, InboxConsumer
 from shared.infra.kafka import EmbeddedKafka
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics
 from shared.migrate import migrate
+from shared.outbox import enqueue
+from shared.service import ServiceRuntime
+from shared.settings import CommonSettings
 from tests.conftest import FAST_GROUPS
+from tests.support.running import running_service
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.chaos
@@ -82,6 +90,18 @@ async def pool(
     created = await create_pool(url, size=4)
     yield created
     await created.close()
+
+
+async def partition_counts(bootstrap: str) -> dict[str, int]:
+    """Every contract topic the broker has, with its number of partitions."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics()) & set(all_topics())
+        described = await admin.describe_topics(sorted(existing)) if existing else []
+    finally:
+        await admin.close()
+    return {t["topic"]: len(t["partitions"]) for t in described if t["error_code"] == 0}
 
 
 def consumer(pool: asyncpg.Pool, bootstrap: str, handler: Handler) -> InboxConsumer:
@@ -199,3 +219,45 @@ async def test_a_consumer_reads_a_broker_that_lost_its_log_from_the_beginning_in
         stop.set()
         await asyncio.wait_for(running, 15)
         kafka.stop()
+
+
+async def test_after_a_broker_restart_every_topic_has_the_contract_partitions(
+    settings_factory: Callable[..., Any], tmp_path: Path
+) -> None:
+    """Nobody re-creates the topics here (a broker that restarted under a running system):
+    the services' consumers and relay must not leave the broker's defaults behind."""
+    kafka = EmbeddedKafka.start(tmp_path / "broker")
+    bootstrap = kafka.bootstrap_servers
+    settings = settings_factory(CommonSettings, KAFKA_BOOTSTRAP_SERVERS=bootstrap)
+    (tmp_path / "migrations").mkdir()
+    applied: list[str] = []
+
+    async def record(conn: Connection, m: Envelope) -> None:
+        applied.append(m.correlation_id)
+
+    async def applied_so_far() -> list[str]:
+        return applied
+
+    async def build(runtime: ServiceRuntime) -> None:
+        runtime.consume([t.value for t in Topic], record)
+
+    async def published(runtime: ServiceRuntime, m: Envelope) -> None:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await enqueue(conn, m)
+        await eventually(
+            applied_so_far, until=lambda ids: m.correlation_id in ids, what=m.correlation_id
+        )
+
+    try:
+        async with running_service("probe", settings, tmp_path / "migrations", build) as runtime:
+            await published(runtime, message("before", 0))
+            port = kafka.port
+            kafka.stop()
+            kafka = EmbeddedKafka.start(tmp_path / "broker", port)
+            await published(runtime, message("after", 0))  # the system runs again
+            counts = await partition_counts(bootstrap)
+    finally:
+        kafka.stop()
+
+    expected = {t.value: PARTITIONS for t in Topic} | {t.dlq: 1 for t in Topic}
+    assert counts == expected

@@ -26,6 +26,7 @@ from shared.infra import (
     docker_available,
     provide,
 )
+from shared.kafka import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -62,6 +63,7 @@ def is_gone(pid: int) -> bool:
 
 
 async def round_trip(bootstrap_servers: str, topic: str) -> bytes | None:
+    await ensure_topics(bootstrap_servers, [topic])  # no client makes the broker create one
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
     await producer.start()
     try:
