@@ -17,8 +17,17 @@ from services.safety.domain import (
     decide_order,
     utc_day,
 )
+from services.safety.domain.markets import MarketListing, MarketRules
 from shared.contracts.orders import Side
-from tests.unit.safety.scenario import BTC_PRICE, NOW, default_limits, order, order_check, prices
+from tests.unit.safety.scenario import (
+    BTC_PRICE,
+    NOW,
+    default_limits,
+    listed,
+    order,
+    order_check,
+    prices,
+)
 
 money = st.decimals(min_value=Decimal("0"), max_value=Decimal("20000000"), places=2)
 amounts = st.decimals(min_value=Decimal("0.00000001"), max_value=Decimal("50"), places=8)
@@ -135,3 +144,53 @@ def test_a_stream_of_orders_never_takes_the_totals_past_a_limit(
         assert len(account.approvals) <= limits.hourly_trade_limit
         assert sum(1 for t in account.approvals if t > now - timedelta(seconds=1)) <= 3
         assert account.position("BTC").open_buy * BTC_PRICE <= limits.position_limit_usd
+
+
+steps = st.sampled_from([Decimal("0.00001"), Decimal("0.001"), Decimal("0.1"), Decimal("1")])
+
+
+@st.composite
+def market_rules(draw: st.DrawFn) -> MarketRules:
+    """A venue's rules for BTC/USDT, any of them possibly unstated (None)."""
+    low = draw(st.decimals(min_value=Decimal("0.00001"), max_value=Decimal("5"), places=5))
+    cost_low = draw(st.decimals(min_value=Decimal("1"), max_value=Decimal("100000"), places=2))
+    return MarketRules(
+        amount_min=draw(st.none() | st.just(low)),
+        amount_max=draw(st.none() | st.just(low * 10)),
+        cost_min=draw(st.none() | st.just(cost_low)),
+        cost_max=draw(st.none() | st.just(cost_low * 100)),
+        amount_step=draw(st.none() | steps),
+        price_step=draw(st.none() | st.sampled_from([Decimal("0.01"), Decimal("1"), Decimal("5")])),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    rules=market_rules(),
+    amount=amounts,
+    price=st.none() | band_prices,
+)
+def test_an_approved_order_keeps_every_rule_of_its_market(
+    rules: MarketRules, amount: Decimal, price: Decimal | None
+) -> None:
+    spec = order(amount=str(amount), price=None if price is None else str(price))
+    decision = decide_order(order_check(spec, market=listed(rules)))
+    if not decision.approved:
+        return
+    cost = amount * (price if price is not None else BTC_PRICE)
+    assert rules.amount_min is None or amount >= rules.amount_min
+    assert rules.amount_max is None or amount <= rules.amount_max
+    assert rules.cost_min is None or cost >= rules.cost_min
+    assert rules.cost_max is None or cost <= rules.cost_max
+    assert rules.amount_step is None or amount % rules.amount_step == 0
+    assert rules.price_step is None or price is None or price % rules.price_step == 0
+
+
+@settings(max_examples=100, deadline=None)
+@given(amount=amounts, price=st.none() | band_prices)
+def test_nothing_is_approved_for_a_market_that_is_not_listed(
+    amount: Decimal, price: Decimal | None
+) -> None:
+    spec = order(amount=str(amount), price=None if price is None else str(price))
+    for unlisted in (MarketListing(True, None), MarketListing(False, None)):
+        assert not decide_order(order_check(spec, market=unlisted)).approved
