@@ -208,6 +208,7 @@ class OrderFlow:
         await self._tell(
             record, OrderFailed(order_id=record.order_id, reason=reason, detail=detail)
         )
+        log.warning("order %s failed at %s: %s: %s", record.order_id, record.venue, reason, detail)
 
     async def cancelled_unsent(self, record: OrderRecord, reason: str = "requested") -> None:
         """Cancelled before it ever reached the venue."""
