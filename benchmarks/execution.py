@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaConsumer
 
 from benchmarks import execution_restart
 from benchmarks.execution_restart import MIGRATIONS, NAME
-from benchmarks.harness import Report, publish, read_to_end, running, skip_backlog, stopwatch
+from benchmarks.harness import Report, publish, read_to_end, skip_backlog, stopwatch
 from services.execution.app import CONSUMED_TOPICS, build
 from services.execution.settings import ExecutionSettings
 from shared.contracts import Envelope, Payload, new_message
@@ -27,6 +27,7 @@ from shared.contracts.orders import OrderSpec, OrderType, Side
 from shared.contracts.topics import Topic
 from shared.kafka import ensure_topics
 from shared.service import ServiceRuntime, Task
+from tests.support.running import running_service
 
 ACCOUNTS = 64
 
@@ -100,7 +101,7 @@ async def paper_orders(server_url: str, bootstrap: str, report: Report, count: i
 
     async with (
         fill_reader(bootstrap) as fills,
-        running(NAME, settings, MIGRATIONS, build, relay_and_consumers),
+        running_service(NAME, settings, MIGRATIONS, build, relay_and_consumers),
     ):
         await publish(bootstrap, held[:1])
         await fills.until_filled(ids[:1], within=60)  # group joined, relay going: not timed

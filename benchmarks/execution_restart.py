@@ -16,7 +16,7 @@ from pathlib import Path
 
 import asyncpg
 
-from benchmarks.harness import Report, publish, running, skip_backlog, stopwatch
+from benchmarks.harness import Report, publish, skip_backlog, stopwatch
 from services.execution.app import CONSUMED_TOPICS, build_with
 from services.execution.settings import ExecutionSettings
 from services.execution.venue_work import VenueWork
@@ -28,6 +28,7 @@ from shared.contracts.orders import Mode, OrderSpec, OrderType, Side
 from shared.kafka import ensure_topics
 from shared.sealed import new_seal_key, seal
 from shared.service import ServiceRuntime, Task
+from tests.support.running import running_service
 from tests.support.simbinance import SimBinance, running_simbinance
 
 NAME = "execution"
@@ -99,7 +100,7 @@ async def _open_orders(
     def consumers_and_sender(runtime: ServiceRuntime) -> list[Task]:
         return [*(c.run for c in runtime.consumers), sender[0].run]  # no paper market
 
-    async with running(NAME, settings, MIGRATIONS, build, consumers_and_sender) as runtime:
+    async with running_service(NAME, settings, MIGRATIONS, build, consumers_and_sender) as runtime:
         await publish(settings.kafka_bootstrap_servers, keys)
         valid = "SELECT count(*) FROM exchange_keys WHERE status = 'valid'"
         await _until(runtime.pool, valid, accounts, "keys validated", 60 + accounts)

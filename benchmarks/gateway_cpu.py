@@ -14,7 +14,6 @@ import asyncio
 import cProfile
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,7 @@ from typing import Any
 
 import httpx
 
+from benchmarks.load import in_second_process
 from services.gateway.app import create_app, new_event_loop, serve
 from services.gateway.settings import GatewaySettings
 from shared.db import create_pool, ensure_database
@@ -30,6 +30,7 @@ from shared.infra.postgres import EmbeddedPostgres
 from shared.infra.processes import free_port
 from shared.migrate import migrate
 from shared.telemetry import configure as configure_tracing
+from tests.support.waiting import eventually
 
 MIGRATIONS = Path(__file__).resolve().parents[1] / "services" / "gateway" / "migrations"
 CLIENTS = 16
@@ -38,6 +39,14 @@ WARM_UP = 50
 
 async def _ready() -> bool:
     return True
+
+
+async def _healthy(url: str) -> bool:
+    try:
+        async with httpx.AsyncClient() as client:
+            return (await client.get(url + "/healthz")).status_code == 200
+    except httpx.HTTPError:
+        return False
 
 
 async def _tokens(url: str, count: int) -> list[str]:
@@ -52,14 +61,7 @@ async def _tokens(url: str, count: int) -> list[str]:
 
 def _load(url: str, tokens: list[str], orders: int) -> dict[str, Any]:
     config = {"url": url, "tokens": tokens, "orders": orders, "concurrency": CLIENTS}
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.load", json.dumps(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
+    return in_second_process(config)
 
 
 async def measure(server_url: str, orders: int, profile: Path | None) -> dict[str, float]:
@@ -73,13 +75,7 @@ async def measure(server_url: str, orders: int, profile: Path | None) -> dict[st
     stop = asyncio.Event()
     serving = asyncio.create_task(serve(app, "127.0.0.1", port, stop))
     try:
-        while True:
-            try:
-                async with httpx.AsyncClient() as client:
-                    if (await client.get(url + "/healthz")).status_code == 200:
-                        break
-            except httpx.HTTPError:
-                await asyncio.sleep(0.1)
+        await eventually(lambda: _healthy(url), timeout=30, what="the gateway healthy")
         tokens = await _tokens(url, CLIENTS)
         await asyncio.to_thread(_load, url, tokens, WARM_UP)
         profiler = cProfile.Profile(time.process_time) if profile else None

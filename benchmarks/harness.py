@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.contracts import Envelope, encode
 from shared.kafka import make_producer
-from shared.service import ServiceRuntime, Task
-from shared.settings import CommonSettings
 
 
 @dataclass
@@ -114,26 +111,3 @@ async def publish(bootstrap: str, messages: list[Envelope]) -> None:
         await asyncio.gather(*sent)
     finally:
         await producer.stop()
-
-
-@asynccontextmanager
-async def running(
-    name: str,
-    settings: CommonSettings,
-    migrations: Path,
-    build: Callable[[ServiceRuntime], Awaitable[object]],
-    jobs: Callable[[ServiceRuntime], list[Task]],
-) -> AsyncIterator[ServiceRuntime]:
-    """A service in this process, built by `build`, running the `jobs` picked from it."""
-    runtime = ServiceRuntime(name, settings, migrations)
-    await runtime.start()
-    await build(runtime)
-    tasks = [asyncio.create_task(job(runtime.stop)) for job in jobs(runtime)]
-    try:
-        yield runtime
-    finally:
-        runtime.stop.set()
-        await asyncio.wait(tasks, timeout=15)
-        for task in tasks:
-            task.cancel()
-        await runtime.close()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 import time
 import uuid
@@ -63,6 +64,19 @@ async def run(config: dict[str, Any]) -> dict[str, Any]:
             accepted = sum(await asyncio.gather(*tasks))
         elapsed = time.perf_counter() - start
     return {"accepted": accepted, "seconds": elapsed, "latencies": latencies}
+
+
+def in_second_process(config: dict[str, Any]) -> dict[str, Any]:
+    """`run(config)` in a new process, so the generator does not share a core's event loop
+    with the caller; blocks until it prints its result."""
+    out = subprocess.run(
+        [sys.executable, "-m", "benchmarks.load", json.dumps(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
+    return result
 
 
 if __name__ == "__main__":

@@ -4,21 +4,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 from statistics import quantiles
-from typing import Any
 
 import asyncpg
 import httpx
 import psutil
 
 from benchmarks.harness import Report
+from benchmarks.load import in_second_process
 from cryptoorch.runtime_info import SERVICES
 from cryptoorch.supervisor import Supervisor
 from cryptoorch.up import load_or_create_secrets
@@ -93,18 +90,6 @@ async def _users(url: str, env: dict[str, str], count: int) -> list[str]:
     return tokens
 
 
-def _load(config: dict[str, Any]) -> dict[str, Any]:
-    """In a second process, so the generator does not share a core's event loop with us."""
-    out = subprocess.run(
-        [sys.executable, "-m", "benchmarks.load", json.dumps(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
-    return result
-
-
 async def _drain(gateway_db: str, since: float, wait_seconds: float = 600) -> list[asyncpg.Record]:
     conn = await asyncpg.connect(gateway_db)
     try:
@@ -162,7 +147,7 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
         started = time.time()
         cpu_before = _cpu_seconds(supervisor)
         burst = await asyncio.to_thread(
-            _load, {"url": url, "tokens": tokens, "seconds": seconds, "concurrency": 32}
+            in_second_process, {"url": url, "tokens": tokens, "seconds": seconds, "concurrency": 32}
         )
         report.add(
             "gw_accept",
@@ -198,7 +183,7 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
         rate = max(5.0, round(0.5 * len(filled) / max(span, 1.0))) if filled else 10.0
         started = time.time()
         steady = await asyncio.to_thread(
-            _load,
+            in_second_process,
             {"url": url, "tokens": tokens, "seconds": seconds / 2, "rate": rate, "concurrency": 64},
         )
         rows = await _drain(gateway_db, started)

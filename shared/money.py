@@ -99,6 +99,13 @@ def quantize_down(value: Decimal) -> Decimal:
         return value.quantize(QUANTUM, rounding=ROUND_FLOOR)
 
 
+def is_multiple(value: Decimal, step: Decimal) -> bool:
+    """`value` is a whole number of `step`s (a lot or tick size), exactly: with 80 digits of
+    precision the largest amount over the finest step still divides (the default 28 raise)."""
+    with localcontext(_CONTEXT):
+        return value % step == 0
+
+
 def multiply(a: Decimal, b: Decimal) -> Decimal:
     """Exact product (80 digits of precision); the caller chooses how to round."""
     with localcontext(_CONTEXT):

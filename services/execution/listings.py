@@ -18,7 +18,7 @@ from datetime import datetime
 import asyncpg
 
 from services.execution.announce import Announcer, Emit
-from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.each_key import VENUE_FAILURES
 from services.execution.keys_store import KeyStore, StoredKey
 from services.execution.remote_clients import RemoteClients
 from shared.contracts.execution import MARKETS_PER_MESSAGE, ListedMarket, MarketsListed
@@ -26,7 +26,6 @@ from shared.db import Connection
 from shared.ids import SYSTEM_ACCOUNT
 
 log = logging.getLogger(__name__)
-LISTING_FAILURES = (VenueRejected, VenueOutcomeUnknown, VenueNotReached)
 RETRY_SECONDS = 30.0
 """How soon a venue that did not answer is asked for its markets again."""
 
@@ -86,7 +85,7 @@ class MarketLister:
         """The venue's markets through this key's client; None when the venue did not answer."""
         try:
             return await self._clients.for_key(key).markets(reload=reload)
-        except LISTING_FAILURES as exc:
+        except VENUE_FAILURES as exc:
             log.warning("markets of %s: not listed this time: %s", key.exchange, exc)
             self._next_at[key.exchange] = self._monotonic() + RETRY_SECONDS
             return None

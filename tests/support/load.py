@@ -246,16 +246,29 @@ class Load:
             return
         asset, amount = rng.choice([("USDT", str(rng.randint(10, 500))), ("BTC", "0.001")])
         body = {"asset": asset, "amount": amount, "address": f"chaos-wallet-{rng.randint(1, 9)}"}
-        answer = await self._twice_sometimes(
+        answer = await self._confirmed(rng, trader, "/v1/withdrawals", body, "withdrawal_id", code)
+        self.stats[f"withdrawals {answer.status if answer else 'unanswered'}"] += 1
+
+    async def _confirmed(
+        self,
+        rng: random.Random,
+        trader: Trader,
+        path: str,
+        body: Mapping[str, Any],
+        id_field: str,
+        code: str,
+    ) -> Answer | None:
+        """A money request with the trader's 2FA code (`_twice_sometimes`, the longer resend
+        window a code needs)."""
+        return await self._twice_sometimes(
             rng,
             trader.api.http,
-            "/v1/withdrawals",
+            path,
             body,
-            "withdrawal_id",
+            id_field,
             headers={"X-TOTP-Code": code},
             resend_for=TOTP_RESEND_FOR,
         )
-        self.stats[f"withdrawals {answer.status if answer else 'unanswered'}"] += 1
 
     async def _twice_sometimes(
         self,

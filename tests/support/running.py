@@ -7,8 +7,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from shared.service import ServiceRuntime
+from shared.service import ServiceRuntime, Task
 from shared.settings import CommonSettings
+
+
+def all_jobs(runtime: ServiceRuntime) -> list[Task]:
+    return [runtime.relay.run, *(c.run for c in runtime.consumers), *runtime.tasks]
 
 
 @asynccontextmanager
@@ -16,13 +20,16 @@ async def running_service(
     name: str,
     settings: CommonSettings,
     migrations: Path,
-    build: Callable[[ServiceRuntime], Awaitable[None]],
+    build: Callable[[ServiceRuntime], Awaitable[object]],
+    jobs: Callable[[ServiceRuntime], list[Task]] | None = None,
 ) -> AsyncIterator[ServiceRuntime]:
+    """The service built by `build`, running every job it has (relay, consumers, background
+    tasks), or only those `jobs` picks from it (benchmarks leave some out)."""
     runtime = ServiceRuntime(name, settings, migrations)
     await runtime.start()
     await build(runtime)
-    jobs = [runtime.relay.run, *(c.run for c in runtime.consumers), *runtime.tasks]
-    tasks = [asyncio.create_task(job(runtime.stop)) for job in jobs]
+    picked = jobs(runtime) if jobs is not None else all_jobs(runtime)
+    tasks = [asyncio.create_task(job(runtime.stop)) for job in picked]
     try:
         yield runtime
     finally:

@@ -31,7 +31,7 @@ from cryptoorch.check_venues import (
 )
 from services.execution.venues.ccxt_parse import trade_key
 from tests.support.client import ApiUser, balances_of
-from tests.support.load import TOTP_RESEND_FOR, TOTP_STEP, Load, Trader
+from tests.support.load import TOTP_STEP, Load, Trader
 from tests.support.simbinance import SimBinance
 from tests.support.simbinance.faults import Scheduled
 from tests.support.waiting import eventually
@@ -183,15 +183,7 @@ class VenueLoad(Load):
             current = (await self._prices())[symbol]
             move = Decimal(rng.randint(-150, 100)) / 10_000  # -1.5% .. +1%: rests or crosses
             body["price"] = str((current * (1 + move)).quantize(Decimal("0.01")))
-        answer = await self._twice_sometimes(
-            rng,
-            trader.api.http,
-            "/v1/orders",
-            body,
-            "order_id",
-            headers={"X-TOTP-Code": code},
-            resend_for=TOTP_RESEND_FOR,
-        )
+        answer = await self._confirmed(rng, trader, "/v1/orders", body, "order_id", code)
         self.stats[f"real {kind} orders {answer.status if answer else 'unanswered'}"] += 1
         if answer is not None and answer.status == 202:
             trader.orders.append(answer.body["order_id"])
@@ -203,15 +195,7 @@ class VenueLoad(Load):
             "address": f"venue-chaos-wallet-{rng.randint(1, 9)}",
             "exchange": VENUE,
         }
-        answer = await self._twice_sometimes(
-            rng,
-            trader.api.http,
-            "/v1/withdrawals",
-            body,
-            "withdrawal_id",
-            headers={"X-TOTP-Code": code},
-            resend_for=TOTP_RESEND_FOR,
-        )
+        answer = await self._confirmed(rng, trader, "/v1/withdrawals", body, "withdrawal_id", code)
         self.stats[f"real withdrawals {answer.status if answer else 'unanswered'}"] += 1
         if answer is not None and answer.status == 202:
             self.withdrawals.append(answer.body["withdrawal_id"])

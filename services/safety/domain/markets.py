@@ -34,8 +34,3 @@ class MarketListing:
     @property
     def listed(self) -> bool:
         return self.rules is not None
-
-
-def on_step(value: Decimal, step: Decimal | None) -> bool:
-    """`value` is a whole multiple of `step` (no step: anything is)."""
-    return step is None or value % step == 0

@@ -10,20 +10,20 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from services.safety.domain.checks import OrderCheck
-from services.safety.domain.markets import on_step
+from services.safety.domain.checks import OrderCheck, WithdrawalCheck
 from services.safety.domain.rejection import Rejection, shown
 from services.safety.domain.state import count_within, utc_day
 from services.safety.domain.valuation import OrderValuation
 from shared.contracts.orders import Mode, OrderType, Side
 from shared.contracts.reasons import RejectReason
-from shared.money import multiply
+from shared.money import is_multiple, multiply
 
 HOUR = timedelta(hours=1)
 SECOND = timedelta(seconds=1)
 
 
-def account_active(check: OrderCheck) -> Rejection | None:
+def account_active(check: OrderCheck | WithdrawalCheck) -> Rejection | None:
+    """Orders and withdrawals alike: only from an account safety has seen registered."""
     if check.account.registered:
         return None
     return Rejection(
@@ -118,7 +118,7 @@ def market_precision(check: OrderCheck) -> Rejection | None:
         ("amount", order.amount, rules.amount_step),
         ("price", order.price, rules.price_step),
     ):
-        if value is not None and step is not None and not on_step(value, step):
+        if value is not None and step is not None and not is_multiple(value, step):
             return Rejection(
                 RejectReason.PRICE_INVALID,
                 "market_precision",

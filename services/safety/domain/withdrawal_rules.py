@@ -11,17 +11,6 @@ from services.safety.domain.state import utc_day
 from shared.contracts.reasons import RejectReason
 
 
-def account_active(check: WithdrawalCheck) -> Rejection | None:
-    if check.account.registered:
-        return None
-    return Rejection(
-        RejectReason.ACCOUNT_INACTIVE,
-        "account_active",
-        "safety has not seen this account registered; if it was just created, retry shortly",
-        {"account_id": check.account_id, "registered": "false"},
-    )
-
-
 def kill_switch(check: WithdrawalCheck) -> Rejection | None:
     halted = check.switches.halting_withdrawal(check.account_id)
     if halted is None:

@@ -20,6 +20,7 @@ from decimal import Decimal
 
 from services.safety.domain import withdrawal_rules as rules
 from services.safety.domain.checks import WithdrawalCheck
+from services.safety.domain.order_rules import account_active
 from services.safety.domain.rejection import Rejection
 from services.safety.domain.suspicious import withdrawal_burst
 from services.safety.domain.valuation import usd_rate
@@ -31,7 +32,7 @@ UnvaluedRule = Callable[[WithdrawalCheck], Rejection | None]
 ValuedRule = Callable[[WithdrawalCheck, Decimal], Rejection | None]
 
 RULES_BEFORE_VALUATION: tuple[tuple[str, UnvaluedRule], ...] = (
-    ("account_active", rules.account_active),
+    ("account_active", account_active),
     ("kill_switch", rules.kill_switch),
     ("two_factor", rules.two_factor),
     ("exchange_key", rules.exchange_key),

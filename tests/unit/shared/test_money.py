@@ -11,6 +11,7 @@ from shared.money import (
     MoneyError,
     PositiveMoney,
     format_decimal,
+    is_multiple,
     multiply,
     parse_decimal,
     quantize_down,
@@ -82,3 +83,21 @@ def test_products_are_exact_before_rounding(amount: Decimal, price: Decimal) -> 
 )
 def test_wire_form_round_trips(value: Decimal) -> None:
     assert parse_decimal(format_decimal(value)) == value
+
+
+@pytest.mark.parametrize(
+    ("value", "step", "expected"),
+    [
+        ("0.00123", "0.00001", True),
+        ("0.001234", "0.00001", False),
+        ("50000.01", "0.01", True),
+        ("0", "0.01", True),
+        # the largest amount over the finest step: 38 digits of quotient, past the default 28
+        ("99999999999999999999.123456789012345678", "0.000000000000000001", True),
+        ("99999999999999999999.12345678901234567", "0.00000000000000002", False),
+    ],
+)
+def test_is_multiple_is_exact_for_every_amount_the_contract_takes(
+    value: str, step: str, expected: bool
+) -> None:
+    assert is_multiple(Decimal(value), Decimal(step)) is expected
