@@ -1,4 +1,5 @@
-"""`cryptoorch audit verify` and `cryptoorch trace ORDER_ID`: the audit trail for the operator.
+"""`cryptoorch audit verify`, `cryptoorch audit export` and `cryptoorch trace ORDER_ID`: the audit
+trail for the operator and the auditor.
 
 Exit codes scripts can trust: 0 = checked and fine, 1 = broken trail / unknown id,
 2 = could not check (no running system, database unreachable, bad option).
@@ -7,10 +8,12 @@ Exit codes scripts can trust: 0 = checked and fine, 1 = broken trail / unknown i
 from __future__ import annotations
 
 import asyncio
+import csv
 import json
 import os
 import sys
 from collections.abc import Awaitable, Callable
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -22,6 +25,7 @@ from rich.table import Table
 from cryptoorch import runtime_info
 from services.audit.trace import trace
 from services.audit.verify import VerifyResult, trail_length, verify_chain
+from shared import audit_export
 from shared.db import Connection, connect
 from shared.settings import database_url_for
 
@@ -129,6 +133,72 @@ def _print_verdict(result: VerifyResult) -> None:
     if result.bad_row:
         typer.echo("  row: " + " ".join(f"{k}={v}" for k, v in result.bad_row.items()))
     typer.echo(f"  {result.rows_checked} rows before it verified")
+
+
+class ExportFormat(StrEnum):
+    JSONL = "jsonl"
+    CSV = "csv"
+
+
+@app.command("export")
+def export_command(
+    from_seq: Annotated[int, typer.Option(min=1, help="first row")] = 1,
+    to_seq: Annotated[
+        int | None, typer.Option(min=1, help="last row [default: the last row now]")
+    ] = None,
+    export_format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.JSONL,
+    output: Annotated[
+        Path | None, typer.Option(help="file to write [default: standard output]")
+    ] = None,
+) -> None:
+    """The audit rows for an auditor: `{seq, prev_hash, hash, actor, message}` per row, where
+    `message` is exactly what was hashed, so the chain can be re-verified from the file alone
+    (docs/canonical-json.md). A FILE appears only once it is complete.
+
+    Example: cryptoorch audit export --from-seq 1 --to-seq 5000 --output trail.jsonl
+    """
+    if to_seq is not None and to_seq < from_seq:
+        raise _fail(f"--to-seq {to_seq} is before --from-seq {from_seq}", CANNOT_CHECK)
+    partial = output.with_name(output.name + ".partial") if output is not None else None
+    try:
+        file = partial.open("w", encoding="utf-8", newline="") if partial else sys.stdout
+    except OSError as exc:
+        raise _fail(f"cannot write the export: {exc}", CANNOT_CHECK) from None
+
+    async def run(conn: Connection) -> tuple[int, audit_export.SeqRange]:
+        rows = audit_export.seq_range(from_seq, to_seq, await audit_export.head_seq(conn))
+        return await _write_export(conn, rows, export_format, file), rows
+
+    try:
+        written, rows = _on_audit_db(run)
+    except BaseException:
+        if partial is not None:
+            file.close()
+            partial.unlink(missing_ok=True)
+        raise
+    file.flush()
+    if output is not None and partial is not None:
+        file.close()
+        partial.replace(output)
+    where = f" to {output}" if output is not None else ""
+    span = f"seq {rows.first}..{rows.last}" if written else f"no rows from seq {rows.first}"
+    typer.echo(f"exported {written} rows ({span}){where}", err=True)
+
+
+async def _write_export(
+    conn: Connection, rows: audit_export.SeqRange, export_format: ExportFormat, file: Any
+) -> int:
+    written = 0
+    writer = csv.writer(file) if export_format is ExportFormat.CSV else None
+    if writer is not None:
+        writer.writerow(audit_export.CSV_HEADER)
+    async for page in audit_export.pages(conn, rows):
+        if writer is not None:
+            writer.writerows(audit_export.csv_fields(row) for row in page)
+        else:
+            file.write("".join(audit_export.jsonl_line(row) for row in page))
+        written += len(page)
+    return written
 
 
 def trace_command(

@@ -23,6 +23,7 @@ from services.gateway import idempotency, problems
 from services.gateway.api import (
     admin,
     audit,
+    audit_export,
     auth,
     balances,
     exchange_keys,
@@ -86,7 +87,7 @@ def create_app(
     problems.install(app)
     app.include_router(health.router)
     answered = problems.documented_problems(400, 401, 403, 404, 409, 413, 422, 429, 503)
-    for module in (auth, orders, withdrawals, balances, exchange_keys, audit, admin):
+    for module in (auth, orders, withdrawals, balances, exchange_keys, audit, admin, audit_export):
         app.include_router(module.router, responses=answered)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)

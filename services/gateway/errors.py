@@ -89,5 +89,13 @@ class InvalidCursor(GatewayError):
     pass
 
 
+class InvalidSeqRange(GatewayError):
+    """An audit export range that names no rows (below 1, or the end before the start)."""
+
+
+class AuditUnavailable(GatewayError):
+    """The audit trail cannot be read: the export fails closed rather than cut rows."""
+
+
 class AdminCreationRefused(GatewayError, ValueError):
     """`create_admin` on an existing e-mail with another password (the CLI prints it)."""

@@ -51,6 +51,8 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.OrderNotCancellable: ProblemKind(409, "order_not_cancellable"),
     errors.EncryptionUnavailable: ProblemKind(503, "encryption_unavailable"),
     errors.InvalidCursor: ProblemKind(422, "validation_error"),
+    errors.InvalidSeqRange: ProblemKind(422, "validation_error"),
+    errors.AuditUnavailable: ProblemKind(503, "audit_unavailable"),
     errors.AdminCreationRefused: ProblemKind(409, "admin_creation_refused"),
 }
 

@@ -32,6 +32,12 @@ class GatewaySettings(CommonSettings):
     login_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
     purge_interval_seconds: float = Field(default=3600, gt=0)
     page_size_max: int = Field(default=100, ge=1, le=1000)
+    audit_database_url: str = ""
+    """Where `GET /v1/admin/audit/export` reads the audit trail: in production a role that may
+    only SELECT from `audit_trail`; default, the audit service's database on DATABASE_URL."""
+
+    def audit_export_url(self) -> str:
+        return self.audit_database_url or self.service_database_url("audit")
 
     def check_secrets(self) -> None:
         """Refuse to run with a weak JWT secret or a malformed encryption key."""

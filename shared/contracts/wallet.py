@@ -33,6 +33,8 @@ class RecordDeposit(Payload):
     amount: PositiveMoney
     venue: str = "paper"
     reference: str = Field(min_length=1, max_length=200)
+    recorded_by: str | None = Field(default=None, max_length=100)
+    """The administrator who recorded it (the audit export's actor); None from older gateways."""
 
 
 @register

@@ -56,6 +56,7 @@ async def record_deposit(
             amount=body.amount,
             venue=PAPER_VENUE,
             reference=body.reference,
+            recorded_by=principal.user_id,
         )
         message = message_for(command, account_id=body.user_id, correlation_id=deposit_id, now=now)
         await emit(conn, body.user_id, message)
