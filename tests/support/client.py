@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 
 
-def create_admin(env: Mapping[str, str], email: str, password: str) -> None:
-    """Through the real CLI, as an operator would."""
+def create_admin(env: Mapping[str, str], email: str, password: str) -> str:
+    """Through the real CLI, as an operator would; the admin's user id."""
     result = subprocess.run(
         [sys.executable, "-m", "cryptoorch.cli", "admin", "create", "--email", email],
         env={**env, "CRYPTOORCH_ADMIN_PASSWORD": password},
@@ -22,6 +22,7 @@ def create_admin(env: Mapping[str, str], email: str, password: str) -> None:
         timeout=60,
     )
     assert result.returncode == 0, result.stderr + result.stdout
+    return result.stdout.strip().rsplit(" ", 1)[-1]
 
 
 class ApiUser:
