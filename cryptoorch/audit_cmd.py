@@ -157,8 +157,10 @@ def export_command(
 
     Example: cryptoorch audit export --from-seq 1 --to-seq 5000 --output trail.jsonl
     """
-    if to_seq is not None and to_seq < from_seq:
-        raise _fail(f"--to-seq {to_seq} is before --from-seq {from_seq}", CANNOT_CHECK)
+    try:
+        audit_export.check_range(from_seq, to_seq)
+    except audit_export.InvalidSeqRange as exc:
+        raise _fail(str(exc), CANNOT_CHECK) from None
     partial = output.with_name(output.name + ".partial") if output is not None else None
     try:
         file = partial.open("w", encoding="utf-8", newline="") if partial else sys.stdout

@@ -36,14 +36,20 @@ class SeqRange:
     last: int
 
 
-def seq_range(from_seq: int | None, to_seq: int | None, head: int) -> SeqRange:
-    """The rows to export: `from_seq` (default 1) through `to_seq`, never past `head` (the
-    last row when the export starts, so an export ends even while the trail grows)."""
+def check_range(from_seq: int | None, to_seq: int | None) -> None:
+    """Raise `InvalidSeqRange` unless the bounds can name rows (checked before any reading)."""
     first = 1 if from_seq is None else from_seq
     if first < 1 or (to_seq is not None and to_seq < 1):
         raise InvalidSeqRange("from_seq and to_seq start at 1")
     if to_seq is not None and to_seq < first:
         raise InvalidSeqRange(f"to_seq {to_seq} is before from_seq {first}")
+
+
+def seq_range(from_seq: int | None, to_seq: int | None, head: int) -> SeqRange:
+    """The rows to export: `from_seq` (default 1) through `to_seq`, never past `head` (the
+    last row when the export starts, so an export ends even while the trail grows)."""
+    check_range(from_seq, to_seq)
+    first = 1 if from_seq is None else from_seq
     return SeqRange(first, head if to_seq is None else min(to_seq, head))
 
 

@@ -29,11 +29,12 @@ from shared.contracts.envelope import Envelope, Payload, decode, encode, new_mes
 from shared.db import connect
 from shared.infra import free_port
 from shared.infra.resolve import Infrastructure
-from shared.service import ServiceRuntime
+from shared.service import ServiceRuntime, prepare_database
 from tests.support.running import running_service
 from tests.support.waiting import eventually
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "gateway" / "migrations"
+AUDIT_MIGRATIONS = MIGRATIONS.parents[1] / "audit" / "migrations"
 JWT_SECRET = "integration-" + "j" * 40
 PASSWORD = "correct horse battery staple"
 
@@ -164,6 +165,7 @@ def gateway_settings(infra: Infrastructure, **overrides: Any) -> GatewaySettings
 @asynccontextmanager
 async def running_gateway(infra: Infrastructure, **overrides: Any) -> AsyncIterator[Gateway]:
     settings = gateway_settings(infra, **overrides)
+    await prepare_database(settings, "audit", AUDIT_MIGRATIONS)  # the (empty) trail it exports
     async with running_service("gateway", settings, MIGRATIONS, build) as runtime:
         base_url = f"http://{settings.gateway_host}:{settings.gateway_port}"
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:

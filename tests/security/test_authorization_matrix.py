@@ -167,6 +167,7 @@ MATRIX: dict[tuple[str, str], Row] = {
         ),
     ),
     ("GET", "/v1/admin/kill-switch"): Row(admin_only(200), at("/v1/admin/kill-switch")),
+    ("GET", "/v1/admin/audit/export"): Row(admin_only(200), at("/v1/admin/audit/export")),
 }
 
 

@@ -30,11 +30,15 @@ CONNECT_TIMEOUT_SECONDS = 10
 async def export_audit_trail(
     ctx: Ctx,
     _: CurrentAdmin,
-    from_seq: Annotated[int | None, Query()] = None,
-    to_seq: Annotated[int | None, Query()] = None,
+    from_seq: Annotated[int, Query(ge=1)] = 1,
+    to_seq: Annotated[int | None, Query(ge=1)] = None,
 ) -> StreamingResponse:
     """Rows `from_seq`..`to_seq` (default: the whole trail as it is when the export starts),
     `{seq, prev_hash, hash, actor, message}` per line; re-verifiable with docs/canonical-json.md."""
+    try:
+        audit_export.check_range(from_seq, to_seq)
+    except audit_export.InvalidSeqRange as exc:
+        raise InvalidSeqRange(str(exc)) from None
     try:
         async with asyncio.timeout(CONNECT_TIMEOUT_SECONDS):
             conn = await connect(ctx.settings.audit_export_url())
@@ -42,9 +46,6 @@ async def export_audit_trail(
         raise AuditUnavailable(f"the audit trail cannot be read: {exc}") from None
     try:
         rows = audit_export.seq_range(from_seq, to_seq, await audit_export.head_seq(conn))
-    except audit_export.InvalidSeqRange as exc:
-        await conn.close()
-        raise InvalidSeqRange(str(exc)) from None
     except (OSError, asyncpg.PostgresError) as exc:
         await conn.close()
         raise AuditUnavailable(f"the audit trail cannot be read: {exc}") from None
