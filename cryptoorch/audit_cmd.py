@@ -144,11 +144,14 @@ class ExportFormat(StrEnum):
 def export_command(
     from_seq: Annotated[int, typer.Option(min=1, help="first row")] = 1,
     to_seq: Annotated[
-        int | None, typer.Option(min=1, help="last row [default: the last row now]")
+        int | None,
+        typer.Option(min=1, help="last row (default: the last one when the export starts)"),
     ] = None,
-    export_format: Annotated[ExportFormat, typer.Option("--format")] = ExportFormat.JSONL,
+    export_format: Annotated[
+        ExportFormat, typer.Option("--format", help="JSON lines or CSV")
+    ] = ExportFormat.JSONL,
     output: Annotated[
-        Path | None, typer.Option(help="file to write [default: standard output]")
+        Path | None, typer.Option(help="file to write (default: standard output)")
     ] = None,
 ) -> None:
     """The audit rows for an auditor: `{seq, prev_hash, hash, actor, message}` per row, where
