@@ -136,7 +136,8 @@ async def test_a_resting_limit_fills_at_its_price_when_a_tick_crosses_it(paper: 
     assert tick.account_id == SYSTEM_ACCOUNT
     assert tick.body(PriceTick).price == Decimal("59990.00")
     _submitted, filled = await paper.events_of("o-limit")
-    assert filled.body(OrderFilled).price == Decimal("60000.00")
+    fill = filled.body(OrderFilled)
+    assert (fill.price, fill.fee) == (Decimal("60000.00"), Decimal("0.60"))  # its limit: a maker
     assert filled.causation_id == tick.event_id
     assert filled.account_id == "alice"
 
