@@ -132,6 +132,27 @@ def limit_crossed(side: Side, limit: Decimal, current: Decimal) -> bool:
     return limit >= current if side is Side.BUY else limit <= current
 
 
+def arrival_fill_price(
+    side: Side, order_type: OrderType, limit: Decimal | None, current: Decimal, spread: Decimal
+) -> Decimal | None:
+    """The price an order fills at when it reaches the venue, or None when it rests.
+
+    A market order fills at the market (`market_fill_price`). A limit order that crosses on
+    arrival (a buy limit at or above the current price, a sell limit at or below it) takes the
+    market's price too, never worse than its limit: the buyer of a limit 8% above the market pays
+    the market, as at a real venue (price improvement). A limit that does not cross rests, and
+    fills at its own limit when a later price reaches it (`limit_crossed`).
+    """
+    market = market_fill_price(side, current, spread)
+    if order_type is OrderType.MARKET:
+        return market
+    if limit is None:
+        raise ValueError("a limit order needs a limit price")
+    if not limit_crossed(side, limit, current):
+        return None
+    return min(market, limit) if side is Side.BUY else max(market, limit)
+
+
 def trade_fee(amount: Decimal, price: Decimal, rate: Decimal) -> Decimal:
     """`rate` of the notional, rounded up to 18 decimals (a fee is never under-counted)."""
     return quantize_up(multiply(multiply(amount, price), rate))

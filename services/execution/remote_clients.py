@@ -1,11 +1,13 @@
 """One open venue client per validated key, opened from its sealed secret on first use.
 
 The plaintext credentials live only inside the client object (ccxt needs them to sign); they
-are never stored, logged or put in a message.
+are never stored, logged or put in a message. Every client opened here is closed: when its key
+is found invalid or its check is inconclusive (`forget`), and the rest when execution stops.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
 
@@ -48,17 +50,16 @@ class RemoteClients:
         return self.for_key(key)
 
     async def forget(self, key: StoredKey) -> None:
+        """Close the key's client (a key found invalid, or whose check was inconclusive)."""
         client = self._open.pop(key.key_id, None)
         if client is not None:
-            await client.close()
+            await _close(client)
 
     async def close(self) -> None:
+        """Close every open client, all at once (ccxt's `close` waits a moment each: one after
+        the other, many keys would outlast the time a stopping service is given)."""
         clients, self._open = list(self._open.values()), {}
-        for client in clients:
-            try:
-                await client.close()
-            except Exception:  # closing is best effort: never mask why we stop
-                log.exception("closing a venue client failed")
+        await asyncio.gather(*(_close(client) for client in clients))
 
     def _credentials(self, key: StoredKey) -> dict[str, str]:
         if not self._seal_key:
@@ -69,3 +70,10 @@ class RemoteClients:
             raise VenueRejected("the sealed key cannot be opened with this seal key") from None
         except Exception as exc:
             raise VenueRejected(f"the key cannot be opened: {type(exc).__name__}") from None
+
+
+async def _close(client: RemoteVenue) -> None:
+    try:
+        await client.close()
+    except Exception:  # closing is best effort: never mask why we stop or what was checked
+        log.exception("closing a venue client failed")

@@ -110,6 +110,21 @@ async def test_a_market_buy_fills_at_the_walk_price_with_a_tenth_of_a_percent_fe
     assert await paper.pool.fetchval("SELECT status FROM orders") == "filled"
 
 
+@pytest.mark.parametrize(("side", "limit"), [(Side.BUY, "70200.00"), (Side.SELL, "59800.00")])
+async def test_a_limit_that_crosses_on_arrival_fills_at_the_market_price_not_its_limit(
+    paper: Paper, side: Side, limit: str
+) -> None:
+    await paper.deliver(order_held("o-cross", price=limit, side=side))  # 8% through the market
+
+    _submitted, filled = await paper.events_of("o-cross")
+    fill = filled.body(OrderFilled)
+    assert (fill.price, fill.fee, fill.status) == (
+        Decimal("65000.00"),
+        Decimal("0.65"),  # 0.1% of what was paid, not of the limit's notional
+        FillStatus.FILLED,
+    )
+
+
 async def test_a_resting_limit_fills_at_its_price_when_a_tick_crosses_it(paper: Paper) -> None:
     await paper.deliver(order_held("o-limit", price="60000.00"))
     assert [m.type for m in await paper.events_of("o-limit")] == ["OrderSubmitted"]
@@ -121,7 +136,8 @@ async def test_a_resting_limit_fills_at_its_price_when_a_tick_crosses_it(paper: 
     assert tick.account_id == SYSTEM_ACCOUNT
     assert tick.body(PriceTick).price == Decimal("59990.00")
     _submitted, filled = await paper.events_of("o-limit")
-    assert filled.body(OrderFilled).price == Decimal("60000.00")
+    fill = filled.body(OrderFilled)
+    assert (fill.price, fill.fee) == (Decimal("60000.00"), Decimal("0.60"))  # its limit: a maker
     assert filled.causation_id == tick.event_id
     assert filled.account_id == "alice"
 

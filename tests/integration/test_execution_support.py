@@ -99,12 +99,14 @@ class Execution:
             await producer.stop()
         return message
 
-    async def add_key(self, account: Account, *, secret: str | None = None) -> str:
+    async def add_key(
+        self, account: Account, *, secret: str | None = None, exchange: str = "binance"
+    ) -> str:
         """Send the user's key the way the gateway does (sealed); the key id."""
         key_id = str(uuid.uuid4())
         credentials = {"apiKey": account.api_key, "secret": secret or account.secret}
         sealed = seal(credentials, self.settings.exchange_seal_key)
-        added = ExchangeKeyAdded(key_id=key_id, exchange="binance", sealed_secret=sealed)
+        added = ExchangeKeyAdded(key_id=key_id, exchange=exchange, sealed_secret=sealed)
         await self.publish(added, account=account.user, correlation_id=key_id)
         return key_id
 

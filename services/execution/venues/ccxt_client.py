@@ -105,10 +105,14 @@ def create_exchange(
     credentials: dict[str, str],
     *,
     timeout_ms: int,
-    session: aiohttp.ClientSession,
+    session: aiohttp.ClientSession | None,
     base_url: str | None,
 ) -> Any:
-    """A ccxt client for `exchange_id` logged in with `credentials` (apiKey, secret, password?)."""
+    """A ccxt client for `exchange_id` logged in with `credentials` (apiKey, secret, password?).
+
+    It uses `session` and never closes it (the caller does); with None, ccxt opens none of its
+    own either: the caller sets `exchange.session` before the first call.
+    """
     if not is_ccxt_exchange(exchange_id):
         raise ValueError(f"ccxt knows no exchange {exchange_id!r}")
     exchange_class = getattr(ccxt_async(), exchange_id)

@@ -51,19 +51,25 @@ class CcxtVenue:
     ) -> None:
         self.name = exchange_id
         log = RequestLog()
-        self._session = traced_session(log)
+        # The session is opened last, once nothing else can fail: a client that cannot be built
+        # (an exchange ccxt does not know) leaves no open session behind.
         self._exchange: Any = create_exchange(
-            exchange_id,
-            credentials,
-            timeout_ms=timeout_ms,
-            session=self._session,
-            base_url=base_url,
+            exchange_id, credentials, timeout_ms=timeout_ms, session=None, base_url=base_url
         )
+        self._session = traced_session(log)
+        self._exchange.session = self._session
         self._calls = CcxtCalls(exchange_id, self._exchange, log, clock)
 
+    @property
+    def closed(self) -> bool:
+        return self._session.closed
+
     async def close(self) -> None:
-        await self._exchange.close()
-        await self._session.close()
+        """Close ccxt's client and our session (ccxt never closes a session it was given)."""
+        try:
+            await self._exchange.close()
+        finally:
+            await self._session.close()
 
     # --- Venue --------------------------------------------------------------------------------
 

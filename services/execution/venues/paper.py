@@ -2,9 +2,10 @@
 
 Its order book lives in `paper_*` tables and every call runs on the caller's connection, so
 placing a paper order, recording it and announcing it commit together. Market orders fill at
-once at the current walk price ± spread; limit orders fill at once at their limit price when
-marketable, otherwise rest until a tick crosses them (`fill_crossed`). Fees are charged in the
-quote asset.
+once at the current walk price ± spread; a limit order that is marketable on arrival fills at
+once at that same market price (never worse than its limit: price improvement), otherwise it
+rests and fills at its limit when a tick crosses it (`fill_crossed`). Fees are charged in the
+quote asset, on the price actually paid.
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from services.execution.domain import (
     PAPER_VENUE,
     Trade,
     VenueOrderStatus,
-    limit_crossed,
-    market_fill_price,
+    arrival_fill_price,
     plan_trades,
 )
 from services.execution.errors import VenueRejected
@@ -28,7 +28,6 @@ from services.execution.venues.base import (
     WithdrawalRequest,
 )
 from services.execution.venues.paper_store import PaperOrder, PaperStore
-from shared.contracts.orders import OrderType
 from shared.db import Connection
 from shared.ids import derived_id
 
@@ -56,7 +55,9 @@ class PaperVenue:
         existing = await self._store.order(request.client_order_id)
         if existing is not None:  # the same client order id never makes a second order
             return await self._view(existing)
-        fill_price = self._fill_price(request, current.price)
+        fill_price = arrival_fill_price(
+            request.side, request.type, request.price, current.price, self._rules.spread
+        )
         venue_order_id = "po-" + derived_id("paper-order", request.client_order_id).hex
         status = VenueOrderStatus.OPEN if fill_price is None else VenueOrderStatus.CLOSED
         await self._store.insert_order(request, venue_order_id, status)
@@ -95,12 +96,6 @@ class PaperVenue:
             await self._fill(order.client_order_id, symbol, order.amount, order.price)
             filled.append(order.client_order_id)
         return filled
-
-    def _fill_price(self, request: OrderRequest, current: Decimal) -> Decimal | None:
-        if request.type is OrderType.MARKET:
-            return market_fill_price(request.side, current, self._rules.spread)
-        assert request.price is not None  # OrderSpec guarantees a limit order has a price
-        return request.price if limit_crossed(request.side, request.price, current) else None
 
     async def _fill(self, client_id: str, symbol: str, amount: Decimal, price: Decimal) -> None:
         quote = symbol.split("/")[1]

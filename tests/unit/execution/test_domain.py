@@ -3,6 +3,8 @@ from __future__ import annotations
 from decimal import Context, Decimal, localcontext
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.execution.domain import (
     CLIENT_ORDER_ID_PATTERN,
@@ -10,6 +12,7 @@ from services.execution.domain import (
     OrderStatus,
     Trade,
     VenueOrderStatus,
+    arrival_fill_price,
     client_order_id,
     fill_reports,
     limit_crossed,
@@ -78,6 +81,70 @@ def test_limit_order_fills_only_when_the_price_reaches_it(
     side: Side, limit: str, current: str, crossed: bool
 ) -> None:
     assert limit_crossed(side, Decimal(limit), Decimal(current)) is crossed
+
+
+@pytest.mark.parametrize(
+    ("side", "limit", "current", "fills_at"),
+    [
+        (Side.BUY, "70200.00", "65000.00", "65000.00"),  # 8% above: pays the market, not +8%
+        (Side.BUY, "65000.00", "65000.00", "65000.00"),
+        (Side.BUY, "64999.99", "65000.00", None),  # rests
+        (Side.SELL, "59800.00", "65000.00", "65000.00"),  # 8% below: gets the market
+        (Side.SELL, "65000.00", "65000.00", "65000.00"),
+        (Side.SELL, "65000.01", "65000.00", None),  # rests
+    ],
+)
+def test_a_limit_that_crosses_on_arrival_fills_at_the_market_not_at_its_limit(
+    side: Side, limit: str, current: str, fills_at: str | None
+) -> None:
+    price = arrival_fill_price(side, OrderType.LIMIT, Decimal(limit), Decimal(current), Decimal(0))
+    assert price == (None if fills_at is None else Decimal(fills_at))
+
+
+def test_a_crossing_limit_pays_the_spread_but_never_more_than_its_limit() -> None:
+    spread, current = Decimal("0.001"), Decimal("100.00")
+    assert arrival_fill_price(Side.BUY, OrderType.LIMIT, Decimal("101"), current, spread) == (
+        Decimal("100.10")
+    )
+    assert arrival_fill_price(Side.BUY, OrderType.LIMIT, Decimal("100.05"), current, spread) == (
+        Decimal("100.05")
+    )
+    assert arrival_fill_price(Side.SELL, OrderType.LIMIT, Decimal("99"), current, spread) == (
+        Decimal("99.90")
+    )
+    assert arrival_fill_price(Side.SELL, OrderType.LIMIT, Decimal("99.95"), current, spread) == (
+        Decimal("99.95")
+    )
+
+
+def test_a_market_order_fills_on_arrival_at_the_market_price() -> None:
+    assert arrival_fill_price(
+        Side.BUY, OrderType.MARKET, None, Decimal("65000.00"), Decimal(0)
+    ) == Decimal("65000.00")
+
+
+prices = st.decimals(min_value="0.01", max_value="1000000", places=2)
+
+
+@given(
+    side=st.sampled_from(Side),
+    limit=prices,
+    current=prices,
+    spread=st.decimals(min_value="0", max_value="0.01", places=4),
+)
+def test_an_arriving_limit_fills_no_worse_than_its_limit_or_the_market_or_rests(
+    side: Side, limit: Decimal, current: Decimal, spread: Decimal
+) -> None:
+    price = arrival_fill_price(side, OrderType.LIMIT, limit, current, spread)
+    if not limit_crossed(side, limit, current):
+        assert price is None
+        return
+    assert price is not None
+    market = market_fill_price(side, current, spread)
+    if side is Side.BUY:
+        assert price <= limit and price <= market
+    else:
+        assert price >= limit and price >= market
 
 
 def test_fee_is_a_tenth_of_a_percent_of_the_notional() -> None:

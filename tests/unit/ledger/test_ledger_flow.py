@@ -125,6 +125,25 @@ def test_a_buy_fill_spends_cost_and_fee_from_held_and_credits_the_base(book: Boo
     assert book.violations() == []
 
 
+def test_a_buy_limit_filled_below_its_limit_costs_the_fill_and_releases_the_rest(
+    book: Book,
+) -> None:
+    funded(book)
+    book.apply(approve("o-1", "0.01", price="70200", reference="65000"))  # held at the limit
+    assert book.user_balances(USER)["USDT"] == (D("10000") - D("702.702"), D("702.702"))
+    events = book.apply(fill("o-1", "t-1", "0.01", "65000", fee="0.65", done=True))
+    assert book.user_balances(USER) == {
+        "USDT": (D("10000") - D("650.65"), D(0)),
+        "BTC": (D("0.01"), D(0)),
+    }
+    assert book.balance(custody("paper", "USDT")) == D("650")
+    assert book.balance(fees("paper", "USDT")) == D("0.65")
+    settled, released = events[0], events[1]
+    assert isinstance(settled, HoldSettled) and settled.amount == D("650.65")
+    assert isinstance(released, HoldReleased) and released.amount == D("52.052")
+    assert book.violations() == []
+
+
 def test_partial_fills_settle_their_part_and_the_last_one_releases_the_rest(book: Book) -> None:
     funded(book)
     book.apply(approve("o-1", "1", price="100"))
