@@ -176,6 +176,8 @@ class KillSwitchBody(Body):
             raise ValueError("a global switch takes no target")
         if self.scope is not KillSwitchScope.GLOBAL and self.target is None:
             raise ValueError(f"a {self.scope} switch needs a target")
-        if self.scope is KillSwitchScope.SYMBOL and not re.match(SYMBOL_PATTERN, self.target or ""):
+        if self.scope is KillSwitchScope.SYMBOL and not re.fullmatch(
+            SYMBOL_PATTERN, self.target or ""
+        ):
             raise ValueError("target must be a symbol like BTC/USDT")
         return self
