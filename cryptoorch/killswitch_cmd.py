@@ -5,8 +5,11 @@ database in one transaction by the gateway's own function; the running gateway's
 relay publishes it and safety enforces it. Engaged while the gateway is down, it
 is published when the gateway starts.
 
-Exit codes scripts can trust: 0 = done, 2 = not done (a scope/target that do not
-fit, no running system, database unreachable).
+The target is checked exactly as the admin API checks it (the same function records both): an
+account is a user id in any letter case, stored as the user's own id; a symbol is `BASE/QUOTE`.
+
+Exit codes scripts can trust: 0 = done, 2 = not done (a scope/target that do not fit, an
+account naming no user, no running system, database unreachable).
 """
 
 from __future__ import annotations
@@ -17,7 +20,6 @@ import json
 import os
 from collections.abc import Coroutine
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import asyncpg
@@ -27,6 +29,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cryptoorch import runtime_info
+from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.db import connect
 from shared.settings import CommonSettings
 
@@ -45,16 +48,16 @@ app = typer.Typer(
 JsonFlag = Annotated[bool, typer.Option("--json", help="machine-readable output")]
 
 
-class Scope(StrEnum):
-    GLOBAL = "global"
-    ACCOUNT = "account"
-    SYMBOL = "symbol"
-
-
-ScopeOption = Annotated[Scope, typer.Option(help="what the switch halts")]
+ScopeOption = Annotated[KillSwitchScope, typer.Option(help="what the switch halts")]
 TargetOption = Annotated[
     str | None,
     typer.Option(help="the user id (scope account) or symbol like BTC/USDT (scope symbol)"),
+]
+ModeOption = Annotated[
+    KillSwitchMode,
+    typer.Option(
+        help="halt: no order, open ones cancelled; reduce_only: sells only, buys cancelled"
+    ),
 ]
 ReasonOption = Annotated[str, typer.Option(help="why: kept with the switch and in the audit trail")]
 
@@ -69,7 +72,12 @@ def operator() -> str:
 
 
 def as_dict(switch: KillSwitch) -> dict[str, Any]:
-    return {**switch.__dict__, "changed_at": switch.changed_at.isoformat()}
+    return {
+        **switch.__dict__,
+        "scope": switch.scope.value,
+        "mode": switch.mode.value,
+        "changed_at": switch.changed_at.isoformat(),
+    }
 
 
 async def record_switch(request: KillSwitchBody, changed_by: str) -> KillSwitch:
@@ -92,6 +100,7 @@ async def record_switch(request: KillSwitchBody, changed_by: str) -> KillSwitch:
                 reason=request.reason,
                 changed_by=changed_by,
                 now=datetime.now(UTC),
+                mode=request.mode,
             )
     finally:
         await conn.close()
@@ -108,10 +117,12 @@ async def current_switches() -> list[KillSwitch]:
 
 
 def _run(work: Coroutine[Any, Any, T]) -> T:
+    from services.gateway.errors import KillSwitchTargetUnknown
+
     try:
         return asyncio.run(work)
-    except runtime_info.NotRunning as exc:
-        raise _fail(str(exc)) from None
+    except (runtime_info.NotRunning, KillSwitchTargetUnknown) as exc:
+        raise _fail(f"kill switch not changed: {exc}") from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
         raise _fail(f"cannot reach the gateway database: {exc}") from None
 
@@ -121,12 +132,14 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(NOT_DONE)
 
 
-def _request(scope: Scope, target: str | None, reason: str, engaged: bool) -> KillSwitchBody:
+def _request(
+    scope: KillSwitchScope, target: str | None, reason: str, engaged: bool, mode: KillSwitchMode
+) -> KillSwitchBody:
     """The admin API's own rules for a switch; a combination that does not fit exits 2."""
     from services.gateway.api.bodies import KillSwitchBody
 
     try:
-        return KillSwitchBody(scope=scope.value, target=target, engaged=engaged, reason=reason)
+        return KillSwitchBody(scope=scope, target=target, engaged=engaged, reason=reason, mode=mode)
     except ValidationError as exc:
         problems = [
             (f"{'.'.join(map(str, e['loc']))}: " if e["loc"] else "")
@@ -136,12 +149,20 @@ def _request(scope: Scope, target: str | None, reason: str, engaged: bool) -> Ki
         raise _fail("kill switch not changed: " + "; ".join(problems)) from None
 
 
-def _change(scope: Scope, target: str | None, reason: str, *, engaged: bool, as_json: bool) -> None:
-    switch = _run(record_switch(_request(scope, target, reason, engaged), operator()))
+def _change(
+    scope: KillSwitchScope,
+    target: str | None,
+    reason: str,
+    *,
+    engaged: bool,
+    mode: KillSwitchMode,
+    as_json: bool,
+) -> None:
+    switch = _run(record_switch(_request(scope, target, reason, engaged, mode), operator()))
     if as_json:
         typer.echo(json.dumps(as_dict(switch), indent=2))
         return
-    state = "ENGAGED" if switch.engaged else "released"
+    state = f"ENGAGED ({switch.mode})" if switch.engaged else "released"
     where = switch.scope if switch.target is None else f"{switch.scope} {switch.target}"
     typer.echo(f"kill switch {where} {state} by {switch.changed_by}: {switch.reason}")
 
@@ -151,13 +172,15 @@ def engage(
     scope: ScopeOption,
     reason: ReasonOption,
     target: TargetOption = None,
+    mode: ModeOption = KillSwitchMode.HALT,
     as_json: JsonFlag = False,
 ) -> None:
-    """Halt trading: new orders in the scope are rejected with KILL_SWITCH.
+    """Halt trading: new orders in the scope are rejected with KILL_SWITCH and open ones are
+    cancelled (with --mode reduce_only: sells still pass, buys are refused and cancelled).
 
     Example: cryptoorch kill-switch engage --scope symbol --target BTC/USDT --reason "venue halt"
     """
-    _change(scope, target, reason, engaged=True, as_json=as_json)
+    _change(scope, target, reason, engaged=True, mode=mode, as_json=as_json)
 
 
 @app.command("release")
@@ -171,7 +194,7 @@ def release(
 
     Example: cryptoorch kill-switch release --scope account --target 42 --reason "verified"
     """
-    _change(scope, target, reason, engaged=False, as_json=as_json)
+    _change(scope, target, reason, engaged=False, mode=KillSwitchMode.HALT, as_json=as_json)
 
 
 @app.command("list")
@@ -188,10 +211,11 @@ def list_command(as_json: JsonFlag = False) -> None:
         typer.echo("no kill switches")
         return
     table = Table(title="kill switches")
-    for column in ("scope", "target", "state", "changed by", "changed at", "reason"):
+    for column in ("scope", "target", "state", "mode", "changed by", "changed at", "reason"):
         table.add_column(column)
     for s in switches:
         state = "ENGAGED" if s.engaged else "released"
-        row = (s.scope, s.target or "*", state, s.changed_by, s.changed_at.isoformat(), s.reason)
+        changed_at = s.changed_at.isoformat()
+        row = (s.scope, s.target or "*", state, s.mode, s.changed_by, changed_at, s.reason)
         table.add_row(*row)
     Console(width=max(120, Console().width)).print(table)

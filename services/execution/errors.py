@@ -11,6 +11,11 @@ class MalformedHold(ExecutionError):
     """A `FundsHeld` that does not carry what its purpose needs: refused (retried, then DLQ)."""
 
 
+class InvalidKillSwitch(ExecutionError):
+    """A `KillSwitchChanged` with a scope no service enforces, or a scoped one without a target:
+    it cancels nothing (retried, then DLQ), where it used to be read as a global switch."""
+
+
 class VenueRejected(ExecutionError):
     """The venue definitely refused the request (bad order, insufficient balance, bad key)."""
 

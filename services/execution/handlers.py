@@ -13,16 +13,21 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.execution.announce import Announcer, Emit
-from services.execution.errors import MalformedHold
+from services.execution.errors import InvalidKillSwitch, MalformedHold
 from services.execution.orders import OrderFlow
 from services.execution.store import ExecutionStore, PostgresExecutionStore
 from services.execution.venues.base import Venue
 from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.withdrawals import WithdrawalFlow
-from shared.contracts.accounts import ExchangeKeyAdded, KillSwitchChanged
+from shared.contracts.accounts import (
+    ExchangeKeyAdded,
+    KillSwitchChanged,
+    KillSwitchMode,
+    KillSwitchScope,
+)
 from shared.contracts.envelope import Envelope
 from shared.contracts.ledger import FundsHeld, HoldPurpose
-from shared.contracts.orders import CancelOrder
+from shared.contracts.orders import CancelOrder, Side
 from shared.db import Connection
 from shared.outbox import enqueue
 
@@ -79,17 +84,21 @@ class ExecutionHandler:
         self, conn: Connection, message: Envelope, switch: KillSwitchChanged
     ) -> None:
         """Trading halted: cancel every non-terminal order the switch covers that existed when it
-        was engaged (a later order passed safety after the switch, so it was released since)."""
-        if switch.scope == "account":
-            scope = {"account_id": switch.target, "symbol": None}
-        elif switch.scope == "symbol":
-            scope = {"account_id": None, "symbol": switch.target}
-        else:
-            scope = {"account_id": None, "symbol": None}
-        if switch.scope in ("account", "symbol") and not switch.target:
-            return  # a scoped switch without a target covers nothing
-        engaged_by = message.occurred_at + CLOCK_SKEW
-        orders = await self.store_for(conn).orders_in_scope(**scope, created_before=engaged_by)
+        was engaged (a later order passed safety after the switch, so it was released since).
+        A `reduce_only` switch cancels only the buys; the sells reduce the position."""
+        try:
+            scope = KillSwitchScope(switch.scope)
+        except ValueError:
+            raise InvalidKillSwitch(f"unknown kill-switch scope {switch.scope!r}") from None
+        if scope is not KillSwitchScope.GLOBAL and not switch.target:
+            raise InvalidKillSwitch(f"a {scope} kill switch needs a target")
+        target = None if scope is KillSwitchScope.GLOBAL else switch.target
+        orders = await self.store_for(conn).orders_in_scope(
+            account_id=target if scope is KillSwitchScope.ACCOUNT else None,
+            symbol=target if scope is KillSwitchScope.SYMBOL else None,
+            side=Side.BUY if switch.mode is KillSwitchMode.REDUCE_ONLY else None,
+            created_before=message.occurred_at + CLOCK_SKEW,
+        )
         flow = self._order_flow(conn, message)
         for order in orders:
             await flow.cancel(order.order_id, order.account_id, KILL_SWITCH_REASON)

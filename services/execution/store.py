@@ -69,10 +69,15 @@ class ExecutionStore(Protocol):
         ...
 
     async def orders_in_scope(
-        self, *, account_id: str | None, symbol: str | None, created_before: datetime
+        self,
+        *,
+        account_id: str | None,
+        symbol: str | None,
+        side: Side | None,
+        created_before: datetime,
     ) -> list[OrderRecord]:
-        """Non-terminal orders of an account or a symbol (None: every one) that existed at
-        `created_before`, for a kill switch."""
+        """Non-terminal orders of an account, a symbol and a side (None: every one) that
+        existed at `created_before`, for a kill switch."""
         ...
 
     async def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> bool: ...
@@ -212,14 +217,20 @@ class PostgresExecutionStore:
         await KeyStore(self._conn).add(key_id, account_id, exchange, sealed)
 
     async def orders_in_scope(
-        self, *, account_id: str | None, symbol: str | None, created_before: datetime
+        self,
+        *,
+        account_id: str | None,
+        symbol: str | None,
+        side: Side | None,
+        created_before: datetime,
     ) -> list[OrderRecord]:
         rows = await self._conn.fetch(
             f"SELECT {ORDER_COLUMNS} FROM orders WHERE status IN ('pending', 'open', 'unknown') "
             "AND ($1::text IS NULL OR account_id = $1) AND ($2::text IS NULL OR symbol = $2) "
-            "AND created_at <= $3 ORDER BY created_at",
+            "AND ($3::text IS NULL OR side = $3) AND created_at <= $4 ORDER BY created_at",
             account_id,
             symbol,
+            side.value if side is not None else None,
             created_before,
         )
         return [o for o in (order_from_row(r) for r in rows) if o is not None]

@@ -12,15 +12,15 @@ import logging
 from datetime import datetime
 
 from services.gateway.activity import PRODUCER, emit, message_for
+from services.gateway.errors import KillSwitchTargetUnknown
 from services.gateway.store import trail
 from services.gateway.store.trail import KillSwitch
-from shared.contracts.accounts import KillSwitchChanged
+from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode, KillSwitchScope
 from shared.contracts.envelope import Envelope
 from shared.db import Connection
 from shared.ids import SYSTEM_ACCOUNT
 
 log = logging.getLogger(__name__)
-SCOPES = frozenset({"global", "account", "symbol"})
 
 
 class InvalidKillSwitchChange(ValueError):
@@ -31,37 +31,61 @@ class InvalidKillSwitchChange(ValueError):
 async def change_kill_switch(
     conn: Connection,
     *,
-    scope: str,
+    scope: KillSwitchScope,
     target: str | None,
     engaged: bool,
     reason: str,
     changed_by: str,
     now: datetime,
+    mode: KillSwitchMode = KillSwitchMode.HALT,
 ) -> KillSwitch:
     """Record the switch and emit `KillSwitchChanged` (keyed by the account for an account
-    switch, by the system account otherwise), in the caller's transaction."""
-    switch = KillSwitch(scope, target, engaged, reason, changed_by, now)
+    switch, by the system account otherwise), in the caller's transaction.
+
+    An account target is stored as the user's own id, whatever its letter case; one naming no
+    user raises `KillSwitchTargetUnknown` and changes nothing (a switch on nobody would report
+    engaged and halt nothing). A release may also name an account a switch was set for
+    before, so every switch listed can be released."""
+    if scope is KillSwitchScope.ACCOUNT:
+        target = await _known_account(conn, target or "", engaged=engaged)
+    switch = KillSwitch(scope, target, engaged, reason, changed_by, now, mode)
     await trail.save_kill_switch(conn, switch)
     payload = KillSwitchChanged(
-        scope=scope, target=target, engaged=engaged, reason=reason, changed_by=changed_by
+        scope=scope.value,
+        target=target,
+        engaged=engaged,
+        reason=reason,
+        changed_by=changed_by,
+        mode=mode,
     )
-    account = target if scope == "account" and target else SYSTEM_ACCOUNT
+    account = target if scope is KillSwitchScope.ACCOUNT and target else SYSTEM_ACCOUNT
     correlation = f"kill-switch:{scope}:{target or '*'}"
     message = message_for(payload, account_id=account, correlation_id=correlation, now=now)
     await emit(conn, changed_by, message)
     return switch
 
 
+async def _known_account(conn: Connection, target: str, *, engaged: bool) -> str:
+    known = await trail.user_id_in_any_case(conn, target)
+    if known is None and not engaged:
+        known = await trail.switched_account_in_any_case(conn, target)
+    if known is None:
+        raise KillSwitchTargetUnknown(f"no user {target!r}: no account switch was changed")
+    return known
+
+
 def switch_of(change: KillSwitchChanged, occurred_at: datetime) -> KillSwitch:
     """The switch a consumed change describes, as of the event's time; a global switch has no
     target. Raises `InvalidKillSwitchChange` for a scope or target safety would not enforce."""
-    if change.scope not in SCOPES:
-        raise InvalidKillSwitchChange(f"unknown kill-switch scope {change.scope!r}")
-    target = None if change.scope == "global" else change.target
-    if change.scope != "global" and not target:
-        raise InvalidKillSwitchChange(f"a {change.scope} kill switch needs a target")
+    try:
+        scope = KillSwitchScope(change.scope)
+    except ValueError:
+        raise InvalidKillSwitchChange(f"unknown kill-switch scope {change.scope!r}") from None
+    target = None if scope is KillSwitchScope.GLOBAL else change.target
+    if scope is not KillSwitchScope.GLOBAL and not target:
+        raise InvalidKillSwitchChange(f"a {scope} kill switch needs a target")
     return KillSwitch(
-        change.scope, target, change.engaged, change.reason, change.changed_by, occurred_at
+        scope, target, change.engaged, change.reason, change.changed_by, occurred_at, change.mode
     )
 
 

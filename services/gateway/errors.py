@@ -77,6 +77,10 @@ class IdempotencyRequestInProgress(GatewayError):
     pass
 
 
+class KillSwitchTargetUnknown(GatewayError):
+    """An account switch naming no user (in any letter case): nothing is engaged."""
+
+
 class OrderNotCancellable(GatewayError):
     """The order is already final."""
 

@@ -49,6 +49,7 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.IdempotencyKeyReused: ProblemKind(422, "idempotency_key_reused"),
     errors.IdempotencyRequestInProgress: ProblemKind(409, "idempotency_request_in_progress"),
     errors.OrderNotCancellable: ProblemKind(409, "order_not_cancellable"),
+    errors.KillSwitchTargetUnknown: ProblemKind(404, "kill_switch_target_unknown"),
     errors.EncryptionUnavailable: ProblemKind(503, "encryption_unavailable"),
     errors.InvalidCursor: ProblemKind(422, "validation_error"),
     errors.InvalidSeqRange: ProblemKind(422, "validation_error"),

@@ -200,6 +200,7 @@ async def _change_kill_switch(
         reason=change.reason,
         changed_by=change.changed_by,
         changed_at=message.occurred_at,
+        mode=change.mode,
     )
 
 

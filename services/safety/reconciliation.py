@@ -1,8 +1,9 @@
 """A venue disagrees with the ledger about an account's money (`BalanceDiscrepancyDetected`):
 halt that account, exactly as an admin's account kill switch would, until an admin releases it.
 
-Idempotent: an account already halted stays as it is (its first reason kept); otherwise the
-switch is engaged as of the discrepancy's time (a release an admin sends later wins) and
+Idempotent: an account already halted stays as it is (its first reason kept); otherwise (no
+switch, a released one, or a reduce-only one, which is not enough here) the switch is engaged
+in `halt` as of the discrepancy's time (a release an admin sends later wins) and
 `KillSwitchChanged` is emitted so the audit trail shows who engaged it and why.
 """
 
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import logging
 
-from services.safety.domain import KillSwitchScope
+from services.safety.domain import KillSwitchMode, KillSwitchScope
 from services.safety.store_events import EventStore
 from shared.contracts.accounts import KillSwitchChanged
 from shared.contracts.envelope import Envelope, new_message
@@ -33,12 +34,14 @@ def reason_for(found: BalanceDiscrepancyDetected) -> str:
 async def halt_account(conn: Connection, message: Envelope) -> None:
     found = message.body(BalanceDiscrepancyDetected)
     account_id = message.account_id
-    engaged = await conn.fetchval(
-        "SELECT engaged FROM kill_switches WHERE scope = $1 AND target = $2 FOR UPDATE",
+    halted = await conn.fetchval(
+        "SELECT engaged AND mode = $3 FROM kill_switches WHERE scope = $1 AND target = $2 "
+        "FOR UPDATE",
         KillSwitchScope.ACCOUNT.value,
         account_id,
+        KillSwitchMode.HALT.value,
     )
-    if engaged:
+    if halted:
         log.info("account %s already halted; %s not re-engaged", account_id, message.type)
         return
     reason = reason_for(found)

@@ -17,6 +17,7 @@ import asyncpg
 from services.safety.domain import (
     AccountState,
     KillSwitches,
+    KillSwitchMode,
     KillSwitchScope,
     OrderDecision,
     Position,
@@ -54,6 +55,7 @@ SELECT
     ARRAY(SELECT value FROM limit_overrides WHERE account_id = $1 ORDER BY name) AS limit_values,
     ARRAY(SELECT scope FROM kill_switches WHERE engaged ORDER BY scope, target) AS switch_scopes,
     ARRAY(SELECT target FROM kill_switches WHERE engaged ORDER BY scope, target) AS switch_targets,
+    ARRAY(SELECT mode FROM kill_switches WHERE engaged ORDER BY scope, target) AS switch_modes,
     streak.consecutive_failures,
     streak.last_failure_at,
     held.quantity,
@@ -85,6 +87,17 @@ def _position(row: asyncpg.Record) -> Position:
     if row["quantity"] is None:
         return Position(open_buy=row["open_buy"])
     return Position(row["quantity"], row["average_cost_usd"], row["open_buy"])
+
+
+def _kill_switches(scopes: list[str], targets: list[str], modes: list[str]) -> KillSwitches:
+    engaged = [
+        ((KillSwitchScope(scope), target), KillSwitchMode(mode))
+        for scope, target, mode in zip(scopes, targets, modes, strict=True)
+    ]
+    return KillSwitches(
+        engaged=frozenset(switch for switch, _ in engaged),
+        reduce_only=frozenset(s for s, mode in engaged if mode is KillSwitchMode.REDUCE_ONLY),
+    )
 
 
 @dataclass(frozen=True)
@@ -170,11 +183,10 @@ class SafetyStore:
             positions={asset: _position(row)} if asset is not None else {},
             validated_exchanges=frozenset(row["exchanges"]),
         )
-        switches = zip(row["switch_scopes"], row["switch_targets"], strict=True)
         return DecisionInputs(
             account,
             dict(zip(row["limit_names"], row["limit_values"], strict=True)),
-            KillSwitches(frozenset((KillSwitchScope(scope), target) for scope, target in switches)),
+            _kill_switches(row["switch_scopes"], row["switch_targets"], row["switch_modes"]),
         )
 
     async def position(self, account_id: str, asset: str) -> Position:

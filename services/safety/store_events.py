@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from services.safety.domain import OVERRIDABLE_LIMITS, Position
+from services.safety.domain import OVERRIDABLE_LIMITS, KillSwitchMode, Position
 from services.safety.errors import InvalidLimitOverride
 from shared.contracts.execution import MarketsListed
 from shared.db import Connection
@@ -89,20 +89,22 @@ class EventStore:
         reason: str,
         changed_by: str,
         changed_at: datetime,
+        mode: KillSwitchMode = KillSwitchMode.HALT,
     ) -> None:
         """The newest change of a switch wins, whatever order the changes arrive in."""
         await self._conn.execute(
-            "INSERT INTO kill_switches (scope, target, engaged, reason, changed_by, changed_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, target) DO UPDATE SET "
+            "INSERT INTO kill_switches (scope, target, engaged, reason, changed_by, changed_at, "
+            "mode) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope, target) DO UPDATE SET "
             "engaged = EXCLUDED.engaged, reason = EXCLUDED.reason, "
-            "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at "
-            "WHERE kill_switches.changed_at <= EXCLUDED.changed_at",
+            "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at, "
+            "mode = EXCLUDED.mode WHERE kill_switches.changed_at <= EXCLUDED.changed_at",
             scope,
             target,
             engaged,
             reason,
             changed_by,
             changed_at,
+            mode.value,
         )
 
     async def save_key_validation(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
+
 from shared.contracts.envelope import Payload, register
 from shared.contracts.topics import Topic
 
@@ -29,8 +31,31 @@ class LoginFailed(Payload):
     reason: str
 
 
+class KillSwitchScope(StrEnum):
+    """What a kill switch covers; an account target is a user id, a symbol one `BASE/QUOTE`."""
+
+    GLOBAL = "global"
+    ACCOUNT = "account"
+    SYMBOL = "symbol"
+
+
+class KillSwitchMode(StrEnum):
+    """What an engaged switch lets through in its scope."""
+
+    HALT = "halt"
+    """No new order; every open order is cancelled."""
+    REDUCE_ONLY = "reduce_only"
+    """Only sells (they reduce the position in the base asset); open buys are cancelled."""
+
+
 @register
 class KillSwitchChanged(Payload):
+    """An operator (or safety itself) engaged or released a switch.
+
+    `scope` stays a string on the wire (v1 published it so); consumers read it through
+    `KillSwitchScope` and dead-letter a value it does not name. `mode` was added later:
+    a change without it is a `halt`, as every switch was before."""
+
     TYPE = "KillSwitchChanged"
     TOPIC = Topic.ACCOUNT_EVENTS
     scope: str
@@ -38,6 +63,7 @@ class KillSwitchChanged(Payload):
     engaged: bool
     reason: str
     changed_by: str
+    mode: KillSwitchMode = KillSwitchMode.HALT
 
 
 @register

@@ -1,12 +1,13 @@
 """`cryptoorch kill-switch` as a real process: the same switch as the admin API, written with its
-`KillSwitchChanged` outbox row in the gateway's database; a scope and target that do not fit
-change nothing and exit 2."""
+`KillSwitchChanged` outbox row in the gateway's database; a scope and target that do not fit,
+or an account naming no user, change nothing and exit 2."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import sys
+import uuid
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +17,10 @@ import pytest
 from rich.progress import Progress
 
 from cryptoorch.ledger_cmd import read_topics
+from services.gateway.auth import Role
+from services.gateway.store import accounts
 from shared.contracts import Topic, decode
-from shared.contracts.accounts import KillSwitchChanged
+from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode
 from shared.db import Connection, connect
 from shared.kafka import ensure_topics, make_producer
 from shared.outbox import OutboxRelay
@@ -81,40 +84,68 @@ async def announced(conn: Connection) -> list[KillSwitchChanged]:
 
 
 async def switch_rows(conn: Connection) -> list[dict[str, Any]]:
-    rows = await conn.fetch("SELECT scope, target, engaged, reason, changed_by FROM kill_switches")
+    rows = await conn.fetch(
+        "SELECT scope, target, engaged, reason, changed_by, mode FROM kill_switches"
+    )
     return [dict(r) for r in rows]
+
+
+async def a_user(conn: Connection) -> str:
+    """A user the gateway knows (as registration stores one)."""
+    user_id = str(uuid.uuid4())
+    assert await accounts.insert_user(conn, user_id, f"{user_id}@example.com", "x", Role.USER)
+    return user_id
 
 
 async def test_engage_writes_the_switch_and_its_event_in_the_gateway_database(
     cli_env: dict[str, str], gateway_db: Connection
 ) -> None:
+    user_id = await a_user(gateway_db)
     result = await run_cli(
         cli_env,
-        *("kill-switch", "engage", "--scope", "account", "--target", "user-42"),
-        *("--reason", "chargeback under review", "--json"),
+        *("kill-switch", "engage", "--scope", "account", "--target", user_id.upper()),
+        *("--reason", "chargeback under review", "--mode", "reduce_only", "--json"),
     )
 
     assert result.code == 0, result.stderr
     switch = result.json()
-    assert switch["engaged"] is True
+    assert (switch["engaged"], switch["target"], switch["mode"]) == (True, user_id, "reduce_only")
     assert switch["changed_by"].startswith("cli:")
     assert await switch_rows(gateway_db) == [
         {
             "scope": "account",
-            "target": "user-42",
+            "target": user_id,
             "engaged": True,
             "reason": "chargeback under review",
             "changed_by": switch["changed_by"],
+            "mode": "reduce_only",
         }
     ]
     event = (await announced(gateway_db))[-1]
-    assert (event.scope, event.target, event.engaged) == ("account", "user-42", True)
+    assert (event.scope, event.target, event.engaged) == ("account", user_id, True)
+    assert event.mode is KillSwitchMode.REDUCE_ONLY
     assert event.changed_by == switch["changed_by"]
     key = await gateway_db.fetchval(
         "SELECT key FROM outbox WHERE topic = $1 ORDER BY id DESC LIMIT 1",
         Topic.ACCOUNT_EVENTS.value,
     )
-    assert key == "user-42"  # keyed by the account, like the admin API's switch
+    assert key == user_id  # keyed by the account, like the admin API's switch
+
+
+async def test_an_account_naming_no_user_changes_nothing_and_exits_2(
+    cli_env: dict[str, str], gateway_db: Connection
+) -> None:
+    await a_user(gateway_db)
+    result = await run_cli(
+        cli_env,
+        *("kill-switch", "engage", "--scope", "account", "--target", "nobody"),
+        *("--reason", "typo", "--json"),
+    )
+
+    assert result.code == 2
+    assert "no user 'nobody'" in result.stderr
+    assert await switch_rows(gateway_db) == []
+    assert await announced(gateway_db) == []
 
 
 async def test_the_gateway_relay_publishes_the_switch_to_safety_s_topic(
@@ -163,9 +194,11 @@ async def test_list_shows_an_engaged_switch_and_release_clears_it(
     assert listed.code == 0, listed.stderr
     [item] = listed.json()["items"]
     assert (item["scope"], item["target"], item["engaged"]) == ("symbol", "BTC/USDT", True)
+    assert item["mode"] == "halt"
     table = await run_cli(cli_env, "kill-switch", "list")
     assert "BTC/USDT" in table.stdout
     assert "ENGAGED" in table.stdout
+    assert "halt" in table.stdout
 
     released = await run_cli(
         cli_env,

@@ -1,6 +1,8 @@
 """A kill switch safety engaged on its own (a balance discrepancy) is listed by
 `GET /v1/admin/kill-switch`: the read models take `KillSwitchChanged` from the broker, once,
-and never over a newer change, so an admin's release stays released."""
+and never over a newer change, so an admin's release stays released. An admin's switch names
+an existing account (any letter case, stored as its id) or a `BASE/QUOTE` symbol; anything
+else changes nothing."""
 
 from __future__ import annotations
 
@@ -8,9 +10,10 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
-from shared.contracts.accounts import KillSwitchChanged
+from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode
 from shared.contracts.envelope import Envelope, new_message
 from shared.infra.resolve import Infrastructure
 from tests.integration.test_gateway_support import Gateway, gateway, publish
@@ -113,3 +116,57 @@ async def test_a_switch_safety_engaged_is_listed_once_and_an_admin_release_wins(
     await publish(infra, halt, resent)
     await consumed(gateway, own[0], resent)
     assert await switch_of(gateway, account) == after_release
+
+
+async def engage(gateway: Gateway, **body: Any) -> httpx.Response:
+    request = {"engaged": True, "reason": "drill", **body}
+    return await gateway.http.post("/v1/admin/kill-switch", json=request, headers=gateway.admin())
+
+
+async def test_an_account_target_in_any_letter_case_is_stored_as_the_user_s_id(
+    gateway: Gateway,
+) -> None:
+    user = await gateway.register()
+
+    response = await engage(
+        gateway, scope="account", target=user.user_id.upper(), mode="reduce_only"
+    )
+
+    assert response.status_code == 200, response.text
+    assert (response.json()["target"], response.json()["mode"]) == (user.user_id, "reduce_only")
+    listed = await switch_of(gateway, user.user_id)
+    assert listed is not None
+    assert (listed["engaged"], listed["mode"]) == (True, "reduce_only")
+    [event] = [
+        m.body(KillSwitchChanged)
+        for m in await gateway.outbox("KillSwitchChanged")
+        if m.account_id == user.user_id
+    ]
+    assert (event.target, event.mode) == (user.user_id, KillSwitchMode.REDUCE_ONLY)
+
+
+@pytest.mark.parametrize("target", ["nobody", "00000000-0000-4000-8000-000000000000"])
+async def test_an_account_naming_no_user_is_404_and_engages_nothing(
+    gateway: Gateway, target: str
+) -> None:
+    before = await gateway.outbox("KillSwitchChanged")
+
+    response = await engage(gateway, scope="account", target=target)
+
+    assert response.status_code == 404, response.text
+    assert response.json()["code"] == "kill_switch_target_unknown"
+    assert await switch_of(gateway, target) is None
+    assert await gateway.outbox("KillSwitchChanged") == before
+
+
+async def test_a_symbol_target_is_upper_cased_and_a_malformed_one_is_422(
+    gateway: Gateway,
+) -> None:
+    response = await engage(gateway, scope="symbol", target="sol/usdt")
+    assert response.status_code == 200, response.text
+    assert (response.json()["target"], response.json()["mode"]) == ("SOL/USDT", "halt")
+
+    for malformed in ("SOLUSDT", "SOL-USDT", "SOL/USDT ", "sol/usdt\n", "../etc"):
+        refused = await engage(gateway, scope="symbol", target=malformed)
+        assert refused.status_code == 422, refused.text
+        assert refused.json()["code"] == "validation_error"

@@ -77,7 +77,9 @@ async def record_deposit(
 async def change_kill_switch(
     body: KillSwitchBody, ctx: Ctx, principal: CurrentAdmin
 ) -> KillSwitchView:
-    """Engage or release a switch; safety receives `KillSwitchChanged` and enforces it."""
+    """Engage or release a switch; safety receives `KillSwitchChanged` and refuses new orders in
+    scope, execution cancels the open ones. An account naming no user is
+    `404 kill_switch_target_unknown` and changes nothing."""
     async with ctx.pool.acquire() as conn, conn.transaction():
         switch = await controls.change_kill_switch(
             conn,
@@ -87,6 +89,7 @@ async def change_kill_switch(
             reason=body.reason,
             changed_by=principal.user_id,
             now=ctx.clock(),
+            mode=body.mode,
         )
     return _view(switch)
 
@@ -103,6 +106,7 @@ def _view(switch: trail.KillSwitch) -> KillSwitchView:
         scope=switch.scope,
         target=switch.target,
         engaged=switch.engaged,
+        mode=switch.mode,
         reason=switch.reason,
         changed_by=switch.changed_by,
         changed_at=switch.changed_at,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import (
     BaseModel,
@@ -13,10 +13,12 @@ from pydantic import (
     Field,
     SecretStr,
     StrictBool,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.contracts.orders import SYMBOL_PATTERN, Mode, OrderSpec, OrderType, Side
 from shared.contracts.wallet import ASSET_PATTERN, WithdrawalSpec
 from shared.money import PositiveMoney
@@ -153,17 +155,29 @@ class DepositBody(Body):
 
 
 class KillSwitchBody(Body):
-    scope: Literal["global", "account", "symbol"]
+    scope: KillSwitchScope
     target: str | None = Field(default=None, min_length=1, max_length=64)
+    """A user id (scope account: any letter case, resolved to the stored id) or `BASE/QUOTE`
+    (scope symbol: upper-cased)."""
     engaged: StrictBool
     reason: str = Field(min_length=1, max_length=500)
+    mode: KillSwitchMode = KillSwitchMode.HALT
+
+    @field_validator("target")
+    @classmethod
+    def _symbol_upper_cased(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is not None and info.data.get("scope") is KillSwitchScope.SYMBOL:
+            return value.upper()
+        return value
 
     @model_validator(mode="after")
     def _target_fits_scope(self) -> KillSwitchBody:
-        if self.scope == "global" and self.target is not None:
+        if self.scope is KillSwitchScope.GLOBAL and self.target is not None:
             raise ValueError("a global switch takes no target")
-        if self.scope != "global" and self.target is None:
+        if self.scope is not KillSwitchScope.GLOBAL and self.target is None:
             raise ValueError(f"a {self.scope} switch needs a target")
-        if self.scope == "symbol" and not re.match(SYMBOL_PATTERN, self.target or ""):
+        if self.scope is KillSwitchScope.SYMBOL and not re.fullmatch(
+            SYMBOL_PATTERN, self.target or ""
+        ):
             raise ValueError("target must be a symbol like BTC/USDT")
         return self

@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from services.gateway.domain import OrderStatus, WithdrawalStatus, wire_decimal
 from services.gateway.store.orders import OrderRow
 from services.gateway.store.wallet import WithdrawalRow
+from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 
 
 class UserCreated(BaseModel):
@@ -169,9 +170,10 @@ class AuditPage(BaseModel):
 
 
 class KillSwitchView(BaseModel):
-    scope: str
+    scope: KillSwitchScope
     target: str | None
     engaged: bool
+    mode: KillSwitchMode
     reason: str
     changed_by: str
     changed_at: datetime

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.contracts.audit import AuditLink
 from shared.contracts.envelope import Envelope
 from shared.db import Connection
@@ -25,12 +26,13 @@ class AuditEntry:
 
 @dataclass(frozen=True)
 class KillSwitch:
-    scope: str
+    scope: KillSwitchScope
     target: str | None
     engaged: bool
     reason: str
     changed_by: str
     changed_at: datetime
+    mode: KillSwitchMode = KillSwitchMode.HALT
 
 
 async def add_entry(conn: Connection, message: Envelope, user_id: str) -> None:
@@ -86,21 +88,22 @@ async def entries(conn: Connection, correlation_id: str, user_id: str | None) ->
 
 
 _SAVE_SWITCH = (
-    "INSERT INTO kill_switches (scope, target, engaged, reason, changed_by, changed_at) "
-    "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (scope, target) DO UPDATE SET "
+    "INSERT INTO kill_switches (scope, target, engaged, reason, changed_by, changed_at, mode) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (scope, target) DO UPDATE SET "
     "engaged = EXCLUDED.engaged, reason = EXCLUDED.reason, "
-    "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at"
+    "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at, mode = EXCLUDED.mode"
 )
 
 
 def _switch_row(switch: KillSwitch) -> tuple[object, ...]:
     return (
-        switch.scope,
+        switch.scope.value,
         switch.target or "",
         switch.engaged,
         switch.reason,
         switch.changed_by,
         switch.changed_at,
+        switch.mode.value,
     )
 
 
@@ -120,7 +123,36 @@ async def save_kill_switch_if_newer(conn: Connection, switch: KillSwitch) -> boo
 
 async def kill_switches(conn: Connection) -> list[KillSwitch]:
     rows = await conn.fetch(
-        "SELECT scope, NULLIF(target, '') AS target, engaged, reason, changed_by, changed_at "
-        "FROM kill_switches ORDER BY scope, target"
+        "SELECT scope, NULLIF(target, '') AS target, engaged, reason, changed_by, changed_at, "
+        "mode FROM kill_switches ORDER BY scope, target"
     )
-    return [KillSwitch(**dict(row)) for row in rows]
+    return [
+        KillSwitch(
+            **{
+                **dict(row),
+                "scope": KillSwitchScope(row["scope"]),
+                "mode": KillSwitchMode(row["mode"]),
+            }
+        )
+        for row in rows
+    ]
+
+
+async def user_id_in_any_case(conn: Connection, user_id: str) -> str | None:
+    """The stored id of the user `user_id` names in any letter case (the exact one first)."""
+    found: str | None = await conn.fetchval(
+        "SELECT user_id FROM users WHERE lower(user_id) = lower($1) "
+        "ORDER BY user_id = $1 DESC, user_id LIMIT 1",
+        user_id,
+    )
+    return found
+
+
+async def switched_account_in_any_case(conn: Connection, target: str) -> str | None:
+    """The stored target of an account switch set before for `target` in any letter case."""
+    found: str | None = await conn.fetchval(
+        "SELECT target FROM kill_switches WHERE scope = 'account' AND lower(target) = lower($1) "
+        "ORDER BY target = $1 DESC, target LIMIT 1",
+        target,
+    )
+    return found

@@ -12,10 +12,10 @@ from services.safety.domain.rejection import Rejection
 from services.safety.domain.state import (
     AccountState,
     KillSwitches,
-    KillSwitchScope,
     Position,
     PriceBook,
     ReferencePrice,
+    Stopping,
     request_time,
     utc_day,
 )
@@ -26,6 +26,7 @@ from services.safety.domain.withdrawals import (
     WithdrawalDecision,
     decide_withdrawal,
 )
+from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 
 __all__ = [
     "ORDER_RULES",
@@ -34,6 +35,7 @@ __all__ = [
     "WITHDRAWAL_RULES",
     "AccountState",
     "FillBooking",
+    "KillSwitchMode",
     "KillSwitchScope",
     "KillSwitches",
     "Limits",
@@ -44,6 +46,7 @@ __all__ = [
     "PriceBook",
     "ReferencePrice",
     "Rejection",
+    "Stopping",
     "WithdrawalCheck",
     "WithdrawalDecision",
     "book_fill",

@@ -14,6 +14,7 @@ from services.safety.domain.checks import OrderCheck, WithdrawalCheck
 from services.safety.domain.rejection import Rejection, shown
 from services.safety.domain.state import count_within, utc_day
 from services.safety.domain.valuation import OrderValuation
+from shared.contracts.accounts import KillSwitchMode
 from shared.contracts.orders import Mode, OrderType, Side
 from shared.contracts.reasons import RejectReason
 from shared.money import is_multiple, multiply
@@ -35,15 +36,19 @@ def account_active(check: OrderCheck | WithdrawalCheck) -> Rejection | None:
 
 
 def kill_switch(check: OrderCheck) -> Rejection | None:
-    halted = check.switches.halting_order(check.account_id, check.order.symbol)
-    if halted is None:
+    order = check.order
+    stopping = check.switches.halting_order(check.account_id, order.symbol, order.side)
+    if stopping is None:
         return None
-    scope, target = halted
+    if stopping.mode is KillSwitchMode.REDUCE_ONLY:
+        detail = f"the {stopping.scope} kill switch is reduce-only: only sells are accepted"
+    else:
+        detail = f"trading is halted by the {stopping.scope} kill switch"
     return Rejection(
         RejectReason.KILL_SWITCH,
         "kill_switch",
-        f"trading is halted by the {scope} kill switch",
-        {"scope": scope.value, "target": target},
+        detail,
+        {"scope": stopping.scope.value, "target": stopping.target, "mode": stopping.mode.value},
     )
 
 

@@ -11,7 +11,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
+
+from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
+from shared.contracts.orders import Side
 
 ZERO = Decimal(0)
 
@@ -63,33 +65,61 @@ class PriceBook:
         return reference.price if reference is not None else None
 
 
-class KillSwitchScope(StrEnum):
-    GLOBAL = "global"
-    ACCOUNT = "account"
-    SYMBOL = "symbol"
+Switch = tuple[KillSwitchScope, str]
+"""An engaged switch: (scope, target); the global switch has target ""."""
+
+
+@dataclass(frozen=True)
+class Stopping:
+    """The switch that refuses a request, and in which mode it is engaged."""
+
+    scope: KillSwitchScope
+    target: str
+    mode: KillSwitchMode
 
 
 @dataclass(frozen=True)
 class KillSwitches:
-    """Engaged switches as (scope, target); the global switch has target ""."""
+    """Engaged switches. Those also in `reduce_only` let position-reducing orders (sells)
+    through; every other engaged switch halts its scope."""
 
-    engaged: frozenset[tuple[KillSwitchScope, str]] = frozenset()
+    engaged: frozenset[Switch] = frozenset()
+    reduce_only: frozenset[Switch] = frozenset()
 
-    def halting_order(self, account_id: str, symbol: str) -> tuple[KillSwitchScope, str] | None:
-        for candidate in (
+    def _covering(self, *candidates: Switch) -> list[Stopping]:
+        """The engaged switches among `candidates`, each with its mode."""
+        return [
+            Stopping(scope, target, self._mode((scope, target)))
+            for scope, target in candidates
+            if (scope, target) in self.engaged
+        ]
+
+    def _mode(self, switch: Switch) -> KillSwitchMode:
+        return KillSwitchMode.REDUCE_ONLY if switch in self.reduce_only else KillSwitchMode.HALT
+
+    def halting_order(self, account_id: str, symbol: str, side: Side) -> Stopping | None:
+        """The switch that refuses this order, the strictest first: any halting switch in
+        scope refuses it; otherwise a reduce-only one refuses a buy (a sell of the base asset
+        can only shrink the position: the ledger holds no more than the account has)."""
+        covering = self._covering(
             (KillSwitchScope.GLOBAL, ""),
             (KillSwitchScope.ACCOUNT, account_id),
             (KillSwitchScope.SYMBOL, symbol),
-        ):
-            if candidate in self.engaged:
-                return candidate
+        )
+        for switch in covering:
+            if switch.mode is KillSwitchMode.HALT:
+                return switch
+        if covering and side is Side.BUY:
+            return covering[0]
         return None
 
-    def halting_withdrawal(self, account_id: str) -> tuple[KillSwitchScope, str] | None:
-        for candidate in ((KillSwitchScope.GLOBAL, ""), (KillSwitchScope.ACCOUNT, account_id)):
-            if candidate in self.engaged:
-                return candidate
-        return None
+    def halting_withdrawal(self, account_id: str) -> Stopping | None:
+        """A global or account switch in either mode stops withdrawals: reduce-only winds
+        positions down, it does not let money leave."""
+        covering = self._covering(
+            (KillSwitchScope.GLOBAL, ""), (KillSwitchScope.ACCOUNT, account_id)
+        )
+        return covering[0] if covering else None
 
 
 @dataclass(frozen=True)

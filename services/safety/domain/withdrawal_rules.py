@@ -12,15 +12,14 @@ from shared.contracts.reasons import RejectReason
 
 
 def kill_switch(check: WithdrawalCheck) -> Rejection | None:
-    halted = check.switches.halting_withdrawal(check.account_id)
-    if halted is None:
+    stopping = check.switches.halting_withdrawal(check.account_id)
+    if stopping is None:
         return None
-    scope, target = halted
     return Rejection(
         RejectReason.KILL_SWITCH,
         "kill_switch",
-        f"withdrawals are halted by the {scope} kill switch",
-        {"scope": scope.value, "target": target},
+        f"withdrawals are halted by the {stopping.scope} kill switch ({stopping.mode})",
+        {"scope": stopping.scope.value, "target": stopping.target, "mode": stopping.mode.value},
     )
 
 

@@ -24,7 +24,7 @@ from services.execution.venues.base import (
     WithdrawalRequest,
 )
 from shared.contracts.envelope import Envelope
-from shared.contracts.orders import OrderType
+from shared.contracts.orders import OrderType, Side
 from shared.db import Connection
 
 
@@ -86,7 +86,12 @@ class FakeStore:
         self.keys.setdefault(key_id, (account_id, exchange, sealed))
 
     async def orders_in_scope(
-        self, *, account_id: str | None, symbol: str | None, created_before: datetime
+        self,
+        *,
+        account_id: str | None,
+        symbol: str | None,
+        side: Side | None,
+        created_before: datetime,
     ) -> list[OrderRecord]:
         return [
             o
@@ -94,6 +99,7 @@ class FakeStore:
             if o.status in (OrderStatus.PENDING, OrderStatus.OPEN, OrderStatus.UNKNOWN)
             and account_id in (None, o.account_id)
             and symbol in (None, o.symbol)
+            and side in (None, o.side)
         ]
 
     async def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> bool:

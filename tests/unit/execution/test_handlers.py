@@ -7,11 +7,11 @@ from typing import cast
 import pytest
 
 from services.execution.domain import OrderStatus, WithdrawalStatus, client_order_id
-from services.execution.errors import MalformedHold
+from services.execution.errors import InvalidKillSwitch, MalformedHold
 from services.execution.handlers import ExecutionHandler
 from services.execution.store import ExecutionStore
 from services.execution.venues.base import Venue
-from shared.contracts.accounts import ExchangeKeyAdded, KillSwitchChanged
+from shared.contracts.accounts import ExchangeKeyAdded, KillSwitchChanged, KillSwitchMode
 from shared.contracts.envelope import Envelope, Payload, new_message
 from shared.contracts.execution import (
     FillStatus,
@@ -67,11 +67,12 @@ def order_hold(
     price: str | None = None,
     mode: Mode = Mode.PAPER,
     exchange: str = "paper",
+    side: Side = Side.BUY,
 ) -> FundsHeld:
     spec = OrderSpec(
         order_id=order_id,
         symbol="BTC/USDT",
-        side=Side.BUY,
+        side=side,
         type=type,
         amount=Decimal("0.01"),
         price=Decimal(price) if price else None,
@@ -264,6 +265,41 @@ async def test_an_engaged_account_kill_switch_cancels_that_accounts_resting_orde
     cancelled = [p for p in world.payloads() if isinstance(p, OrderCancelled)]
     assert [(c.order_id, c.reason) for c in cancelled] == [("o-1", "kill_switch")]
     assert world.store.orders["o-2"].status is OrderStatus.OPEN
+
+
+async def test_a_reduce_only_switch_cancels_the_open_buys_and_keeps_the_sells() -> None:
+    world = World()
+    await world.deliver(order_hold("o-buy", type=OrderType.LIMIT, price="60000.00"))
+    await world.deliver(
+        order_hold("o-sell", type=OrderType.LIMIT, price="70000.00", side=Side.SELL)
+    )
+    switch = KillSwitchChanged(
+        scope="symbol",
+        target="BTC/USDT",
+        engaged=True,
+        reason="wind down",
+        changed_by="admin",
+        mode=KillSwitchMode.REDUCE_ONLY,
+    )
+    await world.deliver(switch, account="system")
+
+    cancelled = [p for p in world.payloads() if isinstance(p, OrderCancelled)]
+    assert [(c.order_id, c.reason) for c in cancelled] == [("o-buy", "kill_switch")]
+    assert world.store.orders["o-sell"].status is OrderStatus.OPEN
+
+
+@pytest.mark.parametrize(("scope", "target"), [("planet", "x"), ("account", None)])
+async def test_a_switch_no_service_enforces_cancels_nothing_and_is_refused(
+    scope: str, target: str | None
+) -> None:
+    world = World()
+    await world.deliver(order_hold("o-1", type=OrderType.LIMIT, price="60000.00"))
+    switch = KillSwitchChanged(
+        scope=scope, target=target, engaged=True, reason="typo", changed_by="admin"
+    )
+    with pytest.raises(InvalidKillSwitch):
+        await world.deliver(switch, account="system")
+    assert world.store.orders["o-1"].status is OrderStatus.OPEN
 
 
 async def test_an_exchange_key_is_kept_sealed_for_the_background_check() -> None:

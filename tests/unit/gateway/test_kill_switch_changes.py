@@ -8,7 +8,7 @@ import pytest
 
 from services.gateway.controls import InvalidKillSwitchChange, switch_of
 from services.gateway.store.trail import KillSwitch
-from shared.contracts.accounts import KillSwitchChanged
+from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode, KillSwitchScope
 
 AT = datetime(2025, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 
@@ -21,8 +21,15 @@ def change(scope: str, target: str | None, engaged: bool = True) -> KillSwitchCh
 
 def test_an_account_switch_keeps_its_reason_author_and_the_events_time() -> None:
     assert switch_of(change("account", "u-1"), AT) == KillSwitch(
-        "account", "u-1", True, "why", "safety:x", AT
+        KillSwitchScope.ACCOUNT, "u-1", True, "why", "safety:x", AT, KillSwitchMode.HALT
     )
+
+
+def test_a_reduce_only_switch_keeps_its_mode() -> None:
+    reduce_only = change("symbol", "BTC/USDT").model_copy(
+        update={"mode": KillSwitchMode.REDUCE_ONLY}
+    )
+    assert switch_of(reduce_only, AT).mode is KillSwitchMode.REDUCE_ONLY
 
 
 def test_a_global_switch_has_no_target() -> None:

@@ -8,12 +8,13 @@ from decimal import Decimal
 from services.safety.domain import (
     AccountState,
     KillSwitches,
+    KillSwitchMode,
     KillSwitchScope,
     PriceBook,
     decide_order,
 )
 from shared.contracts.decisions import OrderApproved, OrderRejected
-from shared.contracts.orders import Mode
+from shared.contracts.orders import Mode, Side
 from shared.contracts.reasons import RejectReason
 from tests.unit.safety.scenario import (
     ACCOUNT,
@@ -48,6 +49,46 @@ def test_global_account_and_symbol_kill_switches_each_halt_the_order() -> None:
 def test_kill_switch_of_another_account_or_symbol_does_not_halt_this_order() -> None:
     others = switches((KillSwitchScope.ACCOUNT, "user-2"), (KillSwitchScope.SYMBOL, "ETH/USDT"))
     assert decide_order(order_check(switches=others)).approved
+
+
+def reduce_only(*engaged: tuple[KillSwitchScope, str]) -> KillSwitches:
+    return KillSwitches(frozenset(engaged), reduce_only=frozenset(engaged))
+
+
+def test_a_reduce_only_switch_lets_a_sell_through_and_refuses_a_buy() -> None:
+    for engaged in (
+        (KillSwitchScope.GLOBAL, ""),
+        (KillSwitchScope.ACCOUNT, ACCOUNT),
+        (KillSwitchScope.SYMBOL, "BTC/USDT"),
+    ):
+        sell = decide_order(order_check(order(side=Side.SELL), switches=reduce_only(engaged)))
+        assert sell.approved, sell.outcome
+        buy = decide_order(order_check(order(side=Side.BUY), switches=reduce_only(engaged)))
+        assert isinstance(buy.outcome, OrderRejected)
+        assert buy.outcome.reason is RejectReason.KILL_SWITCH
+        assert buy.outcome.values == {
+            "scope": engaged[0].value,
+            "target": engaged[1],
+            "mode": "reduce_only",
+        }
+
+
+def test_a_halting_switch_wins_over_a_reduce_only_one_in_the_same_scope() -> None:
+    both = KillSwitches(
+        frozenset({(KillSwitchScope.GLOBAL, ""), (KillSwitchScope.ACCOUNT, ACCOUNT)}),
+        reduce_only=frozenset({(KillSwitchScope.GLOBAL, "")}),
+    )
+    sell = decide_order(order_check(order(side=Side.SELL), switches=both))
+    assert isinstance(sell.outcome, OrderRejected)
+    assert sell.outcome.values["mode"] == "halt"
+    assert sell.outcome.values["scope"] == "account"
+
+
+def test_a_reduce_only_switch_still_stops_withdrawals() -> None:
+    engaged = reduce_only((KillSwitchScope.ACCOUNT, ACCOUNT))
+    stopping = engaged.halting_withdrawal(ACCOUNT)
+    assert stopping is not None
+    assert (stopping.scope, stopping.mode) == (KillSwitchScope.ACCOUNT, KillSwitchMode.REDUCE_ONLY)
 
 
 def test_real_money_order_without_second_factor_is_rejected() -> None:
