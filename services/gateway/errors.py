@@ -77,6 +77,10 @@ class IdempotencyRequestInProgress(GatewayError):
     pass
 
 
+class DepositReferenceTaken(GatewayError):
+    """Another deposit (any user, any asset) already used this reference."""
+
+
 class OrderNotCancellable(GatewayError):
     """The order is already final."""
 

@@ -49,6 +49,7 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.IdempotencyKeyReused: ProblemKind(422, "idempotency_key_reused"),
     errors.IdempotencyRequestInProgress: ProblemKind(409, "idempotency_request_in_progress"),
     errors.OrderNotCancellable: ProblemKind(409, "order_not_cancellable"),
+    errors.DepositReferenceTaken: ProblemKind(409, "deposit_reference_taken"),
     errors.EncryptionUnavailable: ProblemKind(503, "encryption_unavailable"),
     errors.InvalidCursor: ProblemKind(422, "validation_error"),
     errors.AdminCreationRefused: ProblemKind(409, "admin_creation_refused"),

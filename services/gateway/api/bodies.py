@@ -19,7 +19,7 @@ from pydantic import (
 
 from shared.contracts.orders import SYMBOL_PATTERN, Mode, OrderSpec, OrderType, Side
 from shared.contracts.wallet import ASSET_PATTERN, WithdrawalSpec
-from shared.money import PositiveMoney
+from shared.money import DepositAmount, PositiveMoney
 
 EXCHANGE_PATTERN = r"^[a-z0-9_]{2,32}$"
 PAPER = "paper"
@@ -148,7 +148,8 @@ class WithdrawalBody(Body):
 class DepositBody(Body):
     user_id: str = Field(min_length=1, max_length=64)
     asset: str = Field(pattern=ASSET_PATTERN, examples=["USDT"])
-    amount: PositiveMoney
+    amount: DepositAmount
+    """At most `shared.money.MAX_DEPOSIT`: more could not be held by the books (422)."""
     reference: str = Field(min_length=1, max_length=200)
 
 
