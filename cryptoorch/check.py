@@ -1,7 +1,8 @@
 """`cryptoorch check`: once the system has drained, prove the promise held. This module waits
 and reads the databases; the invariants themselves are pure, in `cryptoorch.invariants`.
 
-Waits (polling, up to a deadline) until every accepted order and withdrawal is terminal and
+Waits (polling, up to a deadline) until every accepted order, withdrawal and deposit is
+terminal and
 no outbox holds an unpublished message, then checks from the five databases that: every
 accepted order, withdrawal and deposit ended; the venue holds at most one order per order id
 and nothing nobody asked for; the ledger's own invariants hold; every user's balance equals
@@ -127,7 +128,8 @@ async def _drain(
     while True:
         open_requests = await conns["gateway"].fetchval(
             "SELECT (SELECT count(*) FROM orders WHERE status <> ALL($1::text[])) + "
-            "(SELECT count(*) FROM withdrawals WHERE status <> ALL($2::text[]))",
+            "(SELECT count(*) FROM withdrawals WHERE status <> ALL($2::text[])) + "
+            "(SELECT count(*) FROM deposits WHERE status = 'requested')",
             list(ORDER_TERMINAL),
             list(WITHDRAWAL_TERMINAL),
         )
@@ -151,7 +153,10 @@ _QUERIES: dict[str, tuple[str, str]] = {
         "gateway",
         "SELECT withdrawal_id, user_id, status, asset, amount FROM withdrawals",
     ),
-    "deposits": ("gateway", "SELECT deposit_id, user_id, asset, amount, reference FROM deposits"),
+    "deposits": (
+        "gateway",
+        "SELECT deposit_id, user_id, asset, amount, reference, status, reject_reason FROM deposits",
+    ),
     "shown_balances": ("gateway", "SELECT user_id, asset, available, held FROM balances"),
     "execution_orders": ("execution", "SELECT order_id, client_order_id FROM orders"),
     "venue_orders": (

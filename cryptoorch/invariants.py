@@ -71,13 +71,24 @@ def _requests_ended(snap: Snapshot) -> list[str]:
         for r in snap.db["withdrawals"]
         if r["status"] not in WITHDRAWAL_TERMINAL
     ]
+    return found + _deposits_ended(snap)
+
+
+def _deposits_ended(snap: Snapshot) -> list[str]:
+    """Each deposit credited by the ledger (its reference in the journal) or rejected with a
+    reason (terminal: nothing booked); one the ledger neither booked nor refused is lost."""
     credited = {r["subreference"] for r in snap.db["credited_deposits"]}
-    found += [
-        f"deposit {r['deposit_id']} ({_d(r['amount'])} {r['asset']} for {r['user_id']}) "
-        "was never credited by the ledger"
-        for r in snap.db["deposits"]
-        if r["reference"] not in credited
-    ]
+    found: list[str] = []
+    for r in snap.db["deposits"]:
+        what = f"deposit {r['deposit_id']} ({_d(r['amount'])} {r['asset']} for {r['user_id']})"
+        booked = r["reference"] in credited
+        status = r.get("status", "requested")
+        if status == "rejected" and booked:
+            found.append(f"{what} is rejected ({r.get('reject_reason')}) but the ledger booked it")
+        elif status == "rejected" and not r.get("reject_reason"):
+            found.append(f"{what} is rejected without a reason")
+        elif status != "rejected" and not booked:
+            found.append(f"{what} is {status!r}: the ledger neither credited nor rejected it")
     return found
 
 
@@ -151,7 +162,8 @@ def recompute_balances(snap: Snapshot) -> dict[Key, Decimal]:
     """Each user's total per asset from deposits, venue withdrawals and venue trades alone."""
     total: dict[Key, Decimal] = defaultdict(Decimal)
     for r in snap.db["deposits"]:
-        total[r["user_id"], r["asset"]] += r["amount"]
+        if r.get("status") != "rejected":  # a rejected deposit moved nothing
+            total[r["user_id"], r["asset"]] += r["amount"]
     owner_of_withdrawal = {r["withdrawal_id"]: r["user_id"] for r in snap.db["withdrawals"]}
     for r in snap.db["venue_withdrawals"]:
         total[owner_of_withdrawal.get(r["withdrawal_id"], "?"), r["asset"]] -= r["amount"]

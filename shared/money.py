@@ -8,6 +8,7 @@ an exponent or a 19th decimal never gets in.
 from __future__ import annotations
 
 import re
+from contextlib import AbstractContextManager
 from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Annotated
 
@@ -16,6 +17,14 @@ from pydantic import BeforeValidator, PlainSerializer, WithJsonSchema
 SCALE = 18
 """Decimals kept for every amount (NUMERIC(38, 18))."""
 MAX_INTEGER_DIGITS = 20
+COLUMN_CAPACITY = Decimal(10) ** MAX_INTEGER_DIGITS
+"""NUMERIC(38, 18) holds any value strictly between -10^20 and 10^20, nothing beyond."""
+BALANCE_LIMIT = COLUMN_CAPACITY / 10
+"""The most any balance the ledger keeps may reach either way (10^19): a user's, or `world`'s,
+which holds minus every deposit of an asset. The ledger refuses a deposit that would pass it;
+the tenfold headroom to the column is for what it books without asking (fills, releases)."""
+MAX_DEPOSIT = BALANCE_LIMIT / 10
+"""The largest single deposit (10^18): the gateway refuses more (422), the ledger too."""
 QUANTUM = Decimal(1).scaleb(-SCALE)
 _DECIMAL_STRING = re.compile(r"^-?(0|[1-9]\d*)(\.\d+)?$")
 _CONTEXT = Context(prec=80, rounding=ROUND_HALF_EVEN)
@@ -67,6 +76,24 @@ def _positive(value: object) -> Decimal:
     return result
 
 
+def _deposit(value: object) -> Decimal:
+    result = _positive(value)
+    if result > MAX_DEPOSIT:
+        raise MoneyError(f"must be at most {MAX_DEPOSIT:f}")
+    return result
+
+
+def exact() -> AbstractContextManager[Context]:
+    """A decimal context in which sums of amounts are exact: Python's default keeps 28 digits,
+    so an amount of 20 integer digits and 18 decimals would be rounded when added."""
+    return localcontext(_CONTEXT)
+
+
+def within_books(balance: Decimal) -> bool:
+    """`balance` is one the ledger may keep: at most `BALANCE_LIMIT` either way."""
+    return abs(balance) <= BALANCE_LIMIT
+
+
 def _non_negative(value: object) -> Decimal:
     result = parse_decimal(value)
     if result < 0:
@@ -83,6 +110,8 @@ Money = Annotated[Decimal, BeforeValidator(parse_decimal), _AS_STRING, _SCHEMA]
 """Any amount, possibly negative or zero (balances, differences)."""
 PositiveMoney = Annotated[Decimal, BeforeValidator(_positive), _AS_STRING, _SCHEMA]
 """An amount, quantity or price that must be > 0."""
+DepositAmount = Annotated[Decimal, BeforeValidator(_deposit), _AS_STRING, _SCHEMA]
+"""A deposit: > 0 and at most `MAX_DEPOSIT`."""
 NonNegativeMoney = Annotated[Decimal, BeforeValidator(_non_negative), _AS_STRING, _SCHEMA]
 """A fee or balance that may be 0 but never negative."""
 

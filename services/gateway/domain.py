@@ -35,6 +35,13 @@ class WithdrawalStatus(StrEnum):
     FAILED = "failed"
 
 
+class DepositStatus(StrEnum):
+    REQUESTED = "requested"
+    CREDITED = "credited"
+    REJECTED = "rejected"
+    """Both end states are final: the ledger decides a deposit once."""
+
+
 ORDER_RANK: dict[OrderStatus, int] = {
     OrderStatus.REQUESTED: 0,
     OrderStatus.APPROVED: 1,

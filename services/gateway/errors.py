@@ -81,6 +81,10 @@ class KillSwitchTargetUnknown(GatewayError):
     """An account switch naming no user (in any letter case): nothing is engaged."""
 
 
+class DepositReferenceTaken(GatewayError):
+    """Another deposit (any user, any asset) already used this reference."""
+
+
 class OrderNotCancellable(GatewayError):
     """The order is already final."""
 

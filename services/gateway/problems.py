@@ -50,6 +50,7 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.IdempotencyRequestInProgress: ProblemKind(409, "idempotency_request_in_progress"),
     errors.OrderNotCancellable: ProblemKind(409, "order_not_cancellable"),
     errors.KillSwitchTargetUnknown: ProblemKind(404, "kill_switch_target_unknown"),
+    errors.DepositReferenceTaken: ProblemKind(409, "deposit_reference_taken"),
     errors.EncryptionUnavailable: ProblemKind(503, "encryption_unavailable"),
     errors.InvalidCursor: ProblemKind(422, "validation_error"),
     errors.InvalidSeqRange: ProblemKind(422, "validation_error"),

@@ -17,6 +17,7 @@ from datetime import datetime
 
 from services.gateway import controls
 from services.gateway.domain import (
+    DepositStatus,
     Fill,
     OrderStatus,
     WithdrawalStatus,
@@ -70,6 +71,12 @@ class ReadModels:
                 detail = "the ledger could not hold the funds"
                 refused = WithdrawalStatus.REJECTED
                 await _withdrawal(conn, user, message.correlation_id, refused, now, reason, detail)
+            case ledger.DepositCredited(deposit_id=deposit_id):
+                await wallet.end_deposit(conn, deposit_id, user, DepositStatus.CREDITED, now)
+            case ledger.DepositRejected(deposit_id=deposit_id, reason=reason, detail=detail):
+                ended = DepositStatus.REJECTED
+                why = {"reject_reason": reason.value, "reject_detail": detail}
+                await wallet.end_deposit(conn, deposit_id, user, ended, now, **why)
             case ledger.BalanceChanged(asset=asset, available=available, held=held, version=v):
                 await wallet.save_balance(conn, user, asset, available, held, v, now)
             case execution.OrderSubmitted(order_id=order_id):

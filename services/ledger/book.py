@@ -28,10 +28,16 @@ from services.ledger.domain import (
     net_changes,
     touched_user_assets,
 )
-from services.ledger.domain.accounts import available, held
+from services.ledger.domain.accounts import available, held, world
 from services.ledger.errors import LedgerError, NegativeUserBalance
 from shared.contracts.envelope import Envelope, Payload
-from shared.contracts.ledger import BalanceChanged, LedgerDiscrepancy
+from shared.contracts.ledger import (
+    BalanceChanged,
+    DepositCredited,
+    DepositRejected,
+    LedgerDiscrepancy,
+)
+from shared.money import exact
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,8 @@ class Book:
         self.holds: dict[str, Hold] = {}
         self.journal: list[BookedEntry] = []
         self.booked: set[EntryKey] = set()
+        self.deposits: set[str] = set()
+        """The deposit ids decided (credited or rejected)."""
         self.versions: dict[tuple[str, str], int] = {}
         self.discrepancies: list[tuple[str, LedgerDiscrepancy]] = []
         self.applied = 0
@@ -56,6 +64,10 @@ class Book:
 
     def apply(self, message: Envelope) -> list[Payload]:
         """Apply one message; return the events the live ledger would emit for it."""
+        with exact():  # as exact as PostgreSQL's NUMERIC
+            return self._apply(message)
+
+    def _apply(self, message: Envelope) -> list[Payload]:
         need = needs(message.payload)
         if need is None:
             return []
@@ -64,11 +76,18 @@ class Book:
             hold=self.holds.get(need.hold_id) if need.hold_id is not None else None,
             available={a: self.balance(available(owner, a)) for a in need.assets},
             already_booked=need.entry_key is not None and need.entry_key in self.booked,
+            world=self.balance(world(need.world_asset)) if need.world_asset else ZERO,
+            deposit_decided=need.deposit_id in self.deposits,
         )
         outcome = decide(owner, message.payload, view, self.policy)
         self._book(outcome.entries, owner, message.event_id)
         if outcome.hold is not None:
             self.holds[outcome.hold.hold_id] = outcome.hold
+        self.deposits.update(
+            event.deposit_id
+            for event in outcome.events
+            if isinstance(event, DepositCredited | DepositRejected)
+        )
         self.discrepancies += [
             (owner, event) for event in outcome.events if isinstance(event, LedgerDiscrepancy)
         ]
@@ -96,6 +115,10 @@ class Book:
 
     def violations(self) -> list[str]:
         """The invariants of `services.ledger.invariants`, over this book; empty when all hold."""
+        with exact():
+            return self._violations()
+
+    def _violations(self) -> list[str]:
         problems: list[str] = []
         per_asset: dict[str, Decimal] = defaultdict(Decimal)
         for account, amount in self.balances.items():

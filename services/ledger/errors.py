@@ -21,3 +21,8 @@ class ForeignHold(LedgerError):
 
 class MalformedMessage(LedgerError):
     """A message the ledger cannot read money from (an unknown side, a symbol not BASE/QUOTE)."""
+
+
+class BeyondBalanceLimit(LedgerError):
+    """Booking would take a balance past `shared.money.BALANCE_LIMIT` (what its column holds,
+    with headroom): refused rather than overflowing the column."""

@@ -17,9 +17,16 @@ from services.ledger.domain import (
     View,
     net_changes,
 )
+from services.ledger.domain.accounts import WORLD_OWNER
 from services.ledger.errors import NegativeUserBalance
 from shared.contracts.envelope import Envelope
-from shared.contracts.ledger import BalanceChanged, HoldPurpose, LedgerDiscrepancy
+from shared.contracts.ledger import (
+    BalanceChanged,
+    DepositCredited,
+    DepositRejected,
+    HoldPurpose,
+    LedgerDiscrepancy,
+)
 from shared.db import Connection
 
 _HOLD_COLUMNS = "hold_id, account_id, purpose, asset, venue, amount, remaining, status"
@@ -54,7 +61,30 @@ async def load_view(conn: Connection, owner: str, need: Needs) -> View:
                 key.subreference,
             )
         )
-    return View(hold=hold, available=on_hand, already_booked=booked)
+    world = ZERO
+    if need.world_asset is not None:  # locked: concurrent deposits cannot both pass the bound
+        found = await conn.fetchval(
+            "SELECT amount FROM balances WHERE owner = $1 AND asset = $2 AND bucket = $3 "
+            "FOR UPDATE",
+            WORLD_OWNER,
+            need.world_asset,
+            Bucket.WORLD.value,
+        )
+        world = found if found is not None else ZERO
+    decided = False
+    if need.deposit_id is not None:
+        decided = bool(
+            await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM deposits WHERE deposit_id = $1)", need.deposit_id
+            )
+        )
+    return View(
+        hold=hold,
+        available=on_hand,
+        already_booked=booked,
+        world=world,
+        deposit_decided=decided,
+    )
 
 
 async def book(conn: Connection, owner: str, outcome: Outcome, cause: Envelope) -> None:
@@ -83,12 +113,36 @@ async def book(conn: Connection, owner: str, outcome: Outcome, cause: Envelope) 
     await _update_balances(conn, outcome)
     if outcome.hold is not None:
         await _save_hold(conn, outcome.hold)
+    await _record_deposits(conn, owner, outcome, cause)
     found = [e for e in outcome.events if isinstance(e, LedgerDiscrepancy)]
     if found:
         await conn.executemany(
             "INSERT INTO discrepancies (account_id, hold_id, asset, amount, detail, cause_event_id)"
             " VALUES ($1, $2, $3, $4, $5, $6)",
             [(owner, d.hold_id, d.asset, d.amount, d.detail, cause.event_id) for d in found],
+        )
+
+
+async def _record_deposits(conn: Connection, owner: str, outcome: Outcome, cause: Envelope) -> None:
+    """Remember each deposit decided (credited or rejected): it is decided once."""
+    rows = [
+        (
+            e.deposit_id,
+            owner,
+            e.venue,
+            e.reference,
+            "credited" if isinstance(e, DepositCredited) else "rejected",
+            e.reason.value if isinstance(e, DepositRejected) else None,
+            cause.event_id,
+        )
+        for e in outcome.events
+        if isinstance(e, DepositCredited | DepositRejected)
+    ]
+    if rows:
+        await conn.executemany(
+            "INSERT INTO deposits (deposit_id, account_id, venue, reference, status, reason, "
+            "cause_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            rows,
         )
 
 

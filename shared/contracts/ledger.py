@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, Field
 
 from shared.contracts.envelope import Payload, register
 from shared.contracts.orders import OrderSpec
-from shared.contracts.reasons import RejectReason
+from shared.contracts.reasons import DepositRejectReason, RejectReason
 from shared.contracts.topics import Topic
 from shared.contracts.wallet import WithdrawalSpec
 from shared.money import Money, NonNegativeMoney, PositiveMoney
@@ -109,3 +109,31 @@ class BalanceDiscrepancyDetected(Payload):
     venue_total: Money
     difference: Money
     observed_at: AwareDatetime
+
+
+@register
+class DepositCredited(Payload):
+    """A `RecordDeposit` was booked: its amount is in the user's available balance."""
+
+    TYPE = "DepositCredited"
+    TOPIC = Topic.LEDGER_EVENTS
+    deposit_id: str
+    asset: str
+    amount: PositiveMoney
+    venue: str
+    reference: str
+
+
+@register
+class DepositRejected(Payload):
+    """A `RecordDeposit` the ledger will never book, and why: terminal, nothing moved."""
+
+    TYPE = "DepositRejected"
+    TOPIC = Topic.LEDGER_EVENTS
+    deposit_id: str
+    asset: str
+    amount: PositiveMoney
+    venue: str
+    reference: str
+    reason: DepositRejectReason
+    detail: str

@@ -25,3 +25,14 @@ class RejectReason(StrEnum):
     WITHDRAWAL_DAILY_LIMIT = "WITHDRAWAL_DAILY_LIMIT"
     SUSPICIOUS_ACTIVITY = "SUSPICIOUS_ACTIVITY"
     EXCHANGE_REJECTED = "EXCHANGE_REJECTED"
+
+
+class DepositRejectReason(StrEnum):
+    """Why the ledger refused a deposit (`reject_reason` of a deposit)."""
+
+    REFERENCE_TAKEN = "DEPOSIT_REFERENCE_TAKEN"
+    """Another deposit already booked this (venue, reference)."""
+    AMOUNT_ABOVE_MAX = "AMOUNT_ABOVE_MAX"
+    """More than `shared.money.MAX_DEPOSIT` in one deposit."""
+    BALANCE_LIMIT = "BALANCE_LIMIT"
+    """Booking it would take a balance the ledger keeps past `shared.money.BALANCE_LIMIT`."""

@@ -44,6 +44,7 @@ class Scene:
     other: User
     order_id: str
     withdrawal_id: str
+    deposit_id: str = ""
 
     def headers(self, caller: str) -> dict[str, str]:
         tokens = {OWNER: self.owner.token, OTHER: self.other.token, ADMIN: self.gateway.admin_token}
@@ -158,6 +159,9 @@ MATRIX: dict[tuple[str, str], Row] = {
             {"Idempotency-Key": new_key()},
         ),
     ),
+    ("GET", "/v1/admin/deposits/{deposit_id}"): Row(
+        admin_only(200), lambda s, c: Call(f"/v1/admin/deposits/{s.deposit_id}")
+    ),
     ("POST", "/v1/admin/kill-switch"): Row(
         # released, on an account of this test only: nothing else in the session is halted
         admin_only(200),
@@ -189,6 +193,9 @@ async def scene_of(gateway: Gateway) -> Scene:
     )
     assert requested.status_code == 202, requested.text
     scene.withdrawal_id = requested.json()["withdrawal_id"]
+    deposited = await gateway.deposit(owner.user_id, "5")
+    assert deposited.status_code == 202, deposited.text
+    scene.deposit_id = deposited.json()["deposit_id"]
     return scene
 
 

@@ -11,10 +11,15 @@ from starlette.responses import Response
 from services.gateway import controls
 from services.gateway.activity import emit, message_for
 from services.gateway.api.bodies import DepositBody, KillSwitchBody
-from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin
+from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin, ResourceId
 from services.gateway.api.money import idempotent
-from services.gateway.api.views import DepositAccepted, KillSwitches, KillSwitchView
-from services.gateway.errors import NotFound
+from services.gateway.api.views import (
+    DepositAccepted,
+    DepositView,
+    KillSwitches,
+    KillSwitchView,
+)
+from services.gateway.errors import DepositReferenceTaken, NotFound
 from services.gateway.idempotency import HEADER
 from services.gateway.store import accounts, trail, wallet
 from shared.contracts.wallet import RecordDeposit
@@ -34,13 +39,14 @@ async def record_deposit(
     idempotency_key: Annotated[str | None, Header(alias=HEADER)] = None,
 ) -> Response:
     """Credit a paper account: `RecordDeposit` (venue "paper", the body's reference) to the
-    ledger, which credits each (venue, reference) once."""
+    ledger, which credits each (venue, reference) once. A reference is used once, by one
+    deposit: another one under it is refused here (409) rather than dropped by the ledger."""
 
     async def work(conn: Connection, now: datetime) -> tuple[int, DepositAccepted]:
         if not await accounts.user_exists(conn, body.user_id):
             raise NotFound(f"no user {body.user_id}")
         deposit_id = new_id()
-        await wallet.insert_deposit(
+        inserted = await wallet.insert_deposit(
             conn,
             deposit_id=deposit_id,
             user_id=body.user_id,
@@ -50,6 +56,8 @@ async def record_deposit(
             created_by=principal.user_id,
             now=now,
         )
+        if not inserted:
+            raise DepositReferenceTaken(f"reference {body.reference!r} is used by another deposit")
         command = RecordDeposit(
             deposit_id=deposit_id,
             asset=body.asset,
@@ -71,6 +79,16 @@ async def record_deposit(
         request=body.model_dump(mode="json"),
         work=work,
     )
+
+
+@router.get("/deposits/{deposit_id}")
+async def get_deposit(deposit_id: ResourceId, ctx: Ctx, _: CurrentAdmin) -> DepositView:
+    """`requested` until the ledger decides: `credited`, or `rejected` with its reason."""
+    async with ctx.pool.acquire() as conn:
+        row = await wallet.deposit_of(conn, deposit_id)
+    if row is None:
+        raise NotFound(f"no deposit {deposit_id}")
+    return DepositView.of(row)
 
 
 @router.post("/kill-switch")

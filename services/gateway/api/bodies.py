@@ -21,7 +21,7 @@ from pydantic import (
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.contracts.orders import SYMBOL_PATTERN, Mode, OrderSpec, OrderType, Side
 from shared.contracts.wallet import ASSET_PATTERN, WithdrawalSpec
-from shared.money import PositiveMoney
+from shared.money import DepositAmount, PositiveMoney
 
 EXCHANGE_PATTERN = r"^[a-z0-9_]{2,32}$"
 PAPER = "paper"
@@ -150,7 +150,8 @@ class WithdrawalBody(Body):
 class DepositBody(Body):
     user_id: str = Field(min_length=1, max_length=64)
     asset: str = Field(pattern=ASSET_PATTERN, examples=["USDT"])
-    amount: PositiveMoney
+    amount: DepositAmount
+    """At most `shared.money.MAX_DEPOSIT`: more could not be held by the books (422)."""
     reference: str = Field(min_length=1, max_length=200)
 
 

@@ -8,9 +8,9 @@ from typing import Literal
 
 from pydantic import BaseModel
 
-from services.gateway.domain import OrderStatus, WithdrawalStatus, wire_decimal
+from services.gateway.domain import DepositStatus, OrderStatus, WithdrawalStatus, wire_decimal
 from services.gateway.store.orders import OrderRow
-from services.gateway.store.wallet import WithdrawalRow
+from services.gateway.store.wallet import DepositRow, WithdrawalRow
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 
 
@@ -153,6 +153,34 @@ class Balances(BaseModel):
 class DepositAccepted(BaseModel):
     deposit_id: str
     status: Literal["requested"] = "requested"
+
+
+class DepositView(BaseModel):
+    deposit_id: str
+    user_id: str
+    asset: str
+    amount: str
+    reference: str
+    status: DepositStatus
+    reject_reason: str | None
+    reject_detail: str | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: DepositRow) -> DepositView:
+        return cls(
+            deposit_id=row.deposit_id,
+            user_id=row.user_id,
+            asset=row.asset,
+            amount=wire_decimal(row.amount),
+            reference=row.reference,
+            status=row.status,
+            reject_reason=row.reject_reason,
+            reject_detail=row.reject_detail,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
 
 
 class AuditItem(BaseModel):

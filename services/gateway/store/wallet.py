@@ -8,7 +8,7 @@ from decimal import Decimal
 
 import asyncpg
 
-from services.gateway.domain import WithdrawalStatus
+from services.gateway.domain import DepositStatus, WithdrawalStatus
 from shared.contracts.wallet import WithdrawalSpec
 from shared.db import Connection
 
@@ -26,6 +26,20 @@ class WithdrawalRow:
     reject_reason: str | None
     reject_detail: str | None
     txid: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class DepositRow:
+    deposit_id: str
+    user_id: str
+    asset: str
+    amount: Decimal
+    reference: str
+    status: DepositStatus
+    reject_reason: str | None
+    reject_detail: str | None
     created_at: datetime
     updated_at: datetime
 
@@ -112,10 +126,13 @@ async def insert_deposit(
     reference: str,
     created_by: str,
     now: datetime,
-) -> None:
-    await conn.execute(
+) -> bool:
+    """False, and nothing written, when another deposit has the reference (the unique index
+    decides, so two racing requests cannot both have it)."""
+    inserted = await conn.fetchval(
         "INSERT INTO deposits (deposit_id, user_id, asset, amount, reference, created_by, "
-        "created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) "
+        "ON CONFLICT (reference) DO NOTHING RETURNING 1",
         deposit_id,
         user_id,
         asset,
@@ -124,6 +141,44 @@ async def insert_deposit(
         created_by,
         now,
     )
+    return inserted is not None
+
+
+async def deposit_of(conn: Connection, deposit_id: str) -> DepositRow | None:
+    row = await conn.fetchrow(
+        "SELECT deposit_id, user_id, asset, amount, reference, status, reject_reason, "
+        "reject_detail, created_at, updated_at FROM deposits WHERE deposit_id = $1",
+        deposit_id,
+    )
+    if row is None:
+        return None
+    values = dict(row)
+    values["status"] = DepositStatus(values["status"])
+    return DepositRow(**values)
+
+
+async def end_deposit(
+    conn: Connection,
+    deposit_id: str,
+    user_id: str,
+    status: DepositStatus,
+    now: datetime,
+    *,
+    reject_reason: str | None = None,
+    reject_detail: str | None = None,
+) -> bool:
+    """Record the ledger's decision once: a deposit already credited or rejected keeps it."""
+    result = await conn.execute(
+        "UPDATE deposits SET status = $3, reject_reason = $4, reject_detail = $5, "
+        "updated_at = $6 WHERE deposit_id = $1 AND user_id = $2 AND status = 'requested'",
+        deposit_id,
+        user_id,
+        status.value,
+        reject_reason,
+        reject_detail,
+        now,
+    )
+    return bool(result != "UPDATE 0")
 
 
 async def save_balance(

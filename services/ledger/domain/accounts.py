@@ -17,6 +17,7 @@ from decimal import Decimal
 from enum import StrEnum
 
 from services.ledger.errors import UnbalancedEntry
+from shared.money import exact
 
 ZERO = Decimal(0)
 WORLD_OWNER = "world"
@@ -118,8 +119,9 @@ class JournalEntry:
         if any(p.amount == 0 for p in self.postings):
             raise UnbalancedEntry(f"{self.key}: a posting of zero")
         totals: dict[str, Decimal] = defaultdict(Decimal)
-        for posting in self.postings:
-            totals[posting.account.asset] += posting.amount
+        with exact():
+            for posting in self.postings:
+                totals[posting.account.asset] += posting.amount
         unbalanced = {asset: total for asset, total in totals.items() if total != 0}
         if unbalanced:
             raise UnbalancedEntry(f"{self.key}: postings do not sum to zero: {unbalanced}")
@@ -134,9 +136,10 @@ def entry(key: EntryKey, postings: Iterable[Posting]) -> JournalEntry | None:
 def net_changes(entries: Iterable[JournalEntry]) -> dict[AccountKey, Decimal]:
     """The change of each account's balance over `entries` (accounts that end unchanged omitted)."""
     changes: dict[AccountKey, Decimal] = defaultdict(Decimal)
-    for journal_entry in entries:
-        for posting in journal_entry.postings:
-            changes[posting.account] += posting.amount
+    with exact():
+        for journal_entry in entries:
+            for posting in journal_entry.postings:
+                changes[posting.account] += posting.amount
     return {account: delta for account, delta in sorted(changes.items()) if delta != 0}
 
 

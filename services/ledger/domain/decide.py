@@ -25,6 +25,7 @@ from services.ledger.domain.accounts import (
     move,
     world,
 )
+from services.ledger.domain.deposits import decide_deposit, deposit_key
 from services.ledger.domain.holds import (
     Hold,
     HoldStatus,
@@ -69,6 +70,10 @@ class Needs:
     """The user's available balances the decision reads (sorted: the order rows are locked in)."""
     entry_key: EntryKey | None = None
     """Booked already → the message changes nothing."""
+    world_asset: str | None = None
+    """The asset whose `world` balance the decision reads (and locks): a deposit's."""
+    deposit_id: str | None = None
+    """The deposit whose earlier outcome (credited or rejected) the decision reads."""
 
 
 @dataclass(frozen=True)
@@ -76,15 +81,21 @@ class View:
     hold: Hold | None = None
     available: Mapping[str, Decimal] = field(default_factory=dict)
     already_booked: bool = False
+    world: Decimal = ZERO
+    """The `world` balance of `Needs.world_asset`."""
+    deposit_decided: bool = False
+    """`Needs.deposit_id` was credited or rejected already."""
 
 
 def needs(payload: Payload) -> Needs | None:
     """What deciding on `payload` reads; None for a message the ledger ignores."""
     match payload:
         case RecordDeposit():
-            return Needs(entry_key=EntryKey(EntryKind.DEPOSIT, payload.venue, payload.reference))
+            key, asset = deposit_key(payload), payload.asset
+            return Needs(None, (asset,), key, world_asset=asset, deposit_id=payload.deposit_id)
         case DepositDetected():
-            return Needs(entry_key=EntryKey(EntryKind.DEPOSIT, payload.venue, payload.txid))
+            key, asset = deposit_key(payload), payload.asset
+            return Needs(None, (asset,), key, world_asset=asset)
         case OrderApproved():
             return Needs(payload.order.order_id, (order_hold_asset(payload.order),))
         case WithdrawalApproved():
@@ -108,11 +119,18 @@ def decide(owner: str, payload: Payload, view: View, policy: LedgerPolicy) -> Ou
     """The ledger's whole behaviour for one message of `owner` (the envelope's account)."""
     if view.hold is not None and view.hold.owner != owner:
         raise ForeignHold(f"hold {view.hold.hold_id} belongs to another account")
+    if isinstance(payload, RecordDeposit | DepositDetected):
+        return decide_deposit(
+            owner,
+            payload,
+            decided=view.deposit_decided,
+            already_booked=view.already_booked,
+            user_available=view.available.get(payload.asset, ZERO),
+            world_balance=view.world,
+        )
     if view.already_booked:
         return NOTHING
     match payload:
-        case RecordDeposit() | DepositDetected():
-            return _credit_deposit(owner, payload)
         case OrderApproved():
             order = payload.order
             asset, size = order_hold_size(
@@ -158,13 +176,6 @@ def decide(owner: str, payload: Payload, view: View, policy: LedgerPolicy) -> Ou
         case WithdrawalFailed():
             return _end(owner, payload.withdrawal_id, HoldPurpose.WITHDRAWAL, "failed", view)
     return NOTHING
-
-
-def _credit_deposit(owner: str, payload: RecordDeposit | DepositDetected) -> Outcome:
-    reference = payload.reference if isinstance(payload, RecordDeposit) else payload.txid
-    key = EntryKey(EntryKind.DEPOSIT, payload.venue, reference)
-    credit = move(world(payload.asset), available(owner, payload.asset), payload.amount)
-    return Outcome(entries=(JournalEntry(key, credit),))
 
 
 def _place_hold(owner: str, funds: FundsHeld, venue: str, view: View) -> Outcome:

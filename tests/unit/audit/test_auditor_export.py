@@ -209,6 +209,7 @@ SERVICE_EVENTS = {
     "OrderFilled", "OrderCancelled", "OrderFailed", "OrderOutcomeUnknown", "WithdrawalSent",
     "WithdrawalFailed", "DepositDetected", "PriceTick", "MarketsListed", "ExchangeKeyValidated",
     "VenueBalancesReported", "AuditCheckpoint", "AuditChainLinks", "DeadLettered",
+    "DepositCredited", "DepositRejected",
 }  # fmt: skip
 """Messages a service emits on its own account: the actor is the service (and its rule)."""
 

@@ -16,6 +16,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.execution import OrderFilled
 from shared.contracts.ledger import (
     BalanceChanged,
+    DepositCredited,
     FundsHeld,
     FundsHoldRejected,
     HoldReleased,
@@ -58,7 +59,12 @@ def test_deposit_credits_available_from_the_world(book: Book) -> None:
     events = book.apply(deposit("10000"))
     assert book.user_balances(USER) == {"USDT": (D("10000"), D(0))}
     assert book.balance(world("USDT")) == D("-10000")
-    assert events == [BalanceChanged(asset="USDT", available=D("10000"), held=D(0), version=1)]
+    assert events == [
+        DepositCredited(
+            deposit_id="ref-1", asset="USDT", amount=D("10000"), venue="paper", reference="ref-1"
+        ),
+        BalanceChanged(asset="USDT", available=D("10000"), held=D(0), version=1),
+    ]
 
 
 def test_the_same_deposit_twice_is_credited_once(book: Book) -> None:
