@@ -40,8 +40,12 @@ class LagReader:
         self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
 
     async def __aenter__(self) -> LagReader:
-        await self._consumer.start()
-        await self._admin.start()
+        try:
+            await self._consumer.start()
+            await self._admin.start()
+        except BaseException:
+            await self.__aexit__()
+            raise
         return self
 
     async def __aexit__(self, *_: object) -> None:

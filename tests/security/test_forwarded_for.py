@@ -51,7 +51,11 @@ async def guess(http: httpx.AsyncClient, xff: str | None) -> None:
 @pytest.fixture
 async def direct(infra: Infrastructure) -> AsyncIterator[Gateway]:
     """No trusted proxy: the default."""
-    async with running_gateway(infra, login_address_max_failures=ADDRESS_MAX_FAILURES) as gw:
+    async with running_gateway(
+        infra,
+        login_max_failures=ADDRESS_MAX_FAILURES,
+        login_address_max_failures=ADDRESS_MAX_FAILURES,
+    ) as gw:
         yield gw
 
 
