@@ -58,7 +58,8 @@ def migrate() -> None:
 
 @app.command()
 def status(as_json: bool = typer.Option(False, "--json", help="machine-readable output")) -> None:
-    """Each service's outbox backlog and dead letters, the broker and database addresses.
+    """Each service's outbox backlog, dead letters and consumer lag, the kill switches engaged,
+    the broker and database addresses.
 
     Example: cryptoorch status --json
     """
@@ -73,12 +74,37 @@ def status(as_json: bool = typer.Option(False, "--json", help="machine-readable 
         return
     typer.echo(f"broker    {report['kafka_bootstrap_servers']}")
     typer.echo(f"database  {report['database_url']}")
-    typer.echo(f"{'service':<10} {'db':<5} {'outbox backlog':>15} {'dead letters':>13}")
+    if "kafka_error" in report:
+        typer.echo(f"          {report['kafka_error']}")
+    typer.echo(
+        f"{'service':<10} {'db':<5} {'outbox backlog':>15} {'dead letters':>13} "
+        f"{'consumer lag':>13} {'lag seconds':>12}"
+    )
     for name, row in report["services"].items():
+
+        def cell(key: str, row: dict[str, object] = row) -> str:
+            value = row.get(key)
+            return "-" if value is None else str(value)
+
         typer.echo(
-            f"{name:<10} {row['database']:<5} {row.get('outbox_backlog', '-')!s:>15} "
-            f"{row.get('dead_lettered', '-')!s:>13}"
+            f"{name:<10} {row['database']:<5} {cell('outbox_backlog'):>15} "
+            f"{cell('dead_letters'):>13} {cell('consumer_lag'):>13} "
+            f"{cell('consumer_lag_seconds'):>12}"
         )
+    switches = report["kill_switches"]
+    if switches is None:
+        typer.echo("kill switches: unknown (the gateway database is not readable)")
+    elif not switches:
+        typer.echo("kill switches: none engaged")
+    else:
+        typer.echo("kill switches ENGAGED:")
+        for switch in switches:
+            where = (
+                switch["scope"]
+                if switch["target"] is None
+                else (f"{switch['scope']} {switch['target']}")
+            )
+            typer.echo(f"  {where} by {switch['changed_by']}: {switch['reason']}")
 
 
 admin_app = typer.Typer(no_args_is_help=True, help="Administrators.")

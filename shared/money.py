@@ -43,12 +43,14 @@ def parse_decimal(value: object) -> Decimal:
     if isinstance(value, Decimal):
         result = value
     elif isinstance(value, str):
-        text = value.strip()
-        if len(text) > 64 or not _DECIMAL_STRING.match(text):
+        # fullmatch, not match: `$` also matches before a trailing newline ("1\n"), and the
+        # contract's pattern allows no whitespace anywhere (" 1" is as ambiguous as "1 ").
+        if len(value) > 64 or not _DECIMAL_STRING.fullmatch(value):
             raise MoneyError(
-                'must be a decimal string like "0.015" (no exponent, no NaN or Infinity)'
+                'must be a decimal string like "0.015" (no exponent, no NaN or Infinity, '
+                "no whitespace)"
             )
-        result = Decimal(text)
+        result = Decimal(value)
     elif isinstance(value, bool | int | float):
         raise MoneyError("must be a decimal string, not a JSON number")
     else:

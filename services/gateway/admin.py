@@ -8,6 +8,7 @@ from pathlib import Path
 
 from services.gateway import auth
 from services.gateway.activity import emit, user_registered
+from services.gateway.emails import checked_email
 from services.gateway.errors import AdminCreationRefused
 from services.gateway.store import accounts
 from shared.db import connect
@@ -26,8 +27,11 @@ async def create_admin(database_url: str, email: str, password: str) -> str:
     is refused (`AdminCreationRefused`, a `ValueError`): the command cannot take over an
     account whose password the operator does not know.
     """
-    email = email.strip().lower()
-    if "@" not in email or len(password) < 8:
+    try:
+        email = checked_email(email)
+    except ValueError:
+        email = ""
+    if not email or len(password) < 8:
         raise AdminCreationRefused("an e-mail address and a password of 8+ characters are needed")
     await migrate(database_url, MIGRATIONS)
     password_hash = await asyncio.to_thread(auth.hash_password, password)

@@ -18,6 +18,7 @@ import uvicorn
 import uvloop
 from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from services.gateway import idempotency, problems
 from services.gateway.api import (
@@ -35,7 +36,7 @@ from services.gateway.auth import TokenIssuer
 from services.gateway.context import BrokerProbe, GatewayContext, utc_now
 from services.gateway.encryption import SecretBox
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.middleware import BodySizeLimit, RequestMetrics
+from services.gateway.middleware import BodySizeLimit, NoStore, RequestMetrics
 from services.gateway.readmodels import TOPICS, ReadModels
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import accounts
@@ -91,6 +92,10 @@ def create_app(
         app.include_router(module.router, responses=answered)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
+    app.add_middleware(NoStore, prefix="/v1")
+    if settings.trusted_proxies():
+        # Outermost: every part of the app sees the client's address, not the proxy's.
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies())
     return app
 
 
@@ -112,7 +117,11 @@ class _EmbeddedServer(uvicorn.Server):
 
 async def serve(app: FastAPI, host: str, port: int, stop: asyncio.Event) -> None:
     """Serve `app` until `stop` is set; a server that ends on its own is an error."""
-    config = uvicorn.Config(app, host=host, port=port, log_config=None, access_log=False)
+    # proxy_headers=False: uvicorn's default believes `X-Forwarded-For` from 127.0.0.1 (or
+    # $FORWARDED_ALLOW_IPS); the app believes it only from CRYPTOORCH_GATEWAY_TRUSTED_PROXIES.
+    config = uvicorn.Config(
+        app, host=host, port=port, log_config=None, access_log=False, proxy_headers=False
+    )
     server = _EmbeddedServer(config)
     serving = asyncio.create_task(server.serve())
     stopping = asyncio.create_task(stop.wait())

@@ -12,7 +12,7 @@ from services.gateway.auth import TokenIssuer
 from services.gateway.encryption import SecretBox
 from services.gateway.errors import EncryptionUnavailable
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.ratelimit import AttemptLimit
+from services.gateway.ratelimit import AttemptLimit, AttemptLimits
 from services.gateway.settings import GatewaySettings
 
 BrokerProbe = Callable[[], Awaitable[bool]]
@@ -33,10 +33,11 @@ class GatewayContext:
     clock: Callable[[], datetime] = utc_now
 
     @property
-    def attempt_limit(self) -> AttemptLimit:
-        return AttemptLimit(
-            self.settings.login_max_failures,
-            timedelta(seconds=self.settings.login_failure_window_seconds),
+    def attempt_limits(self) -> AttemptLimits:
+        window = timedelta(seconds=self.settings.login_failure_window_seconds)
+        return AttemptLimits(
+            per_account_address=AttemptLimit(self.settings.login_max_failures, window),
+            per_address=AttemptLimit(self.settings.login_address_max_failures, window),
         )
 
     @property

@@ -1,4 +1,5 @@
-"""ASGI middleware: the request body cap (413 before the app parses anything) and HTTP metrics."""
+"""ASGI middleware: the request body cap (413 before the app parses anything), HTTP metrics and
+`Cache-Control: no-store` on the API."""
 
 from __future__ import annotations
 
@@ -83,3 +84,30 @@ class RequestMetrics:
             method = str(scope.get("method", ""))
             elapsed = time.perf_counter() - started
             HTTP_LATENCY.labels(method, route, str(status)).observe(elapsed)
+
+
+NO_STORE = (b"cache-control", b"no-store")
+
+
+class NoStore:
+    """`Cache-Control: no-store` on every response under `prefix`, errors included: tokens,
+    balances and the 2FA secret must not stay in a browser's or a proxy's cache. (A 500 leaves
+    through Starlette's outermost handler, past this middleware: `problem_response` sets the
+    header on every problem document too.)"""
+
+    def __init__(self, app: ASGIApp, prefix: str = "/v1") -> None:
+        self.app = app
+        self.prefix = prefix
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not str(scope.get("path", "")).startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+
+        async def no_store_send(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [h for h in message.get("headers", []) if h[0] != NO_STORE[0]]
+                message = {**message, "headers": [*headers, NO_STORE]}
+            await send(message)
+
+        await self.app(scope, receive, no_store_send)

@@ -20,6 +20,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from services.gateway import errors
+from services.gateway.api.strict_json import DuplicateKey
 
 log = logging.getLogger(__name__)
 MEDIA_TYPE = "application/problem+json"
@@ -117,7 +118,9 @@ def problem_body(status: int, code: str, detail: str) -> dict[str, Any]:
 def problem_response(
     status: int, code: str, detail: str, headers: dict[str, str] | None = None
 ) -> Response:
+    """A problem document; never cached (`Cache-Control: no-store`), whatever the path."""
     body = json.dumps(problem_body(status, code, detail)).encode()
+    headers = {**(headers or {}), "Cache-Control": "no-store"}
     return Response(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
 
 
@@ -151,6 +154,8 @@ def install(app: FastAPI) -> None:
 
     async def on_http_error(_: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if exc.status_code == 400 and isinstance(exc.__cause__, DuplicateKey):
+            return problem_response(422, "validation_error", f"body: {exc.__cause__}")
         if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
             # FastAPI's "error parsing the body" (bytes that are not UTF-8, JSON nested
             # deeper than the parser goes): invalid JSON, like any other, is a 422.

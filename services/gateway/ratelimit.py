@@ -1,7 +1,11 @@
-"""Failed login and 2FA attempts, per account and per client address: a sliding window.
+"""Failed sign-ins and wrong 2FA codes, counted in a sliding window at two places: per
+(account, client address) and per client address (API.md, "Throttles on sign-in and 2FA").
 
-After `max_failures` failures inside the window a subject is refused (429) until
-the oldest of them leaves the window; `Retry-After` says when.
+A guesser locks out only what it guesses at, from where it guesses: its own address, for
+the account it tries (5 in 5 minutes by default), and all of its address only after many
+failures (50). Another user behind the same address (an office, a carrier NAT) still signs
+in, and failures sent from elsewhere never lock a victim's address. Past a limit a request is
+refused (429) until the oldest failure leaves the window; `Retry-After` says when.
 """
 
 from __future__ import annotations
@@ -21,16 +25,33 @@ class AttemptLimit:
     window: timedelta
 
 
-def account_subject(email: str) -> str:
-    return f"account:{email}"
+@dataclass(frozen=True)
+class AttemptLimits:
+    per_account_address: AttemptLimit
+    per_address: AttemptLimit
+
+
+def user_account(user_id: str) -> str:
+    """The account a failure counts against: the user, whatever e-mail spelling was typed."""
+    return f"user:{user_id}"
+
+
+def unknown_account(email: str) -> str:
+    """A sign-in for an e-mail no user has: counted against the e-mail as typed (normalised)."""
+    return f"email:{email}"
+
+
+def account_address_subject(account: str, address: str) -> str:
+    return f"account:{account}|address:{address}"
 
 
 def address_subject(address: str) -> str:
     return f"address:{address}"
 
 
-def totp_subject(user_id: str) -> str:
-    return f"totp:{user_id}"
+def failure_subjects(account: str, address: str) -> list[str]:
+    """Where one failure of `account` from `address` is counted."""
+    return [account_address_subject(account, address), address_subject(address)]
 
 
 def retry_after(
@@ -43,11 +64,15 @@ def retry_after(
 
 
 async def ensure_allowed(
-    conn: Connection, subjects: list[str], now: datetime, limit: AttemptLimit
+    conn: Connection, account: str, address: str, now: datetime, limits: AttemptLimits
 ) -> None:
-    """Raise `TooManyAttempts` if any subject is over its limit."""
+    """Raise `TooManyAttempts` if `account` at `address`, or `address`, is over its limit."""
+    checks = [
+        (account_address_subject(account, address), limits.per_account_address),
+        (address_subject(address), limits.per_address),
+    ]
     waits = []
-    for subject in subjects:
+    for subject, limit in checks:
         failures, oldest = await accounts.recent_failures(conn, subject, now - limit.window)
         wait = retry_after(failures, oldest, now, limit)
         if wait is not None:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import base64
 import binascii
+import ipaddress
 
 from cryptography.fernet import Fernet
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 
 from shared.settings import CommonSettings
 
@@ -27,8 +28,14 @@ class GatewaySettings(CommonSettings):
     idempotency_retention_hours: int = Field(default=24, ge=1, le=24 * 30)
     idempotency_lock_timeout_ms: int = Field(default=200, ge=10, le=10_000)
     """How long a request waits for another one holding the same key before answering 409."""
+    gateway_trusted_proxies: str = ""
+    """Comma-separated IPs or CIDRs of the reverse proxies in front of the gateway (none by
+    default). Only a peer in this list is believed about `X-Forwarded-For`, and then its
+    right-most hop that is not itself a trusted proxy is the client's address."""
     login_max_failures: int = Field(default=5, ge=1, le=1000)
-    """Failed login / 2FA attempts per account and per client address within the window."""
+    """Failed sign-ins and wrong 2FA codes per (account, client address) within the window."""
+    login_address_max_failures: int = Field(default=50, ge=1, le=100_000)
+    """Failed sign-ins and wrong 2FA codes per client address (any account) within the window."""
     login_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
     purge_interval_seconds: float = Field(default=3600, gt=0)
     page_size_max: int = Field(default=100, ge=1, le=1000)
@@ -38,6 +45,26 @@ class GatewaySettings(CommonSettings):
 
     def audit_export_url(self) -> str:
         return self.audit_database_url or self.service_database_url("audit")
+
+    @field_validator("gateway_trusted_proxies")
+    @classmethod
+    def _networks_only(cls, value: str) -> str:
+        """Every entry an IP or a CIDR: a typo must not start a gateway that trusts nobody it
+        should, and `*` (believe anyone) is exactly the hole this setting closes."""
+        for entry in _entries(value):
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address or CIDR network") from None
+        return value
+
+    def trusted_proxies(self) -> list[str]:
+        """The entries as networks (`10.0.0.7` is `10.0.0.7/32`, `10.0.0.7/8` is `10.0.0.0/8`):
+        uvicorn would silently never match an entry it cannot parse."""
+        return [
+            str(ipaddress.ip_network(e, strict=False))
+            for e in _entries(self.gateway_trusted_proxies)
+        ]
 
     def check_secrets(self) -> None:
         """Refuse to run with a weak JWT secret or a malformed encryption key."""
@@ -63,3 +90,7 @@ class GatewaySettings(CommonSettings):
         except (binascii.Error, ValueError):
             return None
         return key if len(key) == 32 else None
+
+
+def _entries(text: str) -> list[str]:
+    return [entry.strip() for entry in text.split(",") if entry.strip()]

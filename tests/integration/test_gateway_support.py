@@ -157,6 +157,7 @@ def gateway_settings(infra: Infrastructure, **overrides: Any) -> GatewaySettings
         "encryption_key": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "exchange_seal_key": base64.urlsafe_b64encode(os.urandom(32)).decode(),
         "login_max_failures": 1000,
+        "login_address_max_failures": 1000,
     }
     values.update(overrides)
     return GatewaySettings(**values)

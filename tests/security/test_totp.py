@@ -1,5 +1,7 @@
 """TOTP: a code is accepted once (login, withdrawals, real orders share it), a code of another
-secret is refused, and guessing is cut off with `429 too_many_attempts` and `Retry-After`."""
+secret is refused, and guessing is cut off with `429 too_many_attempts` and `Retry-After`:
+per (account, address) after MAX_FAILURES, per address after ADDRESS_MAX_FAILURES. A replayed
+code that was valid is refused but is not a guess."""
 
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from tests.security.support import code_of, enable_two_factor_early, problem_of
 pytestmark = pytest.mark.integration
 
 MAX_FAILURES = 3
+ADDRESS_MAX_FAILURES = 6
 WRONG_CODES = ("000001", "000002", "000003", "000004", "000005")
 
 
@@ -97,7 +100,9 @@ async def test_a_code_from_another_secret_is_refused(gateway: Gateway) -> None:
 
 @pytest.fixture(scope="module")
 async def strict(infra: Infrastructure) -> AsyncIterator[Gateway]:
-    async with running_gateway(infra, login_max_failures=MAX_FAILURES) as gateway:
+    async with running_gateway(
+        infra, login_max_failures=MAX_FAILURES, login_address_max_failures=ADDRESS_MAX_FAILURES
+    ) as gateway:
         yield gateway
 
 
@@ -167,17 +172,56 @@ async def test_guessing_the_confirmation_code_ends_in_429(strict: Gateway) -> No
         assert_too_many_attempts(locked, strict.settings.login_failure_window_seconds)
 
 
-async def test_guessing_passwords_from_one_address_locks_that_address_out(
+async def test_a_user_behind_the_address_of_a_guesser_still_signs_in(strict: Gateway) -> None:
+    victim, neighbour = await strict.register(), await strict.register()
+    async with client_from(strict, "127.0.0.14") as office:
+        for _ in range(MAX_FAILURES):
+            body = {"email": victim.email, "password": "a guess"}
+            guess = await office.post("/v1/auth/login", json=body)
+            assert (guess.status_code, code_of(guess)) == (401, "invalid_credentials")
+        right = {"email": victim.email, "password": PASSWORD}
+        locked = await office.post("/v1/auth/login", json=right)
+        assert_too_many_attempts(locked, strict.settings.login_failure_window_seconds)
+        same_address = {"email": neighbour.email, "password": PASSWORD}
+        assert (await office.post("/v1/auth/login", json=same_address)).status_code == 200
+    async with client_from(strict, "127.0.0.15") as elsewhere:
+        assert (await elsewhere.post("/v1/auth/login", json=right)).status_code == 200
+
+
+async def test_guessing_many_accounts_from_one_address_locks_that_address_out(
     strict: Gateway,
 ) -> None:
-    victim = await strict.register()
-    async with client_from(strict, "127.0.0.14") as attacker:
-        for attempt in range(MAX_FAILURES):
-            body = {"email": f"nobody-{attempt}-{new_key()}@example.com", "password": "guess"}
-            guess = await attacker.post("/v1/auth/login", json=body)
+    user = await strict.register()
+    body = {"email": user.email, "password": PASSWORD}
+    async with client_from(strict, "127.0.0.17") as attacker:
+        for attempt in range(ADDRESS_MAX_FAILURES):
+            guess_body = {"email": f"nobody-{attempt}-{new_key()}@example.com", "password": "x"}
+            guess = await attacker.post("/v1/auth/login", json=guess_body)
             assert (guess.status_code, code_of(guess)) == (401, "invalid_credentials")
-        body = {"email": victim.email, "password": PASSWORD}
         locked = await attacker.post("/v1/auth/login", json=body)
         assert_too_many_attempts(locked, strict.settings.login_failure_window_seconds)
-    async with client_from(strict, "127.0.0.15") as elsewhere:
+    async with client_from(strict, "127.0.0.18") as elsewhere:
         assert (await elsewhere.post("/v1/auth/login", json=body)).status_code == 200
+
+
+async def test_a_replayed_code_is_refused_but_is_not_a_guess(strict: Gateway) -> None:
+    """A double-submitted withdrawal (a new Idempotency-Key, the code already used) and a
+    replayed sign-in, more often than the limit: each refused, none counted."""
+    user = await strict.register()
+    await enable_two_factor_early(user)
+    used = next_code(user)
+    async with client_from(strict, "127.0.0.16") as http:
+
+        async def withdraw_from_here(code: str) -> httpx.Response:
+            headers = user.auth(new_key(), **{"X-TOTP-Code": code})
+            return await http.post("/v1/withdrawals", json=withdrawal_body(), headers=headers)
+
+        assert (await withdraw_from_here(used)).status_code == 202
+        for _ in range(MAX_FAILURES + 1):
+            again = await withdraw_from_here(used)
+            assert (again.status_code, code_of(again)) == (403, "two_factor_required")
+            body = {"email": user.email, "password": PASSWORD, "totp_code": used}
+            replayed_login = await http.post("/v1/auth/login", json=body)
+            assert (replayed_login.status_code, code_of(replayed_login)) == (401, "totp_required")
+        assert (await withdraw_from_here(next_code(user))).status_code == 202
+    assert await requested_withdrawals(strict, user) == 2

@@ -13,6 +13,7 @@ from services.gateway.activity import emit, message_for
 from services.gateway.api.bodies import DepositBody, KillSwitchBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin, ResourceId
 from services.gateway.api.money import idempotent
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import (
     DepositAccepted,
     DepositView,
@@ -26,7 +27,7 @@ from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection
 from shared.ids import new_id
 
-router = APIRouter(prefix="/v1/admin", tags=["admin"])
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=StrictJsonRoute)
 PAPER_VENUE = "paper"
 
 

@@ -8,11 +8,12 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from services.gateway.api.deps import NO_NUL, Ctx, CurrentUser
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import AuditItem, AuditPage
 from services.gateway.errors import NotFound
 from services.gateway.store import trail
 
-router = APIRouter(prefix="/v1/audit", tags=["audit"])
+router = APIRouter(prefix="/v1/audit", tags=["audit"], route_class=StrictJsonRoute)
 
 
 @router.get("")

@@ -13,11 +13,12 @@ from fastapi import APIRouter, Query
 from starlette.responses import StreamingResponse
 
 from services.gateway.api.deps import Ctx, CurrentAdmin
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.errors import AuditUnavailable, InvalidSeqRange
 from shared import audit_export
 from shared.db import connect
 
-router = APIRouter(prefix="/v1/admin/audit", tags=["admin"])
+router = APIRouter(prefix="/v1/admin/audit", tags=["admin"], route_class=StrictJsonRoute)
 MEDIA_TYPE = "application/x-ndjson"
 CONNECT_TIMEOUT_SECONDS = 10
 

@@ -16,6 +16,7 @@ from services.gateway.activity import (
 )
 from services.gateway.api.bodies import LoginBody, RegisterBody, TotpCodeBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import (
     AccessToken,
     TwoFactorEnabled,
@@ -32,16 +33,17 @@ from services.gateway.errors import (
     TwoFactorNotEnrolled,
 )
 from services.gateway.ratelimit import (
-    account_subject,
-    address_subject,
+    account_address_subject,
     ensure_allowed,
-    totp_subject,
+    failure_subjects,
+    unknown_account,
+    user_account,
 )
 from services.gateway.store import accounts
-from services.gateway.twofactor import totp_context, use_code
+from services.gateway.twofactor import CodeCheck, totp_context, use_code
 from shared.ids import new_id
 
-router = APIRouter(prefix="/v1/auth", tags=["auth"])
+router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=StrictJsonRoute)
 
 
 @router.post("/register", status_code=201)
@@ -58,10 +60,11 @@ async def register(body: RegisterBody, ctx: Ctx) -> UserCreated:
 @router.post("/login")
 async def login(body: LoginBody, ctx: Ctx, address: ClientAddress) -> AccessToken:
     now = ctx.clock()
-    subjects = [account_subject(body.email), address_subject(address)]
     async with ctx.pool.acquire() as conn:
-        await ensure_allowed(conn, subjects, now, ctx.attempt_limit)
         user = await accounts.user_by_email(conn, body.email)
+        account = user_account(user.user_id) if user is not None else unknown_account(body.email)
+        await ensure_allowed(conn, account, address, now, ctx.attempt_limits)
+        subjects = failure_subjects(account, address)
         password = body.password.get_secret_value()
         stored_hash = user.password_hash if user is not None else None
         if user is None or not await asyncio.to_thread(auth.verify_password, stored_hash, password):
@@ -76,16 +79,17 @@ async def login(body: LoginBody, ctx: Ctx, address: ClientAddress) -> AccessToke
             if body.totp_code is None:
                 raise TotpRequired("two-factor authentication is on: send `totp_code`")
             async with conn.transaction():
-                accepted = await use_code(conn, ctx, user, body.totp_code, now)
-            if not accepted:
+                check = await use_code(conn, ctx, user, body.totp_code, now)
+            if check is CodeCheck.WRONG:
                 ctx.metrics.auth_failures.labels("totp_invalid").inc()
                 async with conn.transaction():
                     await record_failed_attempt(
                         conn, subjects, now, user_id=user.user_id, reason="totp_invalid"
                     )
+            if check is not CodeCheck.ACCEPTED:
                 raise TotpRequired("the two-factor code is wrong or was used already")
         async with conn.transaction():
-            await accounts.clear_failures(conn, account_subject(body.email))
+            await accounts.clear_failures(conn, account_address_subject(account, address))
             await emit(conn, user.user_id, login_succeeded(user.user_id, now))
     token = ctx.tokens.issue(auth.Principal(user.user_id, user.role), now)
     return AccessToken(access_token=token, expires_in=ctx.tokens.ttl_seconds)
@@ -112,9 +116,10 @@ async def confirm_two_factor(
 ) -> TwoFactorEnabled:
     box = ctx.require_secret_box()
     now = ctx.clock()
-    subjects = [totp_subject(principal.user_id), address_subject(address)]
+    account = user_account(principal.user_id)
+    subjects = failure_subjects(account, address)
     async with ctx.pool.acquire() as conn:
-        await ensure_allowed(conn, subjects, now, ctx.attempt_limit)
+        await ensure_allowed(conn, account, address, now, ctx.attempt_limits)
         async with conn.transaction():
             user = await accounts.user_by_id(conn, principal.user_id, lock=True)
             if user is None:

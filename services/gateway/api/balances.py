@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.gateway.api.deps import Ctx, CurrentUser
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import Balances, BalanceView
 from services.gateway.domain import wire_decimal
 from services.gateway.store import wallet
 
-router = APIRouter(prefix="/v1/balances", tags=["balances"])
+router = APIRouter(prefix="/v1/balances", tags=["balances"], route_class=StrictJsonRoute)
 
 
 @router.get("")

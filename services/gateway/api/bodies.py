@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from services.gateway.emails import checked_email, normalised_email
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.contracts.orders import SYMBOL_PATTERN, Mode, OrderSpec, OrderType, Side
 from shared.contracts.wallet import ASSET_PATTERN, WithdrawalSpec
@@ -25,7 +26,6 @@ from shared.money import DepositAmount, PositiveMoney
 
 EXCHANGE_PATTERN = r"^[a-z0-9_]{2,32}$"
 PAPER = "paper"
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 def _texts(value: object, where: str = "") -> Iterator[tuple[str, str]]:
@@ -66,10 +66,7 @@ class RegisterBody(Body):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        email = value.strip().lower()
-        if not _EMAIL.match(email):
-            raise ValueError("must be an e-mail address")
-        return email
+        return checked_email(value)
 
 
 class LoginBody(Body):
@@ -80,7 +77,7 @@ class LoginBody(Body):
     @field_validator("email")
     @classmethod
     def _email(cls, value: str) -> str:
-        return value.strip().lower()
+        return normalised_email(value)
 
 
 class TotpCodeBody(Body):

@@ -9,12 +9,13 @@ from fastapi import APIRouter
 from services.gateway.activity import emit, exchange_key_added
 from services.gateway.api.bodies import ExchangeKeyBody
 from services.gateway.api.deps import Ctx, CurrentUser
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import ExchangeKeyCreated
 from services.gateway.store import accounts
 from shared.ids import new_id
 from shared.sealed import seal
 
-router = APIRouter(prefix="/v1/exchange-keys", tags=["exchange keys"])
+router = APIRouter(prefix="/v1/exchange-keys", tags=["exchange keys"], route_class=StrictJsonRoute)
 
 
 def key_context(user_id: str, key_id: str, part: str) -> str:

@@ -9,11 +9,12 @@ from fastapi import APIRouter
 from starlette.responses import JSONResponse, Response
 
 from services.gateway.api.deps import Ctx
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import Health
 from services.gateway.metrics import CONTENT_TYPE
 
 log = logging.getLogger(__name__)
-router = APIRouter(tags=["operations"])
+router = APIRouter(tags=["operations"], route_class=StrictJsonRoute)
 PROBE_SECONDS = 2.0
 
 

@@ -14,7 +14,7 @@ from services.gateway import idempotency
 from services.gateway.activity import record_failed_attempt
 from services.gateway.auth import Principal
 from services.gateway.context import GatewayContext
-from services.gateway.ratelimit import address_subject, totp_subject
+from services.gateway.ratelimit import failure_subjects, user_account
 from services.gateway.twofactor import WrongCode
 from shared.db import Connection
 
@@ -55,7 +55,7 @@ async def idempotent(
             await idempotency.finish(conn, claim, status, body)
     except WrongCode:
         ctx.metrics.auth_failures.labels("totp_invalid").inc()
-        subjects = [totp_subject(principal.user_id), address_subject(address)]
+        subjects = failure_subjects(user_account(principal.user_id), address)
         async with ctx.pool.acquire() as conn, conn.transaction():
             await record_failed_attempt(
                 conn, subjects, now, user_id=principal.user_id, reason="totp_invalid"

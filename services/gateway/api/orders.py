@@ -15,6 +15,7 @@ from services.gateway.activity import emit, message_for
 from services.gateway.api.bodies import PlaceOrderBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
 from services.gateway.api.money import idempotent
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import CancelAccepted, OrderAccepted, OrderPage, OrderView
 from services.gateway.domain import ORDER_TERMINAL, OrderStatus
 from services.gateway.errors import InvalidCursor, NotFound, OrderNotCancellable
@@ -24,7 +25,7 @@ from shared.contracts.orders import CancelOrder, Mode, PlaceOrder
 from shared.db import Connection
 from shared.ids import new_id
 
-router = APIRouter(prefix="/v1/orders", tags=["orders"])
+router = APIRouter(prefix="/v1/orders", tags=["orders"], route_class=StrictJsonRoute)
 IdempotencyKey = Annotated[str | None, Header(alias=HEADER)]
 TotpCode = Annotated[str | None, Header(alias=twofactor.TOTP_HEADER)]
 
@@ -41,7 +42,7 @@ async def place_order(
     async def work(conn: Connection, now: datetime) -> tuple[int, OrderAccepted]:
         verified = False
         if body.mode is Mode.REAL:
-            await twofactor.require_for_money(conn, ctx, principal.user_id, totp_code, now)
+            await twofactor.require_for_money(conn, ctx, principal.user_id, totp_code, now, address)
             verified = True
         spec = body.spec(new_id())
         await orders.insert_order(conn, principal.user_id, spec, now)

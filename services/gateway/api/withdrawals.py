@@ -13,6 +13,7 @@ from services.gateway.activity import emit, message_for
 from services.gateway.api.bodies import WithdrawalBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
 from services.gateway.api.money import idempotent
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import WithdrawalAccepted, WithdrawalView
 from services.gateway.domain import WithdrawalStatus
 from services.gateway.errors import NotFound
@@ -22,7 +23,7 @@ from shared.contracts.wallet import RequestWithdrawal
 from shared.db import Connection
 from shared.ids import new_id
 
-router = APIRouter(prefix="/v1/withdrawals", tags=["withdrawals"])
+router = APIRouter(prefix="/v1/withdrawals", tags=["withdrawals"], route_class=StrictJsonRoute)
 
 
 @router.post("", status_code=202, response_model=WithdrawalAccepted)
@@ -35,7 +36,7 @@ async def request_withdrawal(
     totp_code: Annotated[str | None, Header(alias=twofactor.TOTP_HEADER)] = None,
 ) -> Response:
     async def work(conn: Connection, now: datetime) -> tuple[int, WithdrawalAccepted]:
-        await twofactor.require_for_money(conn, ctx, principal.user_id, totp_code, now)
+        await twofactor.require_for_money(conn, ctx, principal.user_id, totp_code, now, address)
         spec = body.spec(new_id())
         await wallet.insert_withdrawal(conn, principal.user_id, spec, now)
         message = message_for(

@@ -1,4 +1,5 @@
-"""Idempotency fingerprints, rate-limit windows and sealed secrets."""
+"""Idempotency fingerprints, rate-limit windows, trusted proxies, e-mail spellings and sealed
+secrets."""
 
 from __future__ import annotations
 
@@ -6,11 +7,14 @@ import os
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pydantic import ValidationError
 
+from services.gateway.emails import checked_email, normalised_email
 from services.gateway.encryption import DecryptionFailed, SecretBox
 from services.gateway.errors import IdempotencyKeyInvalid, IdempotencyKeyRequired
 from services.gateway.idempotency import checked_key, fingerprint
 from services.gateway.ratelimit import AttemptLimit, retry_after
+from services.gateway.settings import GatewaySettings
 
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 LIMIT = AttemptLimit(max_failures=5, window=timedelta(minutes=5))
@@ -71,3 +75,50 @@ def test_a_tampered_or_foreign_ciphertext_does_not_open() -> None:
 def test_the_key_never_shows_in_a_repr() -> None:
     key = os.urandom(32)
     assert key.hex() not in repr(SecretBox(key))
+
+
+@pytest.mark.parametrize("proxies", ["*", "proxy.internal", "10.0.0.1,nonsense", "10.0.0.0/33"])
+def test_a_trusted_proxy_that_is_not_an_address_or_network_stops_the_gateway(
+    proxies: str,
+) -> None:
+    with pytest.raises(ValidationError, match="not an IP address or CIDR"):
+        GatewaySettings(
+            KAFKA_BOOTSTRAP_SERVERS="unused:9092",
+            DATABASE_URL="postgresql://unused/unused",
+            gateway_trusted_proxies=proxies,
+        )
+
+
+def test_trusted_proxies_are_networks_and_none_by_default() -> None:
+    settings = GatewaySettings(
+        KAFKA_BOOTSTRAP_SERVERS="unused:9092",
+        DATABASE_URL="postgresql://unused/unused",
+        gateway_trusted_proxies=" 10.0.0.7, 10.1.2.3/8 ,fd00::/8",
+    )
+    assert settings.trusted_proxies() == ["10.0.0.7/32", "10.0.0.0/8", "fd00::/8"]
+    default = GatewaySettings(
+        KAFKA_BOOTSTRAP_SERVERS="unused:9092", DATABASE_URL="postgresql://unused/unused"
+    )
+    assert default.trusted_proxies() == []
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("Ada@Example.com", "ada@example.com"),
+        ("\uff41\uff44\uff41@example.com", "ada@example.com"),  # full-width letters
+        ("\u210cal@example.com", "hal@example.com"),  # black-letter capital H
+        ("  ada@example.com ", "ada@example.com"),
+    ],
+)
+def test_an_email_is_kept_in_one_spelling(typed: str, stored: str) -> None:
+    assert normalised_email(typed) == stored
+    assert checked_email(typed) == stored
+
+
+@pytest.mark.parametrize(
+    "bad", ["<script>alert(1)</script>@example.com", "a b@example.com", "ada@localhost", "ada"]
+)
+def test_what_is_not_an_email_address_is_refused(bad: str) -> None:
+    with pytest.raises(ValueError, match="e-mail address"):
+        checked_email(bad)

@@ -1,0 +1,96 @@
+"""How far each service's consumer group is behind, read from the broker alone.
+
+For every partition a group consumes: the group's committed offset (the next record it will
+apply; the beginning of the partition if it never committed, as its consumers start at the
+earliest offset) against the partition's end offset. `messages` is the sum of the gaps;
+`seconds` is the age of the oldest record not yet consumed, the timestamp of the record at a
+committed offset that is behind. The embedded broker (Tansu) reports a partition's end as the
+last batch's base offset + 1, so there a batch of several records not yet consumed counts as
+one message; a Kafka broker reports the exact end.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+READ_SECONDS = 5.0
+
+
+@dataclass(frozen=True)
+class Lag:
+    messages: int
+    seconds: float
+    """Age of the oldest record not consumed yet; 0 when the group is caught up."""
+
+
+class LagReader:
+    """One consumer (no group: it never joins or commits anything) and one admin client."""
+
+    def __init__(self, bootstrap_servers: str) -> None:
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap_servers,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+
+    async def __aenter__(self) -> LagReader:
+        try:
+            await self._consumer.start()
+            await self._admin.start()
+        except BaseException:
+            await self.__aexit__()
+            raise
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self._admin.close()
+        await self._consumer.stop()
+
+    async def lag(self, group_id: str, topics: list[str], now: datetime) -> Lag:
+        existing = await self._consumer.topics()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics
+            if topic in existing
+            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return Lag(0, 0.0)
+        committed = await self._admin.list_consumer_group_offsets(group_id, partitions=partitions)
+        starts = await self._consumer.beginning_offsets(partitions)
+        ends = await self._consumer.end_offsets(partitions)
+        behind: dict[TopicPartition, int] = {}
+        for tp in partitions:
+            offset = committed[tp].offset if tp in committed else -1
+            position = max(starts[tp], offset)
+            if ends[tp] > position:
+                behind[tp] = position
+        messages = sum(ends[tp] - position for tp, position in behind.items())
+        oldest = await self._oldest_timestamp(behind)
+        seconds = max(0.0, now.timestamp() - oldest / 1000) if oldest is not None else 0.0
+        return Lag(messages, round(seconds, 3))
+
+    async def _oldest_timestamp(self, positions: dict[TopicPartition, int]) -> int | None:
+        """The smallest timestamp (ms) among the records at `positions`, read one each."""
+        if not positions:
+            return None
+        self._consumer.assign(list(positions))
+        for tp, position in positions.items():
+            self._consumer.seek(tp, position)
+        found: dict[TopicPartition, int] = {}
+        deadline = time.monotonic() + READ_SECONDS
+        while len(found) < len(positions) and time.monotonic() < deadline:
+            waiting = [tp for tp in positions if tp not in found]
+            batch = await self._consumer.getmany(*waiting, timeout_ms=500)
+            for tp, records in batch.items():
+                if records and tp not in found:
+                    found[tp] = records[0].timestamp
+                    self._consumer.pause(tp)
+        self._consumer.unsubscribe()
+        return min(found.values()) if found else None
