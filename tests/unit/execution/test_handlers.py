@@ -288,6 +288,56 @@ async def test_a_reduce_only_switch_cancels_the_open_buys_and_keeps_the_sells() 
     assert world.store.orders["o-sell"].status is OrderStatus.OPEN
 
 
+def account_switch(engaged: bool, mode: KillSwitchMode = KillSwitchMode.HALT) -> KillSwitchChanged:
+    return KillSwitchChanged(
+        scope="account",
+        target="alice",
+        engaged=engaged,
+        reason="drill",
+        changed_by="admin",
+        mode=mode,
+    )
+
+
+async def test_an_order_arriving_after_its_switch_is_cancelled_without_reaching_the_venue() -> None:
+    world = World()
+    await world.deliver(account_switch(True), account="alice")
+    await world.deliver(order_hold("o-late", type=OrderType.LIMIT, price="60000.00"))
+
+    assert world.venue.placed == []
+    assert world.store.orders["o-late"].status is OrderStatus.CANCELLED
+    assert [(type(p), getattr(p, "reason", None)) for p in world.payloads()] == [
+        (OrderCancelled, "kill_switch")
+    ]
+
+
+async def test_after_a_reduce_only_switch_a_late_buy_is_cancelled_and_a_late_sell_placed() -> None:
+    world = World()
+    await world.deliver(account_switch(True, KillSwitchMode.REDUCE_ONLY), account="alice")
+    await world.deliver(order_hold("o-buy", type=OrderType.LIMIT, price="60000.00"))
+    await world.deliver(
+        order_hold("o-sell", type=OrderType.LIMIT, price="70000.00", side=Side.SELL)
+    )
+
+    assert [r.client_order_id for r in world.venue.placed] == [client_order_id("o-sell")]
+    assert world.store.orders["o-buy"].status is OrderStatus.CANCELLED
+
+
+async def test_a_released_switch_lets_the_next_order_through_and_an_older_engage_does_not() -> None:
+    world = World()
+    engaged = new_message(
+        account_switch(True), producer="test", account_id="alice", correlation_id="k"
+    )
+    released = new_message(
+        account_switch(False), producer="test", account_id="alice", correlation_id="k"
+    )
+    await world.handler(CONN, released)
+    await world.handler(CONN, engaged)  # older than the release: changes nothing
+    await world.deliver(order_hold("o-1", type=OrderType.LIMIT, price="60000.00"))
+
+    assert world.store.orders["o-1"].status is OrderStatus.OPEN
+
+
 @pytest.mark.parametrize(("scope", "target"), [("planet", "x"), ("account", None)])
 async def test_a_switch_no_service_enforces_cancels_nothing_and_is_refused(
     scope: str, target: str | None
