@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import cast
 
@@ -24,7 +24,14 @@ from shared.contracts.execution import (
     WithdrawalSent,
 )
 from shared.contracts.ledger import FundsHeld, HoldPurpose, HoldReleased
-from shared.contracts.orders import CancelOrder, Mode, OrderSpec, OrderType, Side
+from shared.contracts.orders import (
+    CancelAllAfterArmed,
+    CancelOrder,
+    Mode,
+    OrderSpec,
+    OrderType,
+    Side,
+)
 from shared.contracts.reasons import RejectReason
 from shared.contracts.wallet import WithdrawalSpec
 from shared.db import Connection
@@ -336,6 +343,24 @@ async def test_a_released_switch_lets_the_next_order_through_and_an_older_engage
     await world.deliver(order_hold("o-1", type=OrderType.LIMIT, price="60000.00"))
 
     assert world.store.orders["o-1"].status is OrderStatus.OPEN
+
+
+async def test_the_newest_dead_man_arming_is_kept_by_the_gateways_time() -> None:
+    world = World()
+
+    def arming(seconds: int, at: datetime) -> Envelope:
+        until = at + timedelta(seconds=seconds) if seconds else None
+        payload = CancelAllAfterArmed(timeout_seconds=seconds, armed_until=until)
+        return new_message(
+            payload, producer="gateway", account_id="alice", correlation_id="c", now=at
+        )
+
+    later = NOW + timedelta(seconds=5)
+    await world.handler(CONN, arming(60, later))
+    await world.handler(CONN, arming(0, NOW))  # older, delivered late: ignored
+
+    assert world.store.dead_man == {"alice": (later, later + timedelta(seconds=60))}
+    assert world.outbox.messages == []
 
 
 @pytest.mark.parametrize(("scope", "target"), [("planet", "x"), ("account", None)])
