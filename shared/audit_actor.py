@@ -3,9 +3,9 @@
 Derived from the message alone (no state, no lookup), so an auditor can re-derive it from the
 export with these rules (docs/canonical-json.md, "The auditor's export"):
 
-* The gateway acts for people. A user's own requests (orders, cancels, withdrawals, sign-ins,
-  2FA, exchange keys, registration) name the user: the envelope's `account_id`. An
-  administrator's actions name the administrator: `RecordDeposit.recorded_by`,
+* The gateway acts for people. A user's own requests (orders, cancels, the dead man's switch,
+  withdrawals, sign-ins, 2FA, exchange keys, registration) name the user: the envelope's
+  `account_id`. An administrator's actions name the administrator: `RecordDeposit.recorded_by`,
   `KillSwitchChanged.changed_by` (`cli:<os user>` from `cryptoorch kill-switch`), and the
   `UserRegistered` of an admin account (`cryptoorch admin create`) names the new admin.
 * Every other message is a service's own decision or report: the producer names the service
@@ -26,6 +26,7 @@ USER_ACTIONS = frozenset(
     {
         "PlaceOrder",
         "CancelOrder",
+        "CancelAllAfterArmed",
         "RequestWithdrawal",
         "UserRegistered",
         "LoginSucceeded",

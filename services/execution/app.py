@@ -1,5 +1,6 @@
 """Execution's composition root: the paper venue and market, network venues through ccxt (keys,
-sender, lookups, deposits), the inbox handler, and the startup reconciliation before it."""
+sender, lookups, deposits), the inbox handler, the startup reconciliation before it, and the
+dead man's switches."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from decimal import Decimal
 import asyncpg
 
 from services.execution.balances import BalanceReporter
+from services.execution.dead_man import DeadMan, VenueTimers
 from services.execution.deposits import DepositWatcher
 from services.execution.handlers import ExecutionHandler, VenueFactory, utc_now
 from services.execution.keys import KeyChecker
@@ -22,6 +24,7 @@ from services.execution.settings import ExecutionSettings
 from services.execution.ticker import PaperMarket
 from services.execution.venue_work import VenueWork
 from services.execution.venues.base import RemoteVenue, Venue
+from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.venues.ccxt_venue import CcxtVenue
 from services.execution.venues.paper import PAPER, PaperRules, PaperVenue
 from services.execution.venues.paper_store import PaperStore
@@ -125,6 +128,7 @@ def venue_work(
         balances=BalanceReporter(pool, clients, emit=enqueue, clock=utc_now),
         balance_poll_seconds=settings.venue_balance_interval_seconds,
         listings=lister,
+        timers=VenueTimers(pool, clients, clock=utc_now),
     )
 
 
@@ -149,6 +153,14 @@ async def build_with(
     work = venue_work(runtime.pool, settings, opener=opener, after_send=after_send)
     await work.reconcile_at_startup()  # before the first message is consumed
     runtime.consume(CONSUMED_TOPICS, ExecutionHandler(venue_for=venue_factory(rules)))
+    dead_man = DeadMan(
+        runtime.pool,
+        venue_for=venue_factory(rules),
+        emit=enqueue,
+        clock=utc_now,
+        remote=is_ccxt_exchange,
+        poll_seconds=settings.cancel_all_after_poll_seconds,
+    )
     market = PaperMarket(
         runtime.pool,
         rules=rules,
@@ -160,4 +172,5 @@ async def build_with(
     )
     runtime.background(market.run)
     runtime.background(work.run)
+    runtime.background(dead_man.run)
     return work

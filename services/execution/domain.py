@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Context, Decimal, localcontext
 from enum import StrEnum
 
+from shared.contracts.accounts import KillSwitchMode
 from shared.contracts.execution import FillStatus
 from shared.contracts.orders import Mode, OrderType, Side
 from shared.ids import derived_id
@@ -20,6 +21,8 @@ EXACT = Context(prec=80)
 PRICE_QUANTUM = Decimal("0.01")
 """Paper prices are quoted to cents."""
 PAPER_VENUE = "paper"
+KILL_SWITCH_REASON = "kill_switch"
+"""`OrderCancelled.reason` of an order a kill switch cancelled (resting, or stopped on arrival)."""
 CLIENT_ORDER_ID_PATTERN = re.compile(r"^[\.A-Z\:/a-z0-9_-]{1,36}$")
 """Binance's `newClientOrderId` format; the strictest venue we target."""
 
@@ -226,3 +229,11 @@ def venue_refusal(mode: Mode, exchange: str) -> str | None:
     if mode is Mode.REAL and exchange == PAPER_VENUE:
         return "a real-money order cannot go to the paper venue"
     return None
+
+
+def kill_switch_stops(side: Side, modes: list[KillSwitchMode]) -> bool:
+    """Whether the engaged switches covering an order (their modes) stop it before the venue:
+    any `halt` stops every order, a `reduce_only` one stops buys (safety's rule, at execution)."""
+    return KillSwitchMode.HALT in modes or (
+        side is Side.BUY and KillSwitchMode.REDUCE_ONLY in modes
+    )

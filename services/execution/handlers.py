@@ -1,5 +1,7 @@
 """The inbox handler: `FundsHeld` places the order or sends the withdrawal; `CancelOrder` cancels;
-`ExchangeKeyAdded` stores a sealed key; an engaged kill switch cancels the orders it covers.
+`ExchangeKeyAdded` stores a sealed key; a kill switch is remembered (an order arriving under an
+engaged one is not placed) and, engaged, cancels the orders it covers; `CancelAllAfterArmed`
+sets the account's dead man's switch (fired by `dead_man.DeadMan`).
 
 Thin: it picks the flow and gives it this transaction's store, venues and announcer. Nothing
 here calls a network venue: their orders and withdrawals are left `pending` for the
@@ -13,6 +15,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.execution.announce import Announcer, Emit
+from services.execution.domain import KILL_SWITCH_REASON
 from services.execution.errors import InvalidKillSwitch, MalformedHold
 from services.execution.orders import OrderFlow
 from services.execution.store import ExecutionStore, PostgresExecutionStore
@@ -27,13 +30,12 @@ from shared.contracts.accounts import (
 )
 from shared.contracts.envelope import Envelope
 from shared.contracts.ledger import FundsHeld, HoldPurpose
-from shared.contracts.orders import CancelOrder, Side
+from shared.contracts.orders import CancelAllAfterArmed, CancelOrder, Side
 from shared.db import Connection
 from shared.outbox import enqueue
 
 VenueFactory = Callable[[Connection, str], Venue | None]
 """The in-transaction adapter for a venue name (the paper venue), or None."""
-KILL_SWITCH_REASON = "kill_switch"
 CLOCK_SKEW = timedelta(seconds=5)
 """Orders recorded this long after the switch's `occurred_at` (another clock) still count."""
 
@@ -61,8 +63,12 @@ class ExecutionHandler:
             await self.store_for(conn).add_key(
                 payload.key_id, message.account_id, payload.exchange, payload.sealed_secret
             )
-        elif isinstance(payload, KillSwitchChanged) and payload.engaged:
+        elif isinstance(payload, KillSwitchChanged):
             await self._on_kill_switch(conn, message, payload)
+        elif isinstance(payload, CancelAllAfterArmed):
+            await self.store_for(conn).arm_cancel_all_after(
+                message.account_id, message.occurred_at, payload.armed_until
+            )
 
     async def _on_funds_held(self, conn: Connection, message: Envelope, held: FundsHeld) -> None:
         if held.purpose is HoldPurpose.ORDER:
@@ -83,7 +89,8 @@ class ExecutionHandler:
     async def _on_kill_switch(
         self, conn: Connection, message: Envelope, switch: KillSwitchChanged
     ) -> None:
-        """Trading halted: cancel every non-terminal order the switch covers that existed when it
+        """Remember the switch (newest by the event's time), for the orders still to arrive.
+        Engaged (and newest): cancel every non-terminal order it covers that existed when it
         was engaged (a later order passed safety after the switch, so it was released since).
         A `reduce_only` switch cancels only the buys; the sells reduce the position."""
         try:
@@ -93,7 +100,17 @@ class ExecutionHandler:
         if scope is not KillSwitchScope.GLOBAL and not switch.target:
             raise InvalidKillSwitch(f"a {scope} kill switch needs a target")
         target = None if scope is KillSwitchScope.GLOBAL else switch.target
-        orders = await self.store_for(conn).orders_in_scope(
+        store = self.store_for(conn)
+        newest = await store.save_kill_switch(
+            scope,
+            target or "",
+            engaged=switch.engaged,
+            mode=switch.mode,
+            changed_at=message.occurred_at,
+        )
+        if not (newest and switch.engaged):
+            return
+        orders = await store.orders_in_scope(
             account_id=target if scope is KillSwitchScope.ACCOUNT else None,
             symbol=target if scope is KillSwitchScope.SYMBOL else None,
             side=Side.BUY if switch.mode is KillSwitchMode.REDUCE_ONLY else None,

@@ -14,12 +14,14 @@ from decimal import Decimal
 
 from services.execution.announce import Announcer
 from services.execution.domain import (
+    KILL_SWITCH_REASON,
     PAPER_VENUE,
     TERMINAL,
     OrderRecord,
     OrderStatus,
     client_order_id,
     fill_reports,
+    kill_switch_stops,
     status_after,
     venue_refusal,
 )
@@ -55,7 +57,10 @@ class OrderFlow:
         self._remote = remote
 
     async def place(self, spec: OrderSpec, account_id: str) -> None:
-        """Place the order once: a second `FundsHeld` for it finds the record and does nothing."""
+        """Place the order once: a second `FundsHeld` for it finds the record and does nothing.
+
+        An order a cancel beat here, or that an engaged kill switch covers (safety approved it
+        just before the switch), ends `cancelled` without reaching the venue."""
         await self._store.claim(spec.order_id)
         record = OrderRecord(
             order_id=spec.order_id,
@@ -75,6 +80,11 @@ class OrderFlow:
             return
         if await self._store.take_early_cancel(spec.order_id) == account_id:
             await self.cancelled_unsent(record)
+            return
+        switches = await self._store.engaged_switch_modes(account_id, spec.symbol)
+        if kill_switch_stops(spec.side, switches):
+            log.warning("order %s arrived under an engaged kill switch: cancelled", spec.order_id)
+            await self.cancelled_unsent(record, KILL_SWITCH_REASON)
             return
         refusal = venue_refusal(spec.mode, spec.exchange)
         if refusal is None and spec.exchange != PAPER_VENUE and self._remote(spec.exchange):

@@ -65,3 +65,6 @@ class ExecutionSettings(CommonSettings):
     """How often each account with a validated key reports its venue balances
     (`VenueBalancesReported`, reconciled by the ledger); 0 turns the reports off. The paper venue
     is never asked: its balances are the ledger's own."""
+    cancel_all_after_poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    """How often the dead man's switches are looked at: an unrenewed one fires at most this
+    long after its `armed_until`."""

@@ -1,6 +1,6 @@
-"""The background work at network venues, in one task: keys checked, orders and withdrawals sent
-and looked up, deposits watched, balances reported. A database hiccup skips one pass, nothing
-more.
+"""The background work at network venues, in one task: keys checked, dead man's timers set,
+orders and withdrawals sent and looked up, deposits watched, balances reported. A database
+hiccup skips one pass, nothing more.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from services.execution.balances import BalanceReporter
+from services.execution.dead_man import VenueTimers
 from services.execution.deposits import DepositWatcher
 from services.execution.keys import KeyChecker
 from services.execution.listings import MarketLister
@@ -37,6 +38,8 @@ class VenueWork:
     balance_poll_seconds: float = 0.0
     """How often balances are reported; 0: never."""
     listings: MarketLister | None = None
+    timers: VenueTimers | None = None
+    """Network venues' own dead man's timers, set after each arming (best effort)."""
 
     async def reconcile_at_startup(self) -> tuple[int, int]:
         """Before consuming: every open or unknown order and withdrawal compared with its venue
@@ -63,6 +66,8 @@ class VenueWork:
                 await self._pass("keys", self.keys.tick)
                 if self.listings is not None:
                     await self._pass("markets", self.listings.tick)
+                if self.timers is not None:
+                    await self._pass("timers", self.timers.tick)
                 await self._pass("orders", self.orders.tick)
                 await self._pass("withdrawals", self.withdrawals.tick)
                 if loop.time() >= next_deposits:

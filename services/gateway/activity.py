@@ -3,7 +3,7 @@ in the caller's transaction. These events never carry a secret."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from services.gateway.store import accounts, trail
 from shared.contracts.accounts import (
@@ -14,6 +14,7 @@ from shared.contracts.accounts import (
     UserRegistered,
 )
 from shared.contracts.envelope import Envelope, Payload, new_message
+from shared.contracts.orders import CancelAllAfterArmed
 from shared.db import Connection
 from shared.outbox import enqueue
 
@@ -65,6 +66,15 @@ def exchange_key_added(
     """`sealed_secret` is sealed for execution (`shared.sealed`); the audit trail redacts it."""
     payload = ExchangeKeyAdded(key_id=key_id, exchange=exchange, sealed_secret=sealed_secret)
     return message_for(payload, account_id=user_id, correlation_id=key_id, now=now)
+
+
+def cancel_all_after_armed(user_id: str, timeout_seconds: int, now: datetime) -> Envelope:
+    """The user's dead man's switch, due `timeout_seconds` after `now` (the gateway's clock:
+    a late delivery never extends it); 0 disarms it."""
+    armed_until = now + timedelta(seconds=timeout_seconds) if timeout_seconds else None
+    payload = CancelAllAfterArmed(timeout_seconds=timeout_seconds, armed_until=armed_until)
+    correlation = f"cancel-all-after:{user_id}"
+    return message_for(payload, account_id=user_id, correlation_id=correlation, now=now)
 
 
 async def record_failed_attempt(

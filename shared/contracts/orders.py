@@ -1,10 +1,11 @@
-"""Order commands (gateway → safety) and the order spec every later message carries."""
+"""Order commands (gateway → safety; cancels and the dead man's switch → execution) and the
+order spec every later message carries."""
 
 from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
 
 from shared.contracts.envelope import Payload, register
 from shared.contracts.topics import Topic
@@ -72,3 +73,25 @@ class CancelOrder(Payload):
     TYPE = "CancelOrder"
     TOPIC = Topic.ORDER_COMMANDS
     order_id: str = Field(min_length=1, max_length=64)
+
+
+CANCEL_ALL_AFTER_MAX_SECONDS = 600
+
+
+@register
+class CancelAllAfterArmed(Payload):
+    """A user's dead man's switch (`POST /v1/orders/cancel-all-after`): unless armed again
+    before `armed_until`, every open order of the account is cancelled then. `armed_until` is
+    the gateway's time (envelope `occurred_at` + `timeout_seconds`), so a late delivery never
+    extends it; None (`timeout_seconds` 0) disarms. The newest arming (by `occurred_at`) wins."""
+
+    TYPE = "CancelAllAfterArmed"
+    TOPIC = Topic.ORDER_COMMANDS
+    timeout_seconds: int = Field(ge=0, le=CANCEL_ALL_AFTER_MAX_SECONDS)
+    armed_until: AwareDatetime | None = None
+
+    @model_validator(mode="after")
+    def _disarmed_by_zero(self) -> CancelAllAfterArmed:
+        if (self.timeout_seconds == 0) != (self.armed_until is None):
+            raise ValueError("armed_until is given exactly when timeout_seconds is not 0")
+        return self

@@ -138,6 +138,10 @@ MATRIX: dict[tuple[str, str], Row] = {
         owner_only(202),
         lambda s, c: Call(f"/v1/orders/{s.order_id}/cancel", None, {"Idempotency-Key": new_key()}),
     ),
+    ("POST", "/v1/orders/cancel-all-after"): Row(
+        any_user(200),  # 0: disarmed, nothing of the session is cancelled later
+        lambda s, c: Call("/v1/orders/cancel-all-after", {"timeout_seconds": 0}),
+    ),
     ("POST", "/v1/withdrawals"): Row(
         # authorised for every user; without 2FA (the other user, the admin) it is refused
         any_user(202)

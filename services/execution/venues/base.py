@@ -107,6 +107,10 @@ class RemoteVenue(Venue, Protocol):
         asks the venue again rather than using what this client already loaded)."""
         ...
 
+    async def cancel_all_after(self, timeout_ms: int) -> bool:
+        """Set the venue's own dead man's timer (0 clears it); False when the venue has none."""
+        ...
+
     async def close(self) -> None: ...
 
 

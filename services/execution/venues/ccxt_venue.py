@@ -180,6 +180,14 @@ class CcxtVenue:
             await self._calls.checked(lambda: self._exchange.load_markets(True))
         return parse.listed_markets(self._exchange.markets, self._exchange.precisionMode)
 
+    async def cancel_all_after(self, timeout_ms: int) -> bool:
+        """ccxt's `cancelAllAfter` where the exchange has it (`has['cancelAllAfter']`)."""
+        if not self._exchange.has.get("cancelAllAfter"):
+            return False
+        await self._calls.ready()
+        await self._calls.checked(lambda: self._exchange.cancel_all_after(timeout_ms))
+        return True
+
     # --- internals ----------------------------------------------------------------------------
 
     def _receipt(self, raw: dict[str, Any]) -> WithdrawalReceipt:

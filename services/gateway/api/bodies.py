@@ -13,6 +13,7 @@ from pydantic import (
     Field,
     SecretStr,
     StrictBool,
+    StrictInt,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -20,7 +21,14 @@ from pydantic import (
 
 from services.gateway.emails import checked_email, normalised_email
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
-from shared.contracts.orders import SYMBOL_PATTERN, Mode, OrderSpec, OrderType, Side
+from shared.contracts.orders import (
+    CANCEL_ALL_AFTER_MAX_SECONDS,
+    SYMBOL_PATTERN,
+    Mode,
+    OrderSpec,
+    OrderType,
+    Side,
+)
 from shared.contracts.wallet import ASSET_PATTERN, WithdrawalSpec
 from shared.money import DepositAmount, PositiveMoney
 
@@ -150,6 +158,12 @@ class DepositBody(Body):
     amount: DepositAmount
     """At most `shared.money.MAX_DEPOSIT`: more could not be held by the books (422)."""
     reference: str = Field(min_length=1, max_length=200)
+
+
+class CancelAllAfterBody(Body):
+    timeout_seconds: StrictInt = Field(ge=0, le=CANCEL_ALL_AFTER_MAX_SECONDS)
+    """Seconds until every open order of the caller is cancelled, unless called again first;
+    0 disarms. A JSON integer only (1.5, "5" or true is 422)."""
 
 
 class KillSwitchBody(Body):

@@ -1,4 +1,5 @@
-"""Orders: place (idempotent, 2FA for real money), read, list with a cursor, cancel."""
+"""Orders: place (idempotent, 2FA for real money), read, list with a cursor, cancel, and the
+dead man's switch (cancel every open order unless renewed)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,23 @@ from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
 from services.gateway import twofactor
-from services.gateway.activity import emit, message_for
-from services.gateway.api.bodies import PlaceOrderBody
+from services.gateway.activity import cancel_all_after_armed, emit, message_for
+from services.gateway.api.bodies import CancelAllAfterBody, PlaceOrderBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
 from services.gateway.api.money import idempotent
 from services.gateway.api.strict_json import StrictJsonRoute
-from services.gateway.api.views import CancelAccepted, OrderAccepted, OrderPage, OrderView
+from services.gateway.api.views import (
+    CancelAccepted,
+    CancelAllAfterView,
+    OrderAccepted,
+    OrderPage,
+    OrderView,
+)
 from services.gateway.domain import ORDER_TERMINAL, OrderStatus
 from services.gateway.errors import InvalidCursor, NotFound, OrderNotCancellable
 from services.gateway.idempotency import HEADER
 from services.gateway.store import orders
-from shared.contracts.orders import CancelOrder, Mode, PlaceOrder
+from shared.contracts.orders import CancelAllAfterArmed, CancelOrder, Mode, PlaceOrder
 from shared.db import Connection
 from shared.ids import new_id
 
@@ -63,6 +70,20 @@ async def place_order(
         request=body.model_dump(mode="json"),
         work=work,
     )
+
+
+@router.post("/cancel-all-after")
+async def cancel_all_after(
+    body: CancelAllAfterBody, ctx: Ctx, principal: CurrentUser
+) -> CancelAllAfterView:
+    """Arm (or, with 0, disarm) the caller's dead man's switch: unless called again before
+    `armed_until`, execution cancels every open order of the caller then. Each call replaces
+    the previous one; no Idempotency-Key (a repeated call is a renewal)."""
+    now = ctx.clock()
+    message = cancel_all_after_armed(principal.user_id, body.timeout_seconds, now)
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        await emit(conn, principal.user_id, message)
+    return CancelAllAfterView(armed_until=message.body(CancelAllAfterArmed).armed_until)
 
 
 @router.get("/{order_id}")

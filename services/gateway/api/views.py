@@ -49,6 +49,11 @@ class CancelAccepted(BaseModel):
     cancel_requested: bool
 
 
+class CancelAllAfterView(BaseModel):
+    armed_until: datetime | None
+    """When every open order is cancelled unless the call is repeated first; null: disarmed."""
+
+
 class FeeView(BaseModel):
     asset: str
     amount: str

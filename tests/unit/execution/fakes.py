@@ -23,6 +23,7 @@ from services.execution.venues.base import (
     WithdrawalReceipt,
     WithdrawalRequest,
 )
+from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.contracts.envelope import Envelope
 from shared.contracts.orders import OrderType, Side
 from shared.db import Connection
@@ -37,6 +38,8 @@ class FakeStore:
         self.valid_keys: set[tuple[str, str]] = set()
         self.keys: dict[str, tuple[str, str, str]] = {}
         self.cancel_requested: set[str] = set()
+        self.switches: dict[tuple[KillSwitchScope, str], tuple[bool, KillSwitchMode, datetime]] = {}
+        self.dead_man: dict[str, tuple[datetime, datetime | None]] = {}
 
     async def insert_order(self, order: OrderRecord) -> bool:
         if order.order_id in self.orders:
@@ -101,6 +104,40 @@ class FakeStore:
             and symbol in (None, o.symbol)
             and side in (None, o.side)
         ]
+
+    async def save_kill_switch(
+        self,
+        scope: KillSwitchScope,
+        target: str,
+        *,
+        engaged: bool,
+        mode: KillSwitchMode,
+        changed_at: datetime,
+    ) -> bool:
+        stored = self.switches.get((scope, target))
+        if stored is not None and stored[2] >= changed_at:
+            return False
+        self.switches[(scope, target)] = (engaged, mode, changed_at)
+        return True
+
+    async def engaged_switch_modes(self, account_id: str, symbol: str) -> list[KillSwitchMode]:
+        covering = {
+            (KillSwitchScope.GLOBAL, ""),
+            (KillSwitchScope.ACCOUNT, account_id),
+            (KillSwitchScope.SYMBOL, symbol),
+        }
+        return [
+            mode for key, (engaged, mode, _) in self.switches.items() if engaged and key in covering
+        ]
+
+    async def arm_cancel_all_after(
+        self, account_id: str, armed_at: datetime, armed_until: datetime | None
+    ) -> bool:
+        stored = self.dead_man.get(account_id)
+        if stored is not None and stored[0] >= armed_at:
+            return False
+        self.dead_man[account_id] = (armed_at, armed_until)
+        return True
 
     async def insert_withdrawal(self, withdrawal: WithdrawalRecord) -> bool:
         if withdrawal.withdrawal_id in self.withdrawals:

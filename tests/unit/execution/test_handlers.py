@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import cast
 
@@ -24,7 +24,14 @@ from shared.contracts.execution import (
     WithdrawalSent,
 )
 from shared.contracts.ledger import FundsHeld, HoldPurpose, HoldReleased
-from shared.contracts.orders import CancelOrder, Mode, OrderSpec, OrderType, Side
+from shared.contracts.orders import (
+    CancelAllAfterArmed,
+    CancelOrder,
+    Mode,
+    OrderSpec,
+    OrderType,
+    Side,
+)
 from shared.contracts.reasons import RejectReason
 from shared.contracts.wallet import WithdrawalSpec
 from shared.db import Connection
@@ -286,6 +293,74 @@ async def test_a_reduce_only_switch_cancels_the_open_buys_and_keeps_the_sells() 
     cancelled = [p for p in world.payloads() if isinstance(p, OrderCancelled)]
     assert [(c.order_id, c.reason) for c in cancelled] == [("o-buy", "kill_switch")]
     assert world.store.orders["o-sell"].status is OrderStatus.OPEN
+
+
+def account_switch(engaged: bool, mode: KillSwitchMode = KillSwitchMode.HALT) -> KillSwitchChanged:
+    return KillSwitchChanged(
+        scope="account",
+        target="alice",
+        engaged=engaged,
+        reason="drill",
+        changed_by="admin",
+        mode=mode,
+    )
+
+
+async def test_an_order_arriving_after_its_switch_is_cancelled_without_reaching_the_venue() -> None:
+    world = World()
+    await world.deliver(account_switch(True), account="alice")
+    await world.deliver(order_hold("o-late", type=OrderType.LIMIT, price="60000.00"))
+
+    assert world.venue.placed == []
+    assert world.store.orders["o-late"].status is OrderStatus.CANCELLED
+    assert [(type(p), getattr(p, "reason", None)) for p in world.payloads()] == [
+        (OrderCancelled, "kill_switch")
+    ]
+
+
+async def test_after_a_reduce_only_switch_a_late_buy_is_cancelled_and_a_late_sell_placed() -> None:
+    world = World()
+    await world.deliver(account_switch(True, KillSwitchMode.REDUCE_ONLY), account="alice")
+    await world.deliver(order_hold("o-buy", type=OrderType.LIMIT, price="60000.00"))
+    await world.deliver(
+        order_hold("o-sell", type=OrderType.LIMIT, price="70000.00", side=Side.SELL)
+    )
+
+    assert [r.client_order_id for r in world.venue.placed] == [client_order_id("o-sell")]
+    assert world.store.orders["o-buy"].status is OrderStatus.CANCELLED
+
+
+async def test_a_released_switch_lets_the_next_order_through_and_an_older_engage_does_not() -> None:
+    world = World()
+    engaged = new_message(
+        account_switch(True), producer="test", account_id="alice", correlation_id="k"
+    )
+    released = new_message(
+        account_switch(False), producer="test", account_id="alice", correlation_id="k"
+    )
+    await world.handler(CONN, released)
+    await world.handler(CONN, engaged)  # older than the release: changes nothing
+    await world.deliver(order_hold("o-1", type=OrderType.LIMIT, price="60000.00"))
+
+    assert world.store.orders["o-1"].status is OrderStatus.OPEN
+
+
+async def test_the_newest_dead_man_arming_is_kept_by_the_gateways_time() -> None:
+    world = World()
+
+    def arming(seconds: int, at: datetime) -> Envelope:
+        until = at + timedelta(seconds=seconds) if seconds else None
+        payload = CancelAllAfterArmed(timeout_seconds=seconds, armed_until=until)
+        return new_message(
+            payload, producer="gateway", account_id="alice", correlation_id="c", now=at
+        )
+
+    later = NOW + timedelta(seconds=5)
+    await world.handler(CONN, arming(60, later))
+    await world.handler(CONN, arming(0, NOW))  # older, delivered late: ignored
+
+    assert world.store.dead_man == {"alice": (later, later + timedelta(seconds=60))}
+    assert world.outbox.messages == []
 
 
 @pytest.mark.parametrize(("scope", "target"), [("planet", "x"), ("account", None)])

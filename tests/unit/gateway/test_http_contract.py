@@ -131,6 +131,20 @@ async def test_a_malformed_order_is_422(client: httpx.AsyncClient, changes: dict
     assert_problem(response, 422, "validation_error")
 
 
+@pytest.mark.parametrize(
+    "timeout",
+    [-1, 601, 1.5, 30.0, "30", True, None, ...],
+    ids=["-1", "601", "1.5", "30.0", "string", "bool", "null", "missing"],
+)
+async def test_a_cancel_all_after_timeout_outside_0_to_600_whole_seconds_is_422(
+    client: httpx.AsyncClient, timeout: object
+) -> None:
+    body = {} if timeout is ... else {"timeout_seconds": timeout}
+    response = await client.post("/v1/orders/cancel-all-after", json=body, headers=bearer())
+    problem = assert_problem(response, 422, "validation_error")
+    assert problem["detail"].startswith("timeout_seconds")
+
+
 async def test_a_body_that_is_not_json_is_422(client: httpx.AsyncClient) -> None:
     headers = {**bearer(), "Content-Type": "application/json"}
     response = await client.post("/v1/orders", content=b"{not json", headers=headers)
