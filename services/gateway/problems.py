@@ -43,6 +43,7 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.TwoFactorAlreadyEnabled: ProblemKind(409, "two_factor_already_enabled"),
     errors.TwoFactorNotEnrolled: ProblemKind(409, "two_factor_not_enrolled"),
     errors.Forbidden: ProblemKind(403, "forbidden"),
+    errors.Throttled: ProblemKind(429, "too_many_requests"),
     errors.TooManyAttempts: ProblemKind(429, "too_many_attempts"),
     errors.TooManyCancels: ProblemKind(429, "too_many_cancels"),
     errors.IdempotencyKeyRequired: ProblemKind(400, "idempotency_key_required"),
