@@ -6,7 +6,8 @@ export with these rules (docs/canonical-json.md, "The auditor's export"):
 * The gateway acts for people. A user's own requests (orders, cancels, the dead man's switch,
   withdrawals, sign-ins, 2FA, exchange keys, registration) name the user: the envelope's
   `account_id`. An administrator's actions name the administrator: `RecordDeposit.recorded_by`,
-  `KillSwitchChanged.changed_by` (`cli:<os user>` from `cryptoorch kill-switch`), and the
+  `KillSwitchChanged.changed_by` (`cli:<os user>` from `cryptoorch kill-switch`),
+  `RestrictionChanged.changed_by`, and the
   `UserRegistered` of an admin account (`cryptoorch admin create`) names the new admin.
 * Every other message is a service's own decision or report: the producer names the service
   (a dead letter's producer is the consumer group `<prefix>.<service>`: the service), and the
@@ -36,7 +37,11 @@ USER_ACTIONS = frozenset(
     }
 )
 """Messages the gateway emits for the signed-in user, about that user's own account."""
-ADMIN_ACTIONS = {"RecordDeposit": "recorded_by", "KillSwitchChanged": "changed_by"}
+ADMIN_ACTIONS = {
+    "RecordDeposit": "recorded_by",
+    "KillSwitchChanged": "changed_by",
+    "RestrictionChanged": "changed_by",
+}
 """Messages the gateway emits for an administrator, and the payload field naming them."""
 
 

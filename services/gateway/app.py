@@ -20,7 +20,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from services.gateway import idempotency, problems
+from services.gateway import idempotency, problems, ratelimit
 from services.gateway.api import (
     admin,
     audit,
@@ -39,7 +39,7 @@ from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import BodySizeLimit, NoStore, RequestMetrics
 from services.gateway.readmodels import TOPICS, ReadModels
 from services.gateway.settings import GatewaySettings
-from services.gateway.store import accounts
+from services.gateway.store import accounts, cancels
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -140,16 +140,22 @@ async def purge_expired(pool: asyncpg.Pool, settings: GatewaySettings, now: date
         keys = await idempotency.purge(conn, now - retention)
         window = timedelta(seconds=settings.login_failure_window_seconds)
         failures = await accounts.purge_failures(conn, now - window)
+        await cancels.purge(conn, now - ratelimit.CANCEL_WINDOW)
     if keys or failures:
         log.info("purged %d idempotency keys and %d failed attempts", keys, failures)
 
 
-async def build(runtime: ServiceRuntime) -> None:
+async def build(runtime: ServiceRuntime, clock: Callable[[], datetime] = utc_now) -> None:
+    """Wire the gateway: HTTP API, read models, purge. Tests pass their own clock (requests)."""
     settings = runtime.settings
     assert isinstance(settings, GatewaySettings)
     metrics = GatewayMetrics()
     app = create_app(
-        runtime.pool, settings, broker_ready=kafka_probe(runtime.producer), metrics=metrics
+        runtime.pool,
+        settings,
+        broker_ready=kafka_probe(runtime.producer),
+        metrics=metrics,
+        clock=clock,
     )
     runtime.consume(TOPICS, ReadModels(metrics, utc_now).handle)
 

@@ -55,10 +55,29 @@ class Forbidden(GatewayError):
     """Authenticated, but not an admin."""
 
 
-class TooManyAttempts(GatewayError):
-    def __init__(self, retry_after_seconds: int) -> None:
-        super().__init__(f"too many failed attempts; retry in {retry_after_seconds} s")
+class Throttled(GatewayError):
+    """Refused for now (429); `Retry-After` says when to try again."""
+
+    def __init__(self, detail: str, retry_after_seconds: int) -> None:
+        super().__init__(detail)
         self.retry_after_seconds = retry_after_seconds
+
+
+class TooManyAttempts(Throttled):
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"too many failed attempts; retry in {retry_after_seconds} s", retry_after_seconds
+        )
+
+
+class TooManyCancels(Throttled):
+    """An account over its cancel cap (cancel requests per second)."""
+
+    def __init__(self, limit: int, retry_after_seconds: int) -> None:
+        super().__init__(
+            f"more than {limit} cancel requests in one second; retry in {retry_after_seconds} s",
+            retry_after_seconds,
+        )
 
 
 class IdempotencyKeyRequired(GatewayError):
@@ -83,6 +102,10 @@ class KillSwitchTargetUnknown(GatewayError):
 
 class DepositReferenceTaken(GatewayError):
     """Another deposit (any user, any asset) already used this reference."""
+
+
+class RestrictionTargetUnknown(GatewayError):
+    """An account restriction naming no user (in any letter case): nothing is restricted."""
 
 
 class OrderNotCancellable(GatewayError):

@@ -44,7 +44,9 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.TwoFactorAlreadyEnabled: ProblemKind(409, "two_factor_already_enabled"),
     errors.TwoFactorNotEnrolled: ProblemKind(409, "two_factor_not_enrolled"),
     errors.Forbidden: ProblemKind(403, "forbidden"),
+    errors.Throttled: ProblemKind(429, "too_many_requests"),
     errors.TooManyAttempts: ProblemKind(429, "too_many_attempts"),
+    errors.TooManyCancels: ProblemKind(429, "too_many_cancels"),
     errors.IdempotencyKeyRequired: ProblemKind(400, "idempotency_key_required"),
     errors.IdempotencyKeyInvalid: ProblemKind(400, "idempotency_key_invalid"),
     errors.IdempotencyKeyReused: ProblemKind(422, "idempotency_key_reused"),
@@ -52,6 +54,7 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.OrderNotCancellable: ProblemKind(409, "order_not_cancellable"),
     errors.KillSwitchTargetUnknown: ProblemKind(404, "kill_switch_target_unknown"),
     errors.DepositReferenceTaken: ProblemKind(409, "deposit_reference_taken"),
+    errors.RestrictionTargetUnknown: ProblemKind(404, "restriction_target_unknown"),
     errors.EncryptionUnavailable: ProblemKind(503, "encryption_unavailable"),
     errors.InvalidCursor: ProblemKind(422, "validation_error"),
     errors.InvalidSeqRange: ProblemKind(422, "validation_error"),
@@ -141,7 +144,7 @@ def install(app: FastAPI) -> None:
         assert isinstance(exc, errors.GatewayError)
         kind = kind_of(type(exc))
         headers: dict[str, str] = {}
-        if isinstance(exc, errors.TooManyAttempts):
+        if isinstance(exc, errors.Throttled):
             headers["Retry-After"] = str(exc.retry_after_seconds)
         if kind.status == 401:
             headers["WWW-Authenticate"] = "Bearer"

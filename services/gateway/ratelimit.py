@@ -6,6 +6,10 @@ the account it tries (5 in 5 minutes by default), and all of its address only af
 failures (50). Another user behind the same address (an office, a carrier NAT) still signs
 in, and failures sent from elsewhere never lock a victim's address. Past a limit a request is
 refused (429) until the oldest failure leaves the window; `Retry-After` says when.
+
+Cancel requests are capped per account per second (RTS 6 Art. 15(1)(d)): a cap of its own,
+generous, so a cancel storm is refused while cancels are never held back by the order
+throttle (which counts orders at safety and never sees a cancel).
 """
 
 from __future__ import annotations
@@ -14,8 +18,8 @@ import math
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from services.gateway.errors import TooManyAttempts
-from services.gateway.store import accounts
+from services.gateway.errors import TooManyAttempts, TooManyCancels
+from services.gateway.store import accounts, cancels
 from shared.db import Connection
 
 
@@ -79,3 +83,18 @@ async def ensure_allowed(
             waits.append(wait)
     if waits:
         raise TooManyAttempts(max(waits))
+
+
+CANCEL_WINDOW = timedelta(seconds=1)
+
+
+async def admit_cancel(conn: Connection, user_id: str, now: datetime, per_second: int) -> None:
+    """Count one cancel request of `user_id` at `now`, or raise `TooManyCancels` if
+    `per_second` were already admitted in the last second (a refused one is not counted, so a
+    client that keeps hammering gets through again once the window has room)."""
+    await cancels.lock_account(conn, user_id)
+    admitted, oldest = await cancels.admitted_since(conn, user_id, now - CANCEL_WINDOW)
+    wait = retry_after(admitted, oldest, now, AttemptLimit(per_second, CANCEL_WINDOW))
+    if wait is not None:
+        raise TooManyCancels(per_second, wait)
+    await cancels.record(conn, user_id, now)

@@ -37,6 +37,9 @@ class GatewaySettings(CommonSettings):
     login_address_max_failures: int = Field(default=50, ge=1, le=100_000)
     """Failed sign-ins and wrong 2FA codes per client address (any account) within the window."""
     login_failure_window_seconds: int = Field(default=300, ge=1, le=86_400)
+    cancels_per_second: int = Field(default=20, ge=1, le=10_000)
+    """Cancel requests per account per second (RTS 6 Art. 15(1)(d)); one more is
+    `429 too_many_cancels`. Separate from, and never counted by, the order throttle."""
     purge_interval_seconds: float = Field(default=3600, gt=0)
     page_size_max: int = Field(default=100, ge=1, le=1000)
     audit_database_url: str = ""

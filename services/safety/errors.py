@@ -17,3 +17,7 @@ class InvalidKillSwitch(SafetyError):
 
 class InvalidLimitOverride(SafetyError):
     """An override for a limit that cannot be set per account, or with a value it cannot take."""
+
+
+class InvalidRestriction(SafetyError):
+    """A restricted-list change naming a symbol that is not `BASE/QUOTE`."""

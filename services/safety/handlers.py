@@ -6,6 +6,7 @@ and the outbox message commit together or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -26,6 +27,7 @@ from services.safety.errors import InvalidKillSwitch
 from services.safety.fills import book_fill_event
 from services.safety.reconciliation import halt_account
 from services.safety.store import SafetyStore
+from services.safety.store_controls import ControlsStore
 from services.safety.store_events import EventStore
 from shared import metrics
 from shared.contracts.accounts import KillSwitchChanged, UserRegistered
@@ -41,6 +43,7 @@ from shared.contracts.execution import (
 )
 from shared.contracts.ledger import BalanceDiscrepancyDetected, FundsHoldRejected, HoldPurpose
 from shared.contracts.orders import PlaceOrder
+from shared.contracts.restrictions import RestrictionChanged
 from shared.contracts.wallet import RequestWithdrawal
 from shared.db import Connection
 from shared.ids import derived_id
@@ -79,6 +82,8 @@ class SafetyHandlers:
                 )
             case KillSwitchChanged() as change:
                 await _change_kill_switch(conn, message, change)
+            case RestrictionChanged() as change:
+                await ControlsStore(conn).save_restriction(change, message.occurred_at)
             case OrderFilled() as fill:
                 await SafetyStore(conn).lock_account(message.account_id)
                 await book_fill_event(conn, message, fill, self._limits, self._clock())
@@ -109,21 +114,26 @@ class SafetyHandlers:
             return
         now = self._clock()
         requested_at = request_time(message.occurred_at, now, self._limits.request_max_skew)
+        accepted_at = message.occurred_at
         symbols = [order.symbol, f"{order.quote}/{VALUATION_QUOTE}"]
         inputs = await store.decision_inputs(account_id, now, order.base, requested_at=requested_at)
+        controls = ControlsStore(conn)
+        sent = await controls.sent_orders(account_id, order.symbol, accepted_at)
         check = OrderCheck(
             account_id=account_id,
             command=command,
-            account=inputs.account,
+            account=dataclasses.replace(inputs.account, sent_orders=sent),
             limits=self._limits.with_overrides(inputs.limit_overrides),
             prices=await store.price_book(symbols),
             switches=inputs.switches,
             now=now,
             market=await store.market(order.exchange, order.symbol),
             requested_at=requested_at,
+            accepted_at=accepted_at,
+            restrictions=await controls.restrictions(account_id, order.symbol),
         )
         decision = decide_order(check)
-        await store.record_order(account_id, order, decision, now, requested_at)
+        await store.record_order(account_id, order, decision, now, requested_at, accepted_at)
         await _emit(conn, message, decision.outcome, order.order_id, now)
 
     async def _request_withdrawal(
@@ -146,6 +156,7 @@ class SafetyHandlers:
             switches=inputs.switches,
             now=now,
             requested_at=requested_at,
+            restrictions=await ControlsStore(conn).restrictions(account_id),
         )
         decision = decide_withdrawal(check)
         await store.record_withdrawal(account_id, withdrawal, decision, now, requested_at)

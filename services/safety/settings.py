@@ -35,6 +35,9 @@ class SafetySettings(CommonSettings):
     withdrawal_requires_two_factor: bool = True
     suspicious_rejections_per_hour: int = Field(default=50, ge=1)
     suspicious_withdrawals_per_hour: int = Field(default=20, ge=1)
+    duplicate_window_seconds: Decimal = Field(default=Decimal(1), ge=0, le=3600, decimal_places=3)
+    """An order identical to one the account had approved less than this many seconds before
+    (or after) it, by the gateway's acceptance times, is DUPLICATE_ORDER; 0 turns it off."""
     request_max_skew_seconds: int = Field(default=3600, ge=0)
     """The rolling windows count a command at its `occurred_at`, clamped to at most this many
     seconds before safety decides it (and never after): see `domain.state.request_time`."""
@@ -60,4 +63,5 @@ class SafetySettings(CommonSettings):
             suspicious_rejections_per_hour=self.suspicious_rejections_per_hour,
             suspicious_withdrawals_per_hour=self.suspicious_withdrawals_per_hour,
             request_max_skew=timedelta(seconds=self.request_max_skew_seconds),
+            duplicate_window_seconds=self.duplicate_window_seconds,
         )

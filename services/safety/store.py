@@ -202,15 +202,18 @@ class SafetyStore:
         decision: OrderDecision,
         now: datetime,
         requested_at: datetime,
+        accepted_at: datetime | None = None,
     ) -> None:
-        """Store the decision; an approval counts toward today's volume at once."""
+        """Store the decision (with what the duplicate rule compares: the order as asked and
+        when the gateway accepted it); an approval counts toward today's volume at once."""
         outcome, valuation = decision.outcome, decision.valuation
         rejected = outcome if isinstance(outcome, OrderRejected) else None
         notional = valuation.notional_usd if decision.approved and valuation else None
         await self._conn.execute(
             "INSERT INTO order_decisions (order_id, account_id, symbol, base_asset, side, amount, "
             "decided_at, approved, reason, rule, notional_usd, quote_usd_rate, open, "
-            "requested_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $8, $13)",
+            "requested_at, order_type, price, mode, exchange, accepted_at) VALUES ($1, $2, $3, "
+            "$4, $5, $6, $7, $8, $9, $10, $11, $12, $8, $13, $14, $15, $16, $17, $18)",
             order.order_id,
             account_id,
             order.symbol,
@@ -224,6 +227,11 @@ class SafetyStore:
             notional,
             valuation.quote_usd if valuation else None,
             requested_at,
+            order.type.value,
+            order.price,
+            order.mode.value,
+            order.exchange,
+            accepted_at or requested_at,
         )
         if notional is not None:
             await self.add_daily(account_id, utc_day(now), "order_volume", notional)

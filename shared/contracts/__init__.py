@@ -8,6 +8,7 @@ from shared.contracts import (
     execution,
     ledger,
     orders,
+    restrictions,
     wallet,
 )
 from shared.contracts.envelope import (
@@ -41,5 +42,6 @@ __all__ = [
     "new_message",
     "orders",
     "registered",
+    "restrictions",
     "wallet",
 ]

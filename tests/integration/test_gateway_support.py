@@ -8,12 +8,14 @@ broker of the `infra` fixture, its outbox relay and read-model consumer.
 from __future__ import annotations
 
 import base64
+import functools
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ from aiokafka import AIOKafkaProducer
 
 from services.gateway.admin import create_admin
 from services.gateway.app import build
+from services.gateway.context import utc_now
 from services.gateway.settings import GatewaySettings
 from shared.contracts.envelope import Envelope, Payload, decode, encode, new_message
 from shared.db import connect
@@ -164,10 +167,14 @@ def gateway_settings(infra: Infrastructure, **overrides: Any) -> GatewaySettings
 
 
 @asynccontextmanager
-async def running_gateway(infra: Infrastructure, **overrides: Any) -> AsyncIterator[Gateway]:
+async def running_gateway(
+    infra: Infrastructure, clock: Callable[[], datetime] = utc_now, **overrides: Any
+) -> AsyncIterator[Gateway]:
+    """The gateway in this process; `clock` is what its requests read as now."""
     settings = gateway_settings(infra, **overrides)
     await prepare_database(settings, "audit", AUDIT_MIGRATIONS)  # the (empty) trail it exports
-    async with running_service("gateway", settings, MIGRATIONS, build) as runtime:
+    wired = functools.partial(build, clock=clock)
+    async with running_service("gateway", settings, MIGRATIONS, wired) as runtime:
         base_url = f"http://{settings.gateway_host}:{settings.gateway_port}"
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
 

@@ -90,13 +90,25 @@ def clock() -> SettableClock:
 
 
 @pytest.fixture
+def safety_overrides() -> dict[str, Any]:
+    """Settings of the safety under test beyond the defaults. These tests send bursts of the
+    same order on purpose, so the duplicate window is off; a module that tests it overrides
+    this fixture (tests/integration/test_safety_controls.py)."""
+    return {"duplicate_window_seconds": 0}
+
+
+@pytest.fixture
 async def safety(
-    settings_factory: Callable[..., Any], symbol: str, clock: SettableClock
+    settings_factory: Callable[..., Any],
+    symbol: str,
+    clock: SettableClock,
+    safety_overrides: dict[str, Any],
 ) -> AsyncIterator[ServiceRuntime]:
     settings = settings_factory(
         SafetySettings,
         orders_per_second=1000,
         consumer_batch_size=200,
+        **safety_overrides,
     )
     wired = functools.partial(build, clock=clock)
     async with running_service("safety", settings, MIGRATIONS, wired) as runtime:

@@ -175,6 +175,15 @@ MATRIX: dict[tuple[str, str], Row] = {
         ),
     ),
     ("GET", "/v1/admin/kill-switch"): Row(admin_only(200), at("/v1/admin/kill-switch")),
+    ("POST", "/v1/admin/restrictions"): Row(
+        # lifted, on an account of this test only: nothing else in the session is restricted
+        admin_only(200),
+        lambda s, c: Call(
+            "/v1/admin/restrictions",
+            {"scope": "account", "target": s.other.user_id, "restricted": False, "reason": "drill"},
+        ),
+    ),
+    ("GET", "/v1/admin/restrictions"): Row(admin_only(200), at("/v1/admin/restrictions")),
     ("GET", "/v1/admin/audit/export"): Row(admin_only(200), at("/v1/admin/audit/export")),
 }
 

@@ -1,4 +1,5 @@
-"""Administrators: fund paper accounts (idempotent) and engage or release kill switches."""
+"""Administrators: fund paper accounts (idempotent), engage or release kill switches, and keep
+the restricted list."""
 
 from __future__ import annotations
 
@@ -8,9 +9,9 @@ from typing import Annotated
 from fastapi import APIRouter, Header
 from starlette.responses import Response
 
-from services.gateway import controls
+from services.gateway import controls, restrictions
 from services.gateway.activity import emit, message_for
-from services.gateway.api.bodies import DepositBody, KillSwitchBody
+from services.gateway.api.bodies import DepositBody, KillSwitchBody, RestrictionBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin, ResourceId
 from services.gateway.api.money import idempotent
 from services.gateway.api.strict_json import StrictJsonRoute
@@ -19,10 +20,13 @@ from services.gateway.api.views import (
     DepositView,
     KillSwitches,
     KillSwitchView,
+    Restrictions,
+    RestrictionView,
 )
 from services.gateway.errors import DepositReferenceTaken, NotFound
 from services.gateway.idempotency import HEADER
 from services.gateway.store import accounts, trail, wallet
+from services.gateway.store.restrictions import Restriction, restrictions_in_force
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection
 from shared.ids import new_id
@@ -129,4 +133,42 @@ def _view(switch: trail.KillSwitch) -> KillSwitchView:
         reason=switch.reason,
         changed_by=switch.changed_by,
         changed_at=switch.changed_at,
+    )
+
+
+@router.post("/restrictions")
+async def change_restriction(
+    body: RestrictionBody, ctx: Ctx, principal: CurrentAdmin
+) -> RestrictionView:
+    """Put a symbol or an account on the restricted list, or take it off; safety receives
+    `RestrictionChanged` and rejects new orders it covers (and an account's withdrawals) with
+    RESTRICTED. An account naming no user is `404 restriction_target_unknown`."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        restriction = await restrictions.change_restriction(
+            conn,
+            scope=body.scope,
+            target=body.target,
+            restricted=body.restricted,
+            reason=body.reason,
+            changed_by=principal.user_id,
+            now=ctx.clock(),
+        )
+    return _restriction_view(restriction)
+
+
+@router.get("/restrictions")
+async def list_restrictions(ctx: Ctx, _: CurrentAdmin) -> Restrictions:
+    async with ctx.pool.acquire() as conn:
+        listed = await restrictions_in_force(conn)
+    return Restrictions(items=[_restriction_view(r) for r in listed])
+
+
+def _restriction_view(restriction: Restriction) -> RestrictionView:
+    return RestrictionView(
+        scope=restriction.scope,
+        target=restriction.target,
+        restricted=restriction.restricted,
+        reason=restriction.reason,
+        changed_by=restriction.changed_by,
+        changed_at=restriction.changed_at,
     )

@@ -29,6 +29,7 @@ from shared.contracts.orders import (
     OrderType,
     Side,
 )
+from shared.contracts.restrictions import RestrictionScope
 from shared.contracts.wallet import ASSET_PATTERN, WithdrawalSpec
 from shared.money import DepositAmount, PositiveMoney
 
@@ -193,3 +194,21 @@ class KillSwitchBody(Body):
         ):
             raise ValueError("target must be a symbol like BTC/USDT")
         return self
+
+
+class RestrictionBody(Body):
+    scope: RestrictionScope
+    target: str = Field(min_length=1, max_length=64)
+    """A user id (scope account: any letter case, resolved to the stored id) or `BASE/QUOTE`
+    (scope symbol: upper-cased)."""
+    restricted: StrictBool
+    reason: str = Field(min_length=1, max_length=500)
+
+    @field_validator("target")
+    @classmethod
+    def _symbol_upper_cased(cls, value: str, info: ValidationInfo) -> str:
+        if info.data.get("scope") is RestrictionScope.SYMBOL:
+            value = value.upper()
+            if not re.fullmatch(SYMBOL_PATTERN, value):
+                raise ValueError("target must be a symbol like BTC/USDT")
+        return value

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
-from services.gateway import twofactor
+from services.gateway import ratelimit, twofactor
 from services.gateway.activity import cancel_all_after_armed, emit, message_for
 from services.gateway.api.bodies import CancelAllAfterBody, PlaceOrderBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
@@ -120,6 +120,13 @@ async def cancel_order(
     address: ClientAddress,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
+    """Every cancel request counts against the account's cancel cap first (a storm is
+    `429 too_many_cancels`); an order never counts there, and a cancel never counts as one."""
+    async with ctx.pool.acquire() as conn, conn.transaction():
+        await ratelimit.admit_cancel(
+            conn, principal.user_id, ctx.clock(), ctx.settings.cancels_per_second
+        )
+
     async def work(conn: Connection, now: datetime) -> tuple[int, CancelAccepted]:
         order = await orders.order_of(conn, order_id, principal.user_id, lock=True)
         if order is None:

@@ -12,6 +12,7 @@ from services.gateway.domain import DepositStatus, OrderStatus, WithdrawalStatus
 from services.gateway.store.orders import OrderRow
 from services.gateway.store.wallet import DepositRow, WithdrawalRow
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
+from shared.contracts.restrictions import RestrictionScope
 
 
 class UserCreated(BaseModel):
@@ -214,6 +215,20 @@ class KillSwitchView(BaseModel):
 
 class KillSwitches(BaseModel):
     items: list[KillSwitchView]
+
+
+class RestrictionView(BaseModel):
+    scope: RestrictionScope
+    target: str
+    restricted: bool
+    reason: str
+    changed_by: str
+    changed_at: datetime
+
+
+class Restrictions(BaseModel):
+    items: list[RestrictionView]
+    """The restrictions in force (a lifted one is not listed)."""
 
 
 class Health(BaseModel):

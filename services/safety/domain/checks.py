@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from services.safety.domain.limits import Limits
 from services.safety.domain.markets import MarketListing
-from services.safety.domain.state import AccountState, KillSwitches, PriceBook
+from services.safety.domain.state import AccountState, KillSwitches, PriceBook, Restrictions
 from shared.contracts.orders import OrderSpec, PlaceOrder
 from shared.contracts.wallet import RequestWithdrawal, WithdrawalSpec
 
@@ -27,11 +27,20 @@ class OrderCheck:
     """The order's market at its venue, as last listed."""
     requested_at: datetime | None = None
     """When the user made the request, already clamped (`state.request_time`); None: now."""
+    accepted_at: datetime | None = None
+    """When the gateway accepted the order (the command's `occurred_at`, not clamped): what
+    the duplicate rule compares, so lag or redelivery never changes its decision. None: the
+    request time."""
+    restrictions: Restrictions = field(default_factory=Restrictions)
 
     @property
     def request_time(self) -> datetime:
         """The moment the rolling windows (hourly trades, order rate, bursts) end at."""
         return self.requested_at if self.requested_at is not None else self.now
+
+    @property
+    def acceptance_time(self) -> datetime:
+        return self.accepted_at if self.accepted_at is not None else self.request_time
 
     @property
     def order(self) -> OrderSpec:
@@ -51,6 +60,7 @@ class WithdrawalCheck:
     now: datetime
     requested_at: datetime | None = None
     """When the user made the request, already clamped (`state.request_time`); None: now."""
+    restrictions: Restrictions = field(default_factory=Restrictions)
 
     @property
     def request_time(self) -> datetime:

@@ -36,6 +36,13 @@ class Limits:
     request_max_skew: timedelta = timedelta(hours=1)
     """How far before the decision a command's `occurred_at` may place it in the rolling
     windows (see `state.request_time`)."""
+    duplicate_window_seconds: Decimal = Decimal(1)
+    """An order identical to an approved one accepted less than this apart is a duplicate
+    (DUPLICATE_ORDER); 0 turns the rule off. At most an hour takes effect (what is loaded)."""
+
+    @property
+    def duplicate_window(self) -> timedelta:
+        return timedelta(seconds=float(self.duplicate_window_seconds))
 
     def position_limit_for(self, asset: str) -> Decimal:
         return self.position_limits_usd.get(asset, self.position_limit_usd)
@@ -64,5 +71,6 @@ OVERRIDABLE_LIMITS: dict[str, type] = {
     "position_limit_usd": Decimal,
     "daily_loss_limit_usd": Decimal,
     "withdrawal_daily_limit_usd": Decimal,
+    "duplicate_window_seconds": Decimal,
 }
 """Limits an operator may set per account (the `limit_overrides` table names these)."""

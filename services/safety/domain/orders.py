@@ -4,29 +4,34 @@ Order (rule name → reject reason):
 
  1. account_active   → ACCOUNT_INACTIVE       (safety never saw the account registered)
  2. kill_switch      → KILL_SWITCH            (global, account or symbol switch engaged)
- 3. two_factor       → TWO_FACTOR_REQUIRED    (mode real without two_factor_verified)
- 4. exchange_key     → EXCHANGE_KEY_INVALID   (mode real without a validated key)
- 5. symbol_listed    → INVALID_SYMBOL         (the venue does not list it, or safety has no
+ 3. restricted       → RESTRICTED             (the symbol or the account is on the operator's
+                                               restricted list)
+ 4. two_factor       → TWO_FACTOR_REQUIRED    (mode real without two_factor_verified)
+ 5. exchange_key     → EXCHANGE_KEY_INVALID   (mode real without a validated key)
+ 6. symbol_listed    → INVALID_SYMBOL         (the venue does not list it, or safety has no
                                                listing of the venue yet)
- 6. price_valid      → PRICE_INVALID          (limit price not positive or too precise)
- 7. market_precision → PRICE_INVALID          (amount or price off the market's step)
- 8. market_amount    → AMOUNT_BELOW_MIN/ABOVE_MAX (outside the market's own amount range)
- 9. reference_price  → PRICE_UNAVAILABLE      (no fresh price for the symbol or its quote)
-10. price_band       → PRICE_OUT_OF_BAND      (limit price beyond ±band of the reference)
-11. market_cost      → AMOUNT_BELOW_MIN/ABOVE_MAX (outside the market's own cost range)
-12. min_notional     → AMOUNT_BELOW_MIN       (USD value below the minimum)
-13. max_notional     → AMOUNT_ABOVE_MAX       (USD value above the maximum)
-14. hourly_trades    → HOURLY_TRADE_LIMIT     (approved orders in the rolling hour)
-15. order_rate       → HOURLY_TRADE_LIMIT     (approved orders in the last second)
-16. cooldown         → COOLDOWN_ACTIVE        (consecutive failures, then a pause)
-17. daily_volume     → DAILY_VOLUME_EXCEEDED  (USD volume approved today, UTC)
-18. position_limit   → POSITION_LIMIT         (resulting base-asset position, in USD)
-19. daily_loss       → DAILY_LOSS_LIMIT       (realised loss today, UTC)
-20. rejection_burst  → SUSPICIOUS_ACTIVITY    (many rejected orders in the last hour)
+ 7. price_valid      → PRICE_INVALID          (limit price not positive or too precise)
+ 8. market_precision → PRICE_INVALID          (amount or price off the market's step)
+ 9. market_amount    → AMOUNT_BELOW_MIN/ABOVE_MAX (outside the market's own amount range)
+10. duplicate_order  → DUPLICATE_ORDER        (an identical order approved less than the
+                                               duplicate window apart, by acceptance time)
+11. reference_price  → PRICE_UNAVAILABLE      (no fresh price for the symbol or its quote)
+12. price_band       → PRICE_OUT_OF_BAND      (limit price beyond ±band of the reference)
+13. market_cost      → AMOUNT_BELOW_MIN/ABOVE_MAX (outside the market's own cost range)
+14. min_notional     → AMOUNT_BELOW_MIN       (USD value below the minimum)
+15. max_notional     → AMOUNT_ABOVE_MAX       (USD value above the maximum)
+16. hourly_trades    → HOURLY_TRADE_LIMIT     (approved orders in the rolling hour)
+17. order_rate       → HOURLY_TRADE_LIMIT     (approved orders in the last second)
+18. cooldown         → COOLDOWN_ACTIVE        (consecutive failures, then a pause)
+19. daily_volume     → DAILY_VOLUME_EXCEEDED  (USD volume approved today, UTC)
+20. position_limit   → POSITION_LIMIT         (resulting base-asset position, in USD)
+21. daily_loss       → DAILY_LOSS_LIMIT       (realised loss today, UTC)
+22. rejection_burst  → SUSPICIOUS_ACTIVITY    (many rejected orders in the last hour)
 
-The rolling windows (14, 15, 20) end at the request's time (`OrderCheck.request_time`: when
+The rolling windows (16, 17, 22) end at the request's time (`OrderCheck.request_time`: when
 the user made it, clamped to at most `request_max_skew` before now), so a backlog delivered
-at once is not a burst; prices, days and the cooldown are judged at `now`.
+at once is not a burst; prices, days and the cooldown are judged at `now`. The duplicate
+window (10) compares the gateway's acceptance times, unclamped (`OrderCheck.accepted_at`).
 """
 
 from __future__ import annotations
@@ -36,7 +41,9 @@ from dataclasses import dataclass
 
 from services.safety.domain import order_rules as rules
 from services.safety.domain.checks import OrderCheck
+from services.safety.domain.duplicates import duplicate_order
 from services.safety.domain.rejection import Rejection
+from services.safety.domain.restrictions import restricted_order
 from services.safety.domain.suspicious import rejection_burst
 from services.safety.domain.valuation import OrderValuation, value_order
 from shared.contracts.decisions import OrderApproved, OrderRejected
@@ -48,12 +55,14 @@ ValuedRule = Callable[[OrderCheck, OrderValuation], Rejection | None]
 RULES_BEFORE_VALUATION: tuple[tuple[str, UnvaluedRule], ...] = (
     ("account_active", rules.account_active),
     ("kill_switch", rules.kill_switch),
+    ("restricted", restricted_order),
     ("two_factor", rules.two_factor),
     ("exchange_key", rules.exchange_key),
     ("symbol_listed", rules.symbol_listed),
     ("price_valid", rules.price_valid),
     ("market_precision", rules.market_precision),
     ("market_amount", rules.market_amount),
+    ("duplicate_order", duplicate_order),
 )
 VALUATION_RULE = "reference_price"
 RULES_AFTER_VALUATION: tuple[tuple[str, ValuedRule], ...] = (

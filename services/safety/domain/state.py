@@ -13,7 +13,8 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
-from shared.contracts.orders import Side
+from shared.contracts.orders import OrderSpec, Side
+from shared.contracts.restrictions import RestrictionScope
 
 ZERO = Decimal(0)
 
@@ -123,6 +124,36 @@ class KillSwitches:
 
 
 @dataclass(frozen=True)
+class Restrictions:
+    """The operator's restricted list in force, as (scope, target): a symbol `BASE/QUOTE` or
+    an account's user id."""
+
+    listed: frozenset[tuple[RestrictionScope, str]] = frozenset()
+
+    def covering_order(self, account_id: str, symbol: str) -> tuple[RestrictionScope, str] | None:
+        for candidate in (
+            (RestrictionScope.ACCOUNT, account_id),
+            (RestrictionScope.SYMBOL, symbol),
+        ):
+            if candidate in self.listed:
+                return candidate
+        return None
+
+    def covering_withdrawal(self, account_id: str) -> tuple[RestrictionScope, str] | None:
+        candidate = (RestrictionScope.ACCOUNT, account_id)
+        return candidate if candidate in self.listed else None
+
+
+@dataclass(frozen=True)
+class SentOrder:
+    """An order of the account that safety approved, as the duplicate rule compares it: what
+    the user asked for, and when the gateway accepted it (the command's `occurred_at`)."""
+
+    spec: OrderSpec
+    accepted_at: datetime
+
+
+@dataclass(frozen=True)
 class Position:
     """Net quantity of one base asset traded through the system, and its average cost.
 
@@ -156,6 +187,9 @@ class AccountState:
     last_failure_at: datetime | None = None
     positions: Mapping[str, Position] = field(default_factory=dict)
     validated_exchanges: frozenset[str] = frozenset()
+    sent_orders: tuple[SentOrder, ...] = ()
+    """Approved orders of the symbol being decided, accepted up to an hour either side of it
+    (the duplicate rule applies its own, shorter window)."""
 
     def position(self, asset: str) -> Position:
         return self.positions.get(asset, Position())

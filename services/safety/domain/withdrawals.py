@@ -4,11 +4,12 @@ Order (rule name → reject reason):
 
  1. account_active    → ACCOUNT_INACTIVE        (safety never saw the account registered)
  2. kill_switch       → KILL_SWITCH             (global or account switch engaged)
- 3. two_factor        → TWO_FACTOR_REQUIRED     (every withdrawal, unless configured off)
- 4. exchange_key      → EXCHANGE_KEY_INVALID    (a venue other than paper, no validated key)
- 5. reference_price   → PRICE_UNAVAILABLE       (the asset cannot be valued in USD)
- 6. withdrawal_daily  → WITHDRAWAL_DAILY_LIMIT  (USD withdrawn today, UTC)
- 7. withdrawal_burst  → SUSPICIOUS_ACTIVITY     (many withdrawals in the last hour,
+ 3. restricted        → RESTRICTED              (the account is on the restricted list)
+ 4. two_factor        → TWO_FACTOR_REQUIRED     (every withdrawal, unless configured off)
+ 5. exchange_key      → EXCHANGE_KEY_INVALID    (a venue other than paper, no validated key)
+ 6. reference_price   → PRICE_UNAVAILABLE       (the asset cannot be valued in USD)
+ 7. withdrawal_daily  → WITHDRAWAL_DAILY_LIMIT  (USD withdrawn today, UTC)
+ 8. withdrawal_burst  → SUSPICIOUS_ACTIVITY     (many withdrawals in the last hour,
                                                  counted by request time as for orders)
 """
 
@@ -22,6 +23,7 @@ from services.safety.domain import withdrawal_rules as rules
 from services.safety.domain.checks import WithdrawalCheck
 from services.safety.domain.order_rules import account_active
 from services.safety.domain.rejection import Rejection
+from services.safety.domain.restrictions import restricted_withdrawal
 from services.safety.domain.suspicious import withdrawal_burst
 from services.safety.domain.valuation import usd_rate
 from shared.contracts.decisions import WithdrawalApproved, WithdrawalRejected
@@ -34,6 +36,7 @@ ValuedRule = Callable[[WithdrawalCheck, Decimal], Rejection | None]
 RULES_BEFORE_VALUATION: tuple[tuple[str, UnvaluedRule], ...] = (
     ("account_active", account_active),
     ("kill_switch", rules.kill_switch),
+    ("restricted", restricted_withdrawal),
     ("two_factor", rules.two_factor),
     ("exchange_key", rules.exchange_key),
 )

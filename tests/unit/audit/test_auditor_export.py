@@ -28,6 +28,7 @@ from shared.contracts.accounts import KillSwitchChanged, UserRegistered
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.decisions import OrderRejected
 from shared.contracts.reasons import RejectReason
+from shared.contracts.restrictions import RestrictionChanged, RestrictionScope
 from shared.contracts.wallet import RecordDeposit
 from tests.support.auditor import GENESIS, canonical_text, csv_rows, jsonl_rows, verify_rows
 from tests.unit.audit.messages import filled_order_flow
@@ -151,11 +152,19 @@ def test_an_administrators_action_names_the_administrator() -> None:
     switch = KillSwitchChanged(scope="global", engaged=True, reason="r", changed_by="admin-7")
     from_cli = KillSwitchChanged(scope="global", engaged=True, reason="r", changed_by="cli:ops")
     admin = UserRegistered(user_id="admin-9", role="admin")
+    restriction = RestrictionChanged(
+        scope=RestrictionScope.SYMBOL,
+        target="BTC/USDT",
+        restricted=True,
+        reason="r",
+        changed_by="admin-7",
+    )
 
     assert actor_of(message(deposit)) == Actor(ActorKind.ADMIN, "admin-7")
     assert actor_of(message(switch, account="system")) == Actor(ActorKind.ADMIN, "admin-7")
     assert actor_of(message(from_cli, account="system")) == Actor(ActorKind.ADMIN, "cli:ops")
     assert actor_of(message(admin, account="admin-9")) == Actor(ActorKind.ADMIN, "admin-9")
+    assert actor_of(message(restriction, account="system")) == Actor(ActorKind.ADMIN, "admin-7")
 
 
 def test_a_deposit_recorded_before_deposits_named_their_admin_says_admin_unknown() -> None:

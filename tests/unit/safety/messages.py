@@ -18,6 +18,7 @@ from shared.contracts.execution import (
 )
 from shared.contracts.orders import Mode, OrderSpec, OrderType, PlaceOrder, Side
 from shared.contracts.reasons import RejectReason
+from shared.contracts.restrictions import RestrictionChanged, RestrictionScope
 from shared.contracts.wallet import RequestWithdrawal, WithdrawalSpec
 from shared.ids import SYSTEM_ACCOUNT
 
@@ -87,6 +88,15 @@ def kill_switch(scope: str, target: str | None, *, engaged: bool) -> Envelope:
     )
     key = target if scope == "account" and target else SYSTEM_ACCOUNT
     return wrap(change, key, f"kill-switch:{scope}:{target}", "gateway", None)
+
+
+def restriction(scope: RestrictionScope, target: str, *, restricted: bool) -> Envelope:
+    """`RestrictionChanged` as the gateway emits it (keyed by the account for an account)."""
+    change = RestrictionChanged(
+        scope=scope, target=target, restricted=restricted, reason="test", changed_by="admin"
+    )
+    key = target if scope is RestrictionScope.ACCOUNT else SYSTEM_ACCOUNT
+    return wrap(change, key, f"restriction:{scope}:{target}", "gateway", None)
 
 
 def filled(

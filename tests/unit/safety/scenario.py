@@ -14,6 +14,7 @@ from services.safety.domain import (
     OrderCheck,
     PriceBook,
     ReferencePrice,
+    Restrictions,
     WithdrawalCheck,
 )
 from services.safety.domain.markets import UNRESTRICTED, MarketListing, MarketRules
@@ -71,6 +72,8 @@ def order_check(
     now: datetime = NOW,
     two_factor_verified: bool = False,
     market: MarketListing | None = None,
+    restrictions: Restrictions | None = None,
+    accepted_at: datetime | None = None,
 ) -> OrderCheck:
     spec = spec or order()
     return OrderCheck(
@@ -82,6 +85,8 @@ def order_check(
         switches=switches or KillSwitches(),
         now=now,
         market=market or paper_listing(spec),
+        accepted_at=accepted_at,
+        restrictions=restrictions or Restrictions(),
     )
 
 
@@ -111,6 +116,7 @@ def withdrawal_check(
     book: PriceBook | None = None,
     switches: KillSwitches | None = None,
     now: datetime = NOW,
+    restrictions: Restrictions | None = None,
 ) -> WithdrawalCheck:
     spec = WithdrawalSpec(
         withdrawal_id="withdrawal-1",
@@ -127,6 +133,7 @@ def withdrawal_check(
         prices=book or prices(at=now),
         switches=switches or KillSwitches(),
         now=now,
+        restrictions=restrictions or Restrictions(),
     )
 
 

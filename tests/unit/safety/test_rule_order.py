@@ -13,11 +13,14 @@ from services.safety.domain import (
     KillSwitches,
     KillSwitchScope,
     PriceBook,
+    Restrictions,
+    SentOrder,
     decide_order,
 )
 from shared.contracts.decisions import OrderRejected
 from shared.contracts.orders import Mode
 from shared.contracts.reasons import RejectReason
+from shared.contracts.restrictions import RestrictionScope
 from tests.unit.safety.scenario import NOW, order, order_check, times
 
 
@@ -25,12 +28,14 @@ def test_order_rules_run_in_the_documented_order() -> None:
     assert ORDER_RULES == (
         "account_active",
         "kill_switch",
+        "restricted",
         "two_factor",
         "exchange_key",
         "symbol_listed",
         "price_valid",
         "market_precision",
         "market_amount",
+        "duplicate_order",
         "reference_price",
         "price_band",
         "market_cost",
@@ -50,6 +55,7 @@ def test_withdrawal_rules_run_in_the_documented_order() -> None:
     assert WITHDRAWAL_RULES == (
         "account_active",
         "kill_switch",
+        "restricted",
         "two_factor",
         "exchange_key",
         "reference_price",
@@ -71,23 +77,28 @@ def test_each_rule_decides_only_when_every_earlier_rule_passed() -> None:
         rejections=times(50, ending=NOW, spacing=timedelta(seconds=1)),
     )
     halted = KillSwitches(frozenset({(KillSwitchScope.GLOBAL, "")}))
+    restricted = Restrictions(frozenset({(RestrictionScope.SYMBOL, "DOGE/USDT")}))
     unknown = dataclasses.replace(busy, registered=False)
+    twice = dataclasses.replace(busy, sent_orders=(SentOrder(order(order_id="sent-1"), NOW),))
     expected = [
         (RejectReason.ACCOUNT_INACTIVE, "account_active"),
         (RejectReason.KILL_SWITCH, "kill_switch"),
+        (RejectReason.RESTRICTED, "restricted"),
         (RejectReason.TWO_FACTOR_REQUIRED, "two_factor"),
         (RejectReason.EXCHANGE_KEY_INVALID, "exchange_key"),
         (RejectReason.INVALID_SYMBOL, "symbol_listed"),
+        (RejectReason.DUPLICATE_ORDER, "duplicate_order"),
         (RejectReason.PRICE_UNAVAILABLE, "reference_price"),
     ]
+    doge = order(mode=Mode.REAL, symbol="DOGE/USDT")
     checks = [
-        order_check(order(mode=Mode.REAL, symbol="DOGE/USDT"), account=unknown, switches=halted),
-        order_check(order(mode=Mode.REAL, symbol="DOGE/USDT"), account=busy, switches=halted),
-        order_check(order(mode=Mode.REAL, symbol="DOGE/USDT"), account=busy),
-        order_check(
-            order(mode=Mode.REAL, symbol="DOGE/USDT"), account=busy, two_factor_verified=True
-        ),
-        order_check(order(symbol="DOGE/USDT"), account=busy),
+        order_check(doge, account=unknown, switches=halted, restrictions=restricted),
+        order_check(doge, account=busy, switches=halted, restrictions=restricted),
+        order_check(doge, account=busy, restrictions=restricted),
+        order_check(doge, account=busy),
+        order_check(doge, account=busy, two_factor_verified=True),
+        order_check(order(symbol="DOGE/USDT"), account=twice),
+        order_check(order(), account=twice, book=PriceBook({})),
         order_check(order(), account=busy, book=PriceBook({})),
     ]
     for check, want in zip(checks, expected, strict=True):

@@ -27,6 +27,7 @@ def test_defaults_are_the_documented_limits() -> None:
     assert (limits.hourly_trade_limit, limits.orders_per_second) == (100, 10)
     assert (limits.cooldown_after_failures, limits.cooldown) == (3, timedelta(minutes=5))
     assert limits.withdrawal_daily_limit_usd == 500_000
+    assert limits.duplicate_window == timedelta(seconds=1)
 
 
 def test_limits_are_read_from_cryptoorch_environment_variables(
@@ -73,6 +74,7 @@ def test_every_overridable_limit_is_a_setting() -> None:
 
 
 def test_the_overrides_table_accepts_exactly_the_overridable_limits() -> None:
-    schema = (Path(services.safety.__file__).parent / "migrations" / "0001_init.sql").read_text()
-    allowed = schema.split("CHECK (name IN (", 1)[1].split("))", 1)[0]
+    migrations = sorted((Path(services.safety.__file__).parent / "migrations").glob("*.sql"))
+    schema = [path.read_text() for path in migrations if "CHECK (name IN (" in path.read_text()]
+    allowed = schema[-1].split("CHECK (name IN (", 1)[1].split("))", 1)[0]
     assert {name.strip().strip("'") for name in allowed.split(",")} == set(OVERRIDABLE_LIMITS)

@@ -1,0 +1,54 @@
+"""The restricted list: the gateway keeps what an administrator set (for `GET`) and tells
+safety, which enforces it, through `RestrictionChanged` on the accounts topic (same
+transaction). Targets are checked as the kill switch's are: an account is an existing user
+(any letter case, stored as its id), a symbol `BASE/QUOTE` (the body checks that)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from services.gateway.activity import emit, message_for
+from services.gateway.errors import RestrictionTargetUnknown
+from services.gateway.store import restrictions as store
+from services.gateway.store import trail
+from services.gateway.store.restrictions import Restriction
+from shared.contracts.restrictions import RestrictionChanged, RestrictionScope
+from shared.db import Connection
+from shared.ids import SYSTEM_ACCOUNT
+
+
+async def change_restriction(
+    conn: Connection,
+    *,
+    scope: RestrictionScope,
+    target: str,
+    restricted: bool,
+    reason: str,
+    changed_by: str,
+    now: datetime,
+) -> Restriction:
+    """Record the change and emit `RestrictionChanged` (keyed by the account for an account,
+    by the system account for a symbol), in the caller's transaction. An account naming no
+    user raises `RestrictionTargetUnknown` and changes nothing; a release may also name an
+    account restricted before, so every restriction listed can be lifted."""
+    if scope is RestrictionScope.ACCOUNT:
+        target = await _known_account(conn, target, restricted=restricted)
+    restriction = Restriction(scope, target, restricted, reason, changed_by, now)
+    await store.save_restriction(conn, restriction)
+    payload = RestrictionChanged(
+        scope=scope, target=target, restricted=restricted, reason=reason, changed_by=changed_by
+    )
+    account = target if scope is RestrictionScope.ACCOUNT else SYSTEM_ACCOUNT
+    correlation = f"restriction:{scope}:{target}"
+    message = message_for(payload, account_id=account, correlation_id=correlation, now=now)
+    await emit(conn, changed_by, message)
+    return restriction
+
+
+async def _known_account(conn: Connection, target: str, *, restricted: bool) -> str:
+    known = await trail.user_id_in_any_case(conn, target)
+    if known is None and not restricted:
+        known = await store.restricted_account_in_any_case(conn, target)
+    if known is None:
+        raise RestrictionTargetUnknown(f"no user {target!r}: no restriction was changed")
+    return known
