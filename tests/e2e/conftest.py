@@ -1,10 +1,13 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from cryptoorch.check import check_system
+from shared.settings import database_url_for
 from tests.support.system import SERVICES, System, system_env
 
 
@@ -13,7 +16,11 @@ def system(
     service_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
 ) -> Iterator[System]:
     """The five services; a test may add environment variables with
-    `@pytest.mark.parametrize("system", [{"NAME": "value"}], indirect=True)`."""
+    `@pytest.mark.parametrize("system", [{"NAME": "value"}], indirect=True)`.
+
+    Every e2e test ends with `cryptoorch check` over its system: whatever the test did, every
+    request it made is terminal, no deposit is lost, nothing is doubled and the audit chain
+    verifies. A test that cannot satisfy it says why with `@pytest.mark.unchecked_system`."""
     env = {**system_env(service_env, tmp_path), **getattr(request, "param", {})}
     running = System(env, tmp_path / "logs", f"http://127.0.0.1:{env['CRYPTOORCH_GATEWAY_PORT']}")
     try:
@@ -21,8 +28,24 @@ def system(
             running.start(name)
         running.wait_healthy()
         yield running
+        if request.node.get_closest_marker("unchecked_system") is None:
+            _check_the_whole_system(env)
     except BaseException:
         print(running.logs(*SERVICES))
         raise
     finally:
         running.stop()
+
+
+def _check_the_whole_system(env: dict[str, str]) -> None:
+    urls = {
+        name: database_url_for(env["DATABASE_URL"], f"{env['CRYPTOORCH_DB_PREFIX']}_{name}")
+        for name in SERVICES
+    }
+    checkpoints = Path(env["CRYPTOORCH_AUDIT_CHECKPOINT_FILE"])
+    report = asyncio.run(
+        check_system(
+            urls, drain_seconds=30, checkpoint_file=checkpoints if checkpoints.exists() else None
+        )
+    )
+    assert report.ok, "cryptoorch check after the test:\n" + "\n".join(report.violations[:30])

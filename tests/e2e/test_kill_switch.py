@@ -171,3 +171,10 @@ async def test_reduce_only_lets_a_sell_of_held_coins_through_and_refuses_buys(
         "INSUFFICIENT_FUNDS",
     )
     await desk.funds("BTC", (Decimal("0.03"), Decimal("0.01")))
+
+    cancelled = await desk.trader.http.post(
+        f"/v1/orders/{open_sell}/cancel", headers={"Idempotency-Key": f"cancel-{open_sell}"}
+    )
+    assert cancelled.status_code == 202, "a reducing order may still be cancelled by its owner"
+    assert (await desk.settled(open_sell))["status"] == "cancelled"
+    await desk.funds("BTC", (Decimal("0.04"), Decimal(0)))
