@@ -58,6 +58,13 @@ def valid_bodies(user: User) -> dict[str, dict[str, Any]]:
             "engaged": False,
             "reason": "drill",
         },
+        "/v1/admin/restrictions": {
+            "scope": "account",
+            "target": user.user_id,
+            "restricted": False,
+            "reason": "drill",
+        },
+        "/v1/orders/cancel-all-after": {"timeout_seconds": 0},
     }
 
 
