@@ -55,6 +55,11 @@ class Forbidden(GatewayError):
     """Authenticated, but not an admin."""
 
 
+class CrossSiteRefused(GatewayError):
+    """A console-session request that may come from another site: it lacks the console's
+    request header, or its `Origin` / `Sec-Fetch-Site` names another origin."""
+
+
 class TooManyAttempts(GatewayError):
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(f"too many failed attempts; retry in {retry_after_seconds} s")

@@ -44,6 +44,7 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.TwoFactorAlreadyEnabled: ProblemKind(409, "two_factor_already_enabled"),
     errors.TwoFactorNotEnrolled: ProblemKind(409, "two_factor_not_enrolled"),
     errors.Forbidden: ProblemKind(403, "forbidden"),
+    errors.CrossSiteRefused: ProblemKind(403, "cross_site_refused"),
     errors.TooManyAttempts: ProblemKind(429, "too_many_attempts"),
     errors.IdempotencyKeyRequired: ProblemKind(400, "idempotency_key_required"),
     errors.IdempotencyKeyInvalid: ProblemKind(400, "idempotency_key_invalid"),
