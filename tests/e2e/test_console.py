@@ -4,8 +4,10 @@ Over HTTP: an order placed through the API reaches the console's live stream wit
 its timeline runs from `PlaceOrder` to the ledger settling it. In a real browser (Debian's
 chromium, driven by Playwright; skipped with the reason when it is not installed): sign-in is
 refused to a user who is not an admin and to a wrong password; the admin sees a new order in
-Orders within 2 s without a reload, opens its timeline; the page never asks anything of
-another origin; a screenshot of each view is written to the test's folder.
+Orders within 2 s without a reload, opens its timeline; a global switch waits for a
+confirmation; an account switch engaged from the page rejects the account's next order
+`KILL_SWITCH`, and released from the page lets the next one fill; the page never asks
+anything of another origin; a screenshot of each view is written to the test's folder.
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 
+from shared.settings import database_url_for
 from tests.support.client import ApiUser, balances_of, create_admin
 from tests.support.console import console_session, next_event_where, server_events
 from tests.support.system import System
@@ -55,6 +59,32 @@ class Desk:
         assert placed.status_code == 202, placed.text
         order_id: str = placed.json()["order_id"]
         return order_id
+
+    async def outcome(self, order_id: str) -> dict[str, Any]:
+        return await eventually(
+            lambda: self.trader.order(order_id),
+            until=lambda o: o["status"] in {"filled", "rejected", "cancelled", "failed"},
+            timeout=30,
+            what=f"order {order_id} ending",
+        )
+
+    async def safety_halts(self, engaged: bool) -> None:
+        """Wait until safety applied the trader's account switch (it learns it from Kafka)."""
+        env = self.system.env
+        url = database_url_for(env["DATABASE_URL"], f"{env['CRYPTOORCH_DB_PREFIX']}_safety")
+
+        async def state() -> bool:
+            conn = await asyncpg.connect(url)
+            try:
+                found = await conn.fetchval(
+                    "SELECT engaged FROM kill_switches WHERE scope = 'account' AND target = $1",
+                    self.trader.user_id,
+                )
+            finally:
+                await conn.close()
+            return bool(found) == engaged
+
+        await eventually(state, timeout=30, what=f"safety seeing engaged={engaged}")
 
 
 @pytest.fixture
@@ -187,12 +217,41 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
             await page.screenshot(path=tmp_path / "console-orders.png", full_page=True)
 
             navigation = page.get_by_role("navigation")
+            await navigation.get_by_role("link", name="Kill switches").click()
+            form = page.locator("#switch-form")
+            await form.get_by_label("Scope").select_option("global")
+            await form.get_by_label("Reason").fill("a drill that is cancelled")
+            await form.get_by_role("button", name="Engage").click()
+            await expect(form).to_contain_text("Every account's trading stops")
+            await form.get_by_role("button", name="Cancel").click()
+            switches = page.locator("#switches-table")
+            await expect(switches).to_contain_text("No switch has been set.")
+
+            await form.get_by_label("Scope").select_option("account")
+            await form.get_by_label("Target").fill(desk.trader.user_id)
+            await form.get_by_label("Reason").fill("on-call drill")
+            await form.get_by_role("button", name="Engage").click()
+            await expect(switches).to_contain_text("engaged")
+            await expect(switches).to_contain_text("on-call drill")
+            await desk.safety_halts(True)
+            halted = await desk.outcome(await desk.buy())
+            assert (halted["status"], halted["reject_reason"]) == ("rejected", "KILL_SWITCH")
+            await page.screenshot(path=tmp_path / "console-kill-switches.png", full_page=True)
+            await switches.get_by_role(
+                "button", name=f"Release account {desk.trader.user_id}"
+            ).click()
+            await form.get_by_label("Reason").fill("drill over")
+            await form.get_by_role("button", name="Release").click()
+            await expect(switches).to_contain_text("released")
+            await desk.safety_halts(False)
+            assert (await desk.outcome(await desk.buy()))["status"] == "filled"
+
             for view in VIEWS[1:]:
                 await navigation.get_by_role("link", name=view).click()
                 await expect(page.get_by_role("heading", name=view, exact=True)).to_be_visible()
-                await page.screenshot(
-                    path=tmp_path / f"console-{view.lower().replace(' ', '-')}.png", full_page=True
-                )
+                shot = tmp_path / f"console-{view.lower().replace(' ', '-')}.png"
+                if not shot.exists():
+                    await page.screenshot(path=shot, full_page=True)
             await expect(page.locator("#accounts-table")).to_be_hidden()
         finally:
             await browser.close()

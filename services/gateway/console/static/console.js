@@ -50,6 +50,7 @@ async function route() {
   for (const view of Object.keys(VIEWS)) {
     $(`view-${view}`).hidden = view !== name;
   }
+  $("timeline").hidden = true;
   for (const link of document.querySelectorAll("nav a")) {
     if (link.getAttribute("href") === `#${name}`) link.setAttribute("aria-current", "page");
     else link.removeAttribute("aria-current");

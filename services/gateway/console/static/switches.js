@@ -7,6 +7,10 @@ let pending = null;
 export async function showSwitches() {
   const data = await api("/v1/admin/kill-switch");
   const body = document.querySelector("#switches-table tbody");
+  if (!data.items.length) {
+    body.replaceChildren(el("tr", {}, el("td", { colspan: "8" }, "No switch has been set.")));
+    return;
+  }
   body.replaceChildren(
     ...data.items.map((s) =>
       el(
