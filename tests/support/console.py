@@ -35,12 +35,12 @@ async def console_session(base_url: str, email: str, password: str) -> httpx.Asy
 
 async def server_events(response: httpx.Response) -> AsyncIterator[ServerEvent]:
     """The events of a `text/event-stream` response (comments and `retry:` skipped)."""
-    name, data = "message", []
+    name, data = "message", list[str]()
     async for line in response.aiter_lines():
         if line == "":
             if data:
                 yield ServerEvent(name, "\n".join(data))
-            name, data = "message", []
+            name, data = "message", list[str]()
         elif line.startswith("event:"):
             name = line.removeprefix("event:").strip()
         elif line.startswith("data:"):
