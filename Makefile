@@ -6,7 +6,7 @@ UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint bench schemas topics lock chaos clean
+.PHONY: help install browser run test test-unit lint bench schemas topics lock chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -18,9 +18,18 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
 	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
+	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
 
 install: $(STAMP) ## create .venv and install the locked dependencies
+
+browser: ## Debian's chromium for the console's browser tests (as root with apt; else they skip)
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium (apt-get) for the console's browser tests"; \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null \
+		|| echo "chromium could not be installed: the browser tests will be skipped"; \
+	else echo "no /usr/bin/chromium (not root or no apt-get): the browser tests will be skipped"; fi
 
 lock: | $(BIN)/python ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv==0.13.8

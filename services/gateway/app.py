@@ -20,9 +20,11 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from services.gateway import idempotency, problems, ratelimit
+from services.gateway import console, idempotency, problems, ratelimit
 from services.gateway.api import (
     admin,
+    admin_orders,
+    admin_system,
     audit,
     audit_export,
     auth,
@@ -30,6 +32,7 @@ from services.gateway.api import (
     exchange_keys,
     health,
     orders,
+    session,
     withdrawals,
 )
 from services.gateway.auth import TokenIssuer
@@ -88,8 +91,22 @@ def create_app(
     problems.install(app)
     app.include_router(health.router)
     answered = problems.documented_problems(400, 401, 403, 404, 409, 413, 422, 429, 503)
-    for module in (auth, orders, withdrawals, balances, exchange_keys, audit, admin, audit_export):
+    routers = (
+        auth,
+        orders,
+        withdrawals,
+        balances,
+        exchange_keys,
+        audit,
+        admin,
+        audit_export,
+        session,
+        admin_orders,
+        admin_system,
+    )
+    for module in routers:
         app.include_router(module.router, responses=answered)
+    console.install(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     app.add_middleware(RequestMetrics)
     app.add_middleware(NoStore, prefix="/v1")

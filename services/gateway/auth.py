@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import hmac
 import re
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from enum import StrEnum
 from functools import lru_cache
 from typing import Any
@@ -39,6 +39,8 @@ class Role(StrEnum):
 class Principal:
     user_id: str
     role: Role
+    expires_at: datetime | None = field(default=None, compare=False)
+    """When the token that named this principal stops being accepted (None: not from a token)."""
 
     @property
     def is_admin(self) -> bool:
@@ -64,33 +66,41 @@ def _dummy_hash() -> str:
 
 
 class TokenIssuer:
-    """Signs and checks access tokens: `sub` = user id, `role`, `iat`, `exp`, `iss`."""
+    """Signs and checks access tokens: `sub` = user id, `role`, `iat`, `exp`, `iss`, and `aud`
+    for a token meant for one place only: the console's session cookie carries `aud: console`,
+    which the bearer check refuses (PyJWT refuses any `aud` nobody asked for), so the cookie's
+    token is never an API token and an API token is never a console session."""
 
     def __init__(self, secret: str, ttl_seconds: int) -> None:
         self._secret = secret
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, principal: Principal, now: datetime) -> str:
+    def issue(self, principal: Principal, now: datetime, audience: str | None = None) -> str:
         issued = int(now.timestamp())
-        claims = {
+        claims: dict[str, Any] = {
             "sub": principal.user_id,
             "role": principal.role.value,
             "iat": issued,
             "exp": issued + self.ttl_seconds,
             "iss": ISSUER,
         }
+        if audience is not None:
+            claims["aud"] = audience
         return jwt.encode(claims, self._secret, algorithm=ALGORITHM)
 
-    def verify(self, token: str, now: datetime) -> Principal:
+    def verify(self, token: str, now: datetime, audience: str | None = None) -> Principal:
         """The token's principal; `TokenInvalid` for a bad signature, another algorithm
-        (`none` included), a missing claim, an unknown role, or an expired token."""
+        (`none` included), a missing claim, an unknown role, an expired token, or an audience
+        other than `audience` (a token with an `aud` is refused where none is expected)."""
+        required = ["sub", "role", "iat", "exp", "iss"] + (["aud"] if audience else [])
         try:
             claims: dict[str, Any] = jwt.decode(
                 token,
                 self._secret,
                 algorithms=[ALGORITHM],
                 issuer=ISSUER,
-                options={"require": ["sub", "role", "iat", "exp", "iss"], "verify_exp": False},
+                audience=audience,
+                options={"require": required, "verify_exp": False},
             )
         except jwt.PyJWTError:
             raise TokenInvalid("the access token is invalid") from None
@@ -100,7 +110,7 @@ class TokenIssuer:
         subject, role = claims["sub"], claims["role"]
         if not isinstance(subject, str) or not subject or role not in {r.value for r in Role}:
             raise TokenInvalid("the access token is invalid")
-        return Principal(subject, Role(role))
+        return Principal(subject, Role(role), datetime.fromtimestamp(expires, UTC))
 
 
 def new_totp_secret() -> str:

@@ -55,6 +55,11 @@ class Forbidden(GatewayError):
     """Authenticated, but not an admin."""
 
 
+class CrossSiteRefused(GatewayError):
+    """A console-session request that may come from another site: it lacks the console's
+    request header, or its `Origin` / `Sec-Fetch-Site` names another origin."""
+
+
 class Throttled(GatewayError):
     """Refused for now (429); `Retry-After` says when to try again."""
 

@@ -45,6 +45,7 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.TwoFactorNotEnrolled: ProblemKind(409, "two_factor_not_enrolled"),
     errors.Forbidden: ProblemKind(403, "forbidden"),
     errors.Throttled: ProblemKind(429, "too_many_requests"),
+    errors.CrossSiteRefused: ProblemKind(403, "cross_site_refused"),
     errors.TooManyAttempts: ProblemKind(429, "too_many_attempts"),
     errors.TooManyCancels: ProblemKind(429, "too_many_cancels"),
     errors.IdempotencyKeyRequired: ProblemKind(400, "idempotency_key_required"),

@@ -185,6 +185,31 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/admin/restrictions"): Row(admin_only(200), at("/v1/admin/restrictions")),
     ("GET", "/v1/admin/audit/export"): Row(admin_only(200), at("/v1/admin/audit/export")),
+    ("GET", "/console"): Row(public(200), at("/console")),
+    ("POST", "/v1/admin/session"): Row(
+        # a user's own right password: still no console session, whoever else calls
+        dict.fromkeys(CALLERS, refused(403, "forbidden")),
+        lambda s, c: Call(
+            "/v1/admin/session",
+            {"email": s.other.email, "password": PASSWORD},
+            {"X-Requested-By": "console"},
+        ),
+    ),
+    ("GET", "/v1/admin/session"): Row(admin_only(200), at("/v1/admin/session")),
+    ("DELETE", "/v1/admin/session"): Row(
+        public(204), lambda s, c: Call("/v1/admin/session", None, {"X-Requested-By": "console"})
+    ),
+    ("GET", "/v1/admin/orders"): Row(admin_only(200), at("/v1/admin/orders")),
+    ("GET", "/v1/admin/orders/stream"): Row(
+        admin_only(200), at("/v1/admin/orders/stream?max_seconds=1")
+    ),
+    ("GET", "/v1/admin/orders/{order_id}/timeline"): Row(
+        # the admin passes; this gateway's audit trail is empty, so the order has no messages
+        admin_only(200) | {ADMIN: refused(404, "not_found")},
+        lambda s, c: Call(f"/v1/admin/orders/{s.order_id}/timeline"),
+    ),
+    ("GET", "/v1/admin/accounts"): Row(admin_only(200), at("/v1/admin/accounts")),
+    ("GET", "/v1/admin/system"): Row(admin_only(200), at("/v1/admin/system")),
 }
 
 

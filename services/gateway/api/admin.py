@@ -125,15 +125,7 @@ async def list_kill_switches(ctx: Ctx, _: CurrentAdmin) -> KillSwitches:
 
 
 def _view(switch: trail.KillSwitch) -> KillSwitchView:
-    return KillSwitchView(
-        scope=switch.scope,
-        target=switch.target,
-        engaged=switch.engaged,
-        mode=switch.mode,
-        reason=switch.reason,
-        changed_by=switch.changed_by,
-        changed_at=switch.changed_at,
-    )
+    return KillSwitchView.of(switch)
 
 
 @router.post("/restrictions")

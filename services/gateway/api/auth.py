@@ -9,7 +9,6 @@ from fastapi import APIRouter
 from services.gateway import auth
 from services.gateway.activity import (
     emit,
-    login_succeeded,
     record_failed_attempt,
     two_factor_enabled,
     user_registered,
@@ -25,22 +24,15 @@ from services.gateway.api.views import (
 )
 from services.gateway.errors import (
     EmailTaken,
-    InvalidCredentials,
     NotFound,
     TotpInvalid,
-    TotpRequired,
     TwoFactorAlreadyEnabled,
     TwoFactorNotEnrolled,
 )
-from services.gateway.ratelimit import (
-    account_address_subject,
-    ensure_allowed,
-    failure_subjects,
-    unknown_account,
-    user_account,
-)
+from services.gateway.ratelimit import ensure_allowed, failure_subjects, user_account
+from services.gateway.signin import check_credentials, record_sign_in
 from services.gateway.store import accounts
-from services.gateway.twofactor import CodeCheck, totp_context, use_code
+from services.gateway.twofactor import totp_context
 from shared.ids import new_id
 
 router = APIRouter(prefix="/v1/auth", tags=["auth"], route_class=StrictJsonRoute)
@@ -61,36 +53,8 @@ async def register(body: RegisterBody, ctx: Ctx) -> UserCreated:
 async def login(body: LoginBody, ctx: Ctx, address: ClientAddress) -> AccessToken:
     now = ctx.clock()
     async with ctx.pool.acquire() as conn:
-        user = await accounts.user_by_email(conn, body.email)
-        account = user_account(user.user_id) if user is not None else unknown_account(body.email)
-        await ensure_allowed(conn, account, address, now, ctx.attempt_limits)
-        subjects = failure_subjects(account, address)
-        password = body.password.get_secret_value()
-        stored_hash = user.password_hash if user is not None else None
-        if user is None or not await asyncio.to_thread(auth.verify_password, stored_hash, password):
-            ctx.metrics.auth_failures.labels("invalid_credentials").inc()
-            async with conn.transaction():
-                user_id = user.user_id if user is not None else None
-                await record_failed_attempt(
-                    conn, subjects, now, user_id=user_id, reason="invalid_credentials"
-                )
-            raise InvalidCredentials("wrong e-mail or password")
-        if user.totp_enabled:
-            if body.totp_code is None:
-                raise TotpRequired("two-factor authentication is on: send `totp_code`")
-            async with conn.transaction():
-                check = await use_code(conn, ctx, user, body.totp_code, now)
-            if check is CodeCheck.WRONG:
-                ctx.metrics.auth_failures.labels("totp_invalid").inc()
-                async with conn.transaction():
-                    await record_failed_attempt(
-                        conn, subjects, now, user_id=user.user_id, reason="totp_invalid"
-                    )
-            if check is not CodeCheck.ACCEPTED:
-                raise TotpRequired("the two-factor code is wrong or was used already")
-        async with conn.transaction():
-            await accounts.clear_failures(conn, account_address_subject(account, address))
-            await emit(conn, user.user_id, login_succeeded(user.user_id, now))
+        user = await check_credentials(conn, ctx, body, address, now)
+        await record_sign_in(conn, user, address, now)
     token = ctx.tokens.issue(auth.Principal(user.user_id, user.role), now)
     return AccessToken(access_token=token, expires_in=ctx.tokens.ttl_seconds)
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends, Path, Request
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyCookie, HTTPAuthorizationCredentials, HTTPBearer
 
+from services.gateway import console_session
 from services.gateway.auth import Principal
 from services.gateway.context import GatewayContext
 from services.gateway.errors import Forbidden, TokenInvalid, Unauthorized
@@ -19,6 +20,11 @@ from services.gateway.errors import Forbidden, TokenInvalid, Unauthorized
 NO_NUL = r"^[^\x00]+$"
 """Identifiers from the path or query: PostgreSQL cannot hold a NUL, so one is a 422, not a 500."""
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <access_token>`")
+_console = APIKeyCookie(
+    name=console_session.COOKIE,
+    auto_error=False,
+    description="the operator console's session (`POST /v1/admin/session`); admin routes only",
+)
 
 
 async def gateway_context(request: Request) -> GatewayContext:
@@ -40,7 +46,19 @@ async def current_principal(
     return ctx.tokens.verify(credentials.credentials, ctx.clock())
 
 
-async def admin_principal(principal: Annotated[Principal, Depends(current_principal)]) -> Principal:
+async def admin_principal(
+    request: Request,
+    ctx: Ctx,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    session: Annotated[str | None, Depends(_console)],
+) -> Principal:
+    """The admin named by the bearer token or, without one, by the console's session cookie
+    (then only for a request from the console's own origin: `console_session`)."""
+    if credentials is not None or session is None:
+        principal = await current_principal(ctx, credentials)
+    else:
+        console_session.refuse_cross_site(request)
+        principal = ctx.tokens.verify(session, ctx.clock(), audience=console_session.AUDIENCE)
     if not principal.is_admin:
         raise Forbidden("this endpoint is for administrators")
     return principal

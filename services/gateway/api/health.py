@@ -25,18 +25,21 @@ async def healthz() -> Health:
 
 @router.get("/readyz", responses={503: {"model": Health}})
 async def readyz(ctx: Ctx) -> Response:
-    checks = {"database": await _database_ok(ctx), "broker": await _broker_ok(ctx)}
-    ready = all(checks.values())
-    body = Health(
-        status="ready" if ready else "not ready",
-        checks={name: "ok" if ok else "unreachable" for name, ok in checks.items()},
-    )
+    checks = await readiness(ctx)
+    ready = all(value == "ok" for value in checks.values())
+    body = Health(status="ready" if ready else "not ready", checks=checks)
     return JSONResponse(body.model_dump(), status_code=200 if ready else 503)
 
 
 @router.get("/metrics", response_class=Response)
 async def metrics(ctx: Ctx) -> Response:
     return Response(ctx.metrics.render(), media_type=CONTENT_TYPE)
+
+
+async def readiness(ctx: Ctx) -> dict[str, str]:
+    """The database and the broker: `ok` or `unreachable` each."""
+    checks = {"database": await _database_ok(ctx), "broker": await _broker_ok(ctx)}
+    return {name: "ok" if ok else "unreachable" for name, ok in checks.items()}
 
 
 async def _database_ok(ctx: Ctx) -> bool:

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from services.gateway.domain import DepositStatus, OrderStatus, WithdrawalStatus, wire_decimal
 from services.gateway.store.orders import OrderRow
+from services.gateway.store.trail import KillSwitch
 from services.gateway.store.wallet import DepositRow, WithdrawalRow
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.contracts.restrictions import RestrictionScope
@@ -103,6 +104,46 @@ class OrderView(BaseModel):
             created_at=row.created_at,
             updated_at=row.updated_at,
         )
+
+
+class AdminOrderView(OrderView):
+    """An order as the operator sees it: with the account it belongs to."""
+
+    account_id: str
+
+    @classmethod
+    def of(cls, row: OrderRow) -> AdminOrderView:
+        return cls(**OrderView.of(row).model_dump(), account_id=row.user_id)
+
+
+class AdminOrders(BaseModel):
+    items: list[AdminOrderView]
+
+
+class TimelineEntry(BaseModel):
+    """One message of an order, as `cryptoorch trace` prints it."""
+
+    seq: int
+    depth: int
+    occurred_at: str | None
+    topic: str
+    producer: str
+    type: str
+    event_id: str
+    causation_id: str | None
+    decision: str | None
+    reason: str | None
+    detail: str | None
+
+
+class Timeline(BaseModel):
+    order_id: str
+    items: list[TimelineEntry]
+
+
+class ConsoleSession(BaseModel):
+    user_id: str
+    expires_at: datetime | None
 
 
 class OrderPage(BaseModel):
@@ -212,6 +253,18 @@ class KillSwitchView(BaseModel):
     changed_by: str
     changed_at: datetime
 
+    @classmethod
+    def of(cls, switch: KillSwitch) -> KillSwitchView:
+        return cls(
+            scope=switch.scope,
+            target=switch.target,
+            engaged=switch.engaged,
+            mode=switch.mode,
+            reason=switch.reason,
+            changed_by=switch.changed_by,
+            changed_at=switch.changed_at,
+        )
+
 
 class KillSwitches(BaseModel):
     items: list[KillSwitchView]
@@ -229,6 +282,41 @@ class RestrictionView(BaseModel):
 class Restrictions(BaseModel):
     items: list[RestrictionView]
     """The restrictions in force (a lifted one is not listed)."""
+
+
+class AccountView(BaseModel):
+    account_id: str
+    email: str
+    role: str
+    balances: list[BalanceView]
+    kill_switch: KillSwitchView | None
+    """The account's own switch (engaged or released), if one was ever set."""
+
+
+class Accounts(BaseModel):
+    items: list[AccountView]
+
+
+class AuditHead(BaseModel):
+    """The audit trail as the gateway can read it (read-only, like the export)."""
+
+    readable: bool
+    head_seq: int | None = None
+    head_at: datetime | None = None
+    checkpoint_seq: int | None = None
+    checkpoint_hash: str | None = None
+    checkpoint_at: datetime | None = None
+    error: str | None = None
+
+
+class SystemView(BaseModel):
+    checks: dict[str, str]
+    """The gateway's own readiness: its database and the broker, `ok` or `unreachable`."""
+    kafka_bootstrap_servers: str
+    database: str
+    """The database server the services use (host, port; never credentials)."""
+    audit: AuditHead
+    kill_switches_engaged: int
 
 
 class Health(BaseModel):

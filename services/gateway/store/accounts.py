@@ -157,3 +157,17 @@ async def mark_key_validated(conn: Connection, user_id: str, key_id: str, valid:
         user_id,
         valid,
     )
+
+
+@dataclass(frozen=True)
+class AccountRow:
+    user_id: str
+    email: str
+    role: Role
+
+
+async def newest_accounts(conn: Connection, limit: int) -> list[AccountRow]:
+    rows = await conn.fetch(
+        "SELECT user_id, email, role FROM users ORDER BY created_at DESC, user_id LIMIT $1", limit
+    )
+    return [AccountRow(row["user_id"], row["email"], Role(row["role"])) for row in rows]

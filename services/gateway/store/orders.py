@@ -156,3 +156,58 @@ async def save_fill_summary(
         summary.fee_asset,
         now,
     )
+
+
+@dataclass(frozen=True)
+class OrderFilter:
+    """The operator's filter over every account's orders; None matches anything."""
+
+    account: str | None = None
+    symbol: str | None = None
+    status: str | None = None
+    reject_reason: str | None = None
+
+
+_FILTERED = (
+    "($1::text IS NULL OR user_id = $1) AND ($2::text IS NULL OR symbol = $2) "
+    "AND ($3::text IS NULL OR status = $3) AND ($4::text IS NULL OR reject_reason = $4)"
+)
+
+
+def _filter_args(matching: OrderFilter) -> tuple[str | None, ...]:
+    return (matching.account, matching.symbol, matching.status, matching.reject_reason)
+
+
+async def newest_orders(conn: Connection, matching: OrderFilter, limit: int) -> list[OrderRow]:
+    """Every account's orders that match, newest first, at most `limit`."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM orders WHERE {_FILTERED} ORDER BY seq DESC LIMIT $5",
+        *_filter_args(matching),
+        limit,
+    )
+    return [order for order in map(_order, rows) if order is not None]
+
+
+async def orders_after(
+    conn: Connection, matching: OrderFilter, after_seq: int, limit: int
+) -> list[OrderRow]:
+    """Orders accepted after `after_seq` that match, oldest first, at most `limit` (the
+    unique index on `seq` answers it without reading older orders)."""
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM orders WHERE seq > $5 AND {_FILTERED} ORDER BY seq LIMIT $6",
+        *_filter_args(matching),
+        after_seq,
+        limit,
+    )
+    return [order for order in map(_order, rows) if order is not None]
+
+
+async def orders_by_id(conn: Connection, order_ids: list[str]) -> list[OrderRow]:
+    rows = await conn.fetch(
+        f"SELECT {_COLUMNS} FROM orders WHERE order_id = ANY($1::text[])", order_ids
+    )
+    return [order for order in map(_order, rows) if order is not None]
+
+
+async def last_seq(conn: Connection) -> int:
+    return int(await conn.fetchval("SELECT coalesce(max(seq), 0) FROM orders"))

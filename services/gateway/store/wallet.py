@@ -210,3 +210,19 @@ async def balances_of(conn: Connection, user_id: str) -> list[BalanceRow]:
         "SELECT asset, available, held FROM balances WHERE user_id = $1 ORDER BY asset", user_id
     )
     return [BalanceRow(**dict(row)) for row in rows]
+
+
+async def balances_of_accounts(
+    conn: Connection, user_ids: list[str]
+) -> dict[str, list[BalanceRow]]:
+    rows = await conn.fetch(
+        "SELECT user_id, asset, available, held FROM balances WHERE user_id = ANY($1::text[]) "
+        "ORDER BY user_id, asset",
+        user_ids,
+    )
+    found: dict[str, list[BalanceRow]] = {}
+    for row in rows:
+        found.setdefault(row["user_id"], []).append(
+            BalanceRow(row["asset"], row["available"], row["held"])
+        )
+    return found

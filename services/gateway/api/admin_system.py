@@ -1,0 +1,118 @@
+"""Administrators: every account at a glance (balances, its kill switch) and the system as the
+gateway sees it (its database and broker, their addresses, the audit trail's head and last
+checkpoint), for the operator console."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+from urllib.parse import urlsplit
+
+import asyncpg
+from fastapi import APIRouter, Query
+
+from services.gateway.api.deps import Ctx, CurrentAdmin
+from services.gateway.api.health import readiness
+from services.gateway.api.strict_json import StrictJsonRoute
+from services.gateway.api.views import (
+    Accounts,
+    AccountView,
+    AuditHead,
+    BalanceView,
+    KillSwitchView,
+    SystemView,
+)
+from services.gateway.domain import wire_decimal
+from services.gateway.store import accounts, trail, wallet
+from shared.contracts.accounts import KillSwitchScope
+from shared.db import connect
+
+router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=StrictJsonRoute)
+AUDIT_SECONDS = 5
+
+
+@router.get("/accounts")
+async def list_accounts(
+    ctx: Ctx, _: CurrentAdmin, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> Accounts:
+    """The newest accounts with their balances (available, held per asset, as the ledger last
+    reported them) and their own kill switch, if one was ever set."""
+    async with ctx.pool.acquire() as conn:
+        users = await accounts.newest_accounts(conn, limit)
+        balances = await wallet.balances_of_accounts(conn, [u.user_id for u in users])
+        switches = {
+            s.target: s
+            for s in await trail.kill_switches(conn)
+            if s.scope is KillSwitchScope.ACCOUNT
+        }
+    items = []
+    for user in users:
+        rows = balances.get(user.user_id, [])
+        switch = switches.get(user.user_id)
+        items.append(
+            AccountView(
+                account_id=user.user_id,
+                email=user.email,
+                role=user.role.value,
+                balances=[
+                    BalanceView(
+                        asset=row.asset,
+                        available=wire_decimal(row.available),
+                        held=wire_decimal(row.held),
+                        total=wire_decimal(row.available + row.held),
+                    )
+                    for row in rows
+                ],
+                kill_switch=KillSwitchView.of(switch) if switch is not None else None,
+            )
+        )
+    return Accounts(items=items)
+
+
+@router.get("/system")
+async def system_state(ctx: Ctx, _: CurrentAdmin) -> SystemView:
+    checks = await readiness(ctx)
+    async with ctx.pool.acquire() as conn:
+        engaged = sum(1 for s in await trail.kill_switches(conn) if s.engaged)
+    return SystemView(
+        checks=checks,
+        kafka_bootstrap_servers=ctx.settings.kafka_bootstrap_servers,
+        database=server_address(ctx.settings.database_url),
+        audit=await audit_head(ctx.settings.audit_export_url()),
+        kill_switches_engaged=engaged,
+    )
+
+
+def server_address(url: str) -> str:
+    """`host:port` of a database URL (a Unix socket's folder for a socket): never the user or
+    password, never the query string."""
+    parts = urlsplit(url)
+    if parts.hostname:
+        return f"{parts.hostname}:{parts.port or 5432}"
+    return "local socket"
+
+
+async def audit_head(url: str) -> AuditHead:
+    """The trail's last row and last checkpoint; `readable: false` with the error otherwise."""
+    try:
+        async with asyncio.timeout(AUDIT_SECONDS):
+            conn = await connect(url)
+            try:
+                head = await conn.fetchrow(
+                    "SELECT seq, occurred_at FROM audit_trail ORDER BY seq DESC LIMIT 1"
+                )
+                checkpoint = await conn.fetchrow(
+                    "SELECT seq, hash, taken_at FROM audit_checkpoints ORDER BY seq DESC LIMIT 1"
+                )
+            finally:
+                await conn.close()
+    except (OSError, TimeoutError, asyncpg.PostgresError) as exc:
+        return AuditHead(readable=False, error=type(exc).__name__)
+    return AuditHead(
+        readable=True,
+        head_seq=head["seq"] if head else None,
+        head_at=head["occurred_at"] if head else None,
+        checkpoint_seq=checkpoint["seq"] if checkpoint else None,
+        checkpoint_hash=checkpoint["hash"] if checkpoint else None,
+        checkpoint_at=checkpoint["taken_at"] if checkpoint else None,
+    )

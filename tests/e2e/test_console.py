@@ -1,0 +1,260 @@
+"""The operator console against the five services as real processes (issue 17).
+
+Over HTTP: an order placed through the API reaches the console's live stream within 2 s, and
+its timeline runs from `PlaceOrder` to the ledger settling it. In a real browser (Debian's
+chromium, driven by Playwright; skipped with the reason when it is not installed): sign-in is
+refused to a user who is not an admin and to a wrong password; the admin sees a new order in
+Orders within 2 s without a reload, opens its timeline; a global switch waits for a
+confirmation; an account switch engaged from the page rejects the account's next order
+`KILL_SWITCH`, and released from the page lets the next one fill; the page never asks
+anything of another origin; a screenshot of each view is written to the test's folder.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+
+from shared.settings import database_url_for
+from tests.support.client import ApiUser, balances_of, create_admin
+from tests.support.console import console_session, next_event_where, server_events
+from tests.support.system import System
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.e2e
+PASSWORD = "correct horse battery staple"
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+VIEWS = ["Orders", "Accounts", "Kill switches", "Restrictions", "Dead letters", "System", "Audit"]
+
+
+@dataclass
+class Desk:
+    system: System
+    admin_email: str
+    admin: ApiUser
+    trader: ApiUser
+
+    async def buy(self) -> str:
+        placed = await self.trader.place_order(
+            symbol="BTC/USDT", side="buy", type="market", amount="0.001"
+        )
+        assert placed.status_code == 202, placed.text
+        order_id: str = placed.json()["order_id"]
+        return order_id
+
+    async def outcome(self, order_id: str) -> dict[str, Any]:
+        return await eventually(
+            lambda: self.trader.order(order_id),
+            until=lambda o: o["status"] in {"filled", "rejected", "cancelled", "failed"},
+            timeout=30,
+            what=f"order {order_id} ending",
+        )
+
+    async def safety_halts(self, engaged: bool) -> None:
+        """Wait until safety applied the trader's account switch (it learns it from Kafka)."""
+        env = self.system.env
+        url = database_url_for(env["DATABASE_URL"], f"{env['CRYPTOORCH_DB_PREFIX']}_safety")
+
+        async def state() -> bool:
+            conn = await asyncpg.connect(url)
+            try:
+                found = await conn.fetchval(
+                    "SELECT engaged FROM kill_switches WHERE scope = 'account' AND target = $1",
+                    self.trader.user_id,
+                )
+            finally:
+                await conn.close()
+            return bool(found) == engaged
+
+        await eventually(state, timeout=30, what=f"safety seeing engaged={engaged}")
+
+
+@pytest.fixture
+async def desk(system: System) -> AsyncIterator[Desk]:
+    email = f"ops-{uuid.uuid4().hex[:8]}@example.com"
+    create_admin(system.env, email, PASSWORD)
+    admin = await ApiUser(system.gateway_url, email, PASSWORD).login()
+    trader = await ApiUser(
+        system.gateway_url, f"trader-{uuid.uuid4().hex[:8]}@example.com", PASSWORD
+    ).register()
+    try:
+        assert (await admin.deposit(trader.user_id, "USDT", "10000")).status_code == 202
+        await eventually(
+            trader.balances,
+            until=lambda b: balances_of(b, "USDT")[0] == Decimal("10000"),
+            what="the trader's deposit credited",
+        )
+        yield Desk(system, email, admin, trader)
+    finally:
+        await admin.close()
+        await trader.close()
+
+
+async def test_an_order_reaches_the_console_within_two_seconds_with_its_whole_timeline(
+    desk: Desk,
+) -> None:
+    console = await console_session(desk.system.gateway_url, desk.admin_email, PASSWORD)
+    try:
+        async with console.stream("GET", "/v1/admin/orders/stream?max_seconds=60") as stream:
+            events = server_events(stream)
+            await next_event_where(events, lambda e: e.name == "ready", timeout=5, what="ready")
+            order_id = await desk.buy()
+            shown = await next_event_where(
+                events,
+                lambda e: e.name == "order" and e.json()["order_id"] == order_id,
+                timeout=2,
+                what=f"order {order_id} on the console's stream",
+            )
+            assert shown.json()["account_id"] == desk.trader.user_id
+            await next_event_where(
+                events,
+                lambda e: (
+                    e.name == "order"
+                    and e.json()["order_id"] == order_id
+                    and e.json()["status"] == "filled"
+                ),
+                timeout=60,
+                what="the fill on the stream",
+            )
+
+        async def timeline() -> list[dict[str, Any]]:
+            response = await console.get(f"/v1/admin/orders/{order_id}/timeline")
+            items: list[dict[str, Any]] = response.json().get("items", [])
+            return items
+
+        entries = await eventually(
+            timeline,
+            until=lambda items: any(i["type"] == "HoldSettled" for i in items),
+            timeout=30,
+            what="the ledger's settlement in the timeline",
+        )
+    finally:
+        await console.aclose()
+    kinds = [entry["type"] for entry in entries]
+    assert kinds[0] == "PlaceOrder" and entries[0]["producer"] == "gateway"
+    for expected in ("OrderApproved", "FundsHeld", "OrderFilled", "HoldSettled"):
+        assert expected in kinds, kinds
+    approved = entries[kinds.index("OrderApproved")]
+    assert (approved["producer"], approved["decision"]) == ("safety", "approved")
+    assert kinds.index("OrderFilled") < kinds.index("HoldSettled")
+
+
+@pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no /usr/bin/chromium: `make install` as root installs it"
+)
+async def test_the_operator_watches_an_order_arrive_in_the_browser(
+    desk: Desk, tmp_path: Path
+) -> None:
+    playwright_api = pytest.importorskip("playwright.async_api")
+    base = desk.system.gateway_url
+    requested: list[str] = []
+    async with playwright_api.async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            page = await browser.new_page(viewport={"width": 1400, "height": 900})
+            page.on("request", lambda request: requested.append(request.url))
+            expect = playwright_api.expect
+            await page.goto(f"{base}/console")
+
+            async def sign_in(email: str, password: str) -> None:
+                await page.get_by_label("Email").fill(email)
+                await page.get_by_label("Password").fill(password)
+                await page.get_by_role("button", name="Sign in").click()
+
+            await sign_in(desk.trader.email, PASSWORD)
+            await expect(page.get_by_role("alert")).to_have_text(
+                "This account is not an administrator."
+            )
+            await sign_in(desk.admin_email, "not the password")
+            await expect(page.get_by_role("alert")).to_have_text("Wrong email or password.")
+            await expect(page.get_by_label("TOTP code")).to_be_visible()
+            await sign_in(desk.admin_email, PASSWORD)
+
+            await expect(page.get_by_role("heading", name="Orders")).to_be_visible()
+            await expect(page.get_by_role("status")).to_have_text("live")
+            order_id = await desk.buy()
+            placed_at = time.monotonic()
+            row = page.get_by_role("button", name=order_id)
+            await expect(row).to_be_visible(timeout=2000)
+            assert time.monotonic() - placed_at < 2.5
+            line = page.locator(f'tr[data-order-id="{order_id}"]')
+            await expect(line).to_contain_text(desk.trader.user_id)
+            await expect(line).to_contain_text("filled", timeout=30_000)
+
+            timeline = page.locator("#timeline")
+
+            async def settled_in_timeline() -> bool:
+                await row.click()
+                try:
+                    await expect(timeline).to_contain_text("HoldSettled", timeout=2000)
+                except AssertionError:
+                    return False
+                return True
+
+            await eventually(settled_in_timeline, timeout=30, what="the timeline to the ledger")
+            await expect(timeline).to_contain_text("PlaceOrder")
+            await expect(timeline).to_contain_text("approved")
+            await page.screenshot(path=tmp_path / "console-orders.png", full_page=True)
+
+            navigation = page.get_by_role("navigation")
+            await navigation.get_by_role("link", name="Kill switches").click()
+            form = page.locator("#switch-form")
+            await form.get_by_label("Scope").select_option("global")
+            await form.get_by_label("Reason").fill("a drill that is cancelled")
+            await form.get_by_role("button", name="Engage").click()
+            await expect(form).to_contain_text("Every account's trading stops")
+            await form.get_by_role("button", name="Cancel").click()
+            switches = page.locator("#switches-table")
+            await expect(switches).to_contain_text("No switch has been set.")
+
+            await form.get_by_label("Scope").select_option("account")
+            await form.get_by_label("Target").fill(desk.trader.user_id)
+            await form.get_by_label("Reason").fill("on-call drill")
+            await form.get_by_role("button", name="Engage").click()
+            await expect(switches).to_contain_text("engaged")
+            await expect(switches).to_contain_text("on-call drill")
+            await desk.safety_halts(True)
+            halted = await desk.outcome(await desk.buy())
+            assert (halted["status"], halted["reject_reason"]) == ("rejected", "KILL_SWITCH")
+            await page.screenshot(path=tmp_path / "console-kill-switches.png", full_page=True)
+            await switches.get_by_role(
+                "button", name=f"Release account {desk.trader.user_id}"
+            ).click()
+            await form.get_by_label("Reason").fill("drill over")
+            await form.get_by_role("button", name="Release").click()
+            await expect(switches).to_contain_text("released")
+            await desk.safety_halts(False)
+            assert (await desk.outcome(await desk.buy()))["status"] == "filled"
+
+            for view in VIEWS[1:]:
+                await navigation.get_by_role("link", name=view).click()
+                await expect(page.get_by_role("heading", name=view, exact=True)).to_be_visible()
+                shot = tmp_path / f"console-{view.lower().replace(' ', '-')}.png"
+                if not shot.exists():
+                    await page.screenshot(path=shot, full_page=True)
+            await expect(page.locator("#accounts-table")).to_be_hidden()
+        finally:
+            await browser.close()
+    outside = [url for url in requested if not url.startswith(base + "/")]
+    assert outside == [], "the page asked another origin"
+    print(f"screenshots: {tmp_path}")
