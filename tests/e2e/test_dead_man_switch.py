@@ -167,6 +167,13 @@ async def test_an_unrenewed_switch_cancels_on_time_a_renewed_or_disarmed_one_doe
     # the renewal armed a new deadline: not renewed again, it fires in turn
     await renewed.cancelled()
     assert (await disarmed.order())["status"] == OPEN
+    # the disarmed bot cancels its own order: the run ends with every order terminal
+    response = await disarmed.user.http.post(
+        f"/v1/orders/{disarmed.order_id}/cancel",
+        headers={"Idempotency-Key": f"cancel-{disarmed.order_id}"},
+    )
+    assert response.status_code == 202, response.text
+    await disarmed.cancelled()
 
 
 async def test_an_armed_switch_fires_after_execution_is_killed_and_restarted(
