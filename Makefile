@@ -6,7 +6,7 @@ UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test test-unit lint bench schemas topics lock chaos clean
+.PHONY: help install browser run test test-unit lint bench schemas controls topics lock chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -53,6 +53,9 @@ lint: $(STAMP) ## ruff, mypy --strict, import-linter (services never import each
 
 schemas: $(STAMP) ## write docs/schemas/*.json and docs/asyncapi.yaml from shared/contracts
 	$(BIN)/python -m shared.contracts.publish docs
+
+controls: $(STAMP) ## write docs/controls.md, the controls register, from shared/controls.py and the settings
+	$(BIN)/python -m cryptoorch.controls_cmd docs/controls.md
 
 topics: $(STAMP) ## write deploy/topics.yaml, create-topics.sh and the k8s ConfigMap from shared/contracts
 	$(BIN)/python -m deploy.topics

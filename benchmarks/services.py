@@ -45,6 +45,7 @@ SAFETY_UNLIMITED: dict[str, Any] = {
     "hourly_trade_limit": 10**9,
     "orders_per_second": 10**6,
     "duplicate_window_seconds": Decimal(0),
+    "execution_throttle_fills": 10**9,
     "daily_volume_limit_usd": Decimal(10**15),
     "position_limit_usd": Decimal(10**15),
     "suspicious_rejections_per_hour": 10**9,

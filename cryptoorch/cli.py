@@ -208,6 +208,9 @@ def _mount_optional() -> None:
     from cryptoorch.check_cmd import check_command
 
     app.command("check")(check_command)
+    from cryptoorch.controls_cmd import controls_command
+
+    app.command("controls")(controls_command)
     from cryptoorch import killswitch_cmd, ledger_cmd
 
     app.add_typer(ledger_cmd.app, name="ledger")

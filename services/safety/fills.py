@@ -9,6 +9,7 @@ from services.safety.domain.valuation import VALUATION_QUOTE
 from services.safety.errors import UnvaluedFill
 from services.safety.store import SafetyStore
 from services.safety.store_events import EventStore
+from services.safety.store_surveillance import SurveillanceStore
 from shared.contracts.envelope import Envelope
 from shared.contracts.execution import FillStatus, OrderFilled
 from shared.contracts.orders import Side
@@ -18,16 +19,19 @@ from shared.money import multiply
 
 async def book_fill_event(
     conn: Connection, message: Envelope, fill: OrderFilled, limits: Limits, now: datetime
-) -> None:
-    """Apply a fill once (by trade id). The caller holds the account's lock.
+) -> bool:
+    """Apply a fill once (by trade id); False if it was already booked. The caller holds the
+    account's lock. The booking keeps the fill's account, side, price and time (its
+    `occurred_at`) for the post-trade controls.
 
     The quote is valued at the rate safety approved the order with; a fill it cannot
     value (an unknown order on a quote, or a fee asset, that never had a price) is
     refused, so it is parked in the dead-letter topic instead of booked at a guess.
     """
     store, events, account_id = SafetyStore(conn), EventStore(conn), message.account_id
-    if not await events.first_booking_of_fill(fill.order_id, fill.trade_id):
-        return
+    booked = SurveillanceStore(conn).first_booking_of_fill(account_id, fill, message.occurred_at)
+    if not await booked:
+        return False
     base, quote = fill.symbol.split("/")
     assets = {quote, fill.fee_asset}
     prices = await store.price_book(f"{asset}/{VALUATION_QUOTE}" for asset in assets)
@@ -63,3 +67,4 @@ async def book_fill_event(
         fill.order_id, fill.amount, final=fill.status is FillStatus.FILLED
     )
     await events.reset_failures(account_id)
+    return True

@@ -25,6 +25,7 @@ from services.safety.domain.suspicious import Outcome
 from services.safety.domain.valuation import VALUATION_QUOTE
 from services.safety.errors import InvalidKillSwitch
 from services.safety.fills import book_fill_event
+from services.safety.post_trade import after_fill, after_order
 from services.safety.reconciliation import halt_account
 from services.safety.store import SafetyStore
 from services.safety.store_controls import ControlsStore
@@ -86,7 +87,8 @@ class SafetyHandlers:
                 await ControlsStore(conn).save_restriction(change, message.occurred_at)
             case OrderFilled() as fill:
                 await SafetyStore(conn).lock_account(message.account_id)
-                await book_fill_event(conn, message, fill, self._limits, self._clock())
+                if await book_fill_event(conn, message, fill, self._limits, self._clock()):
+                    await after_fill(conn, message, fill, self._limits)
             case OrderFailed() as failure:
                 await _book_failure(conn, message, failure)
             case OrderCancelled() as cancelled:
@@ -135,6 +137,7 @@ class SafetyHandlers:
         decision = decide_order(check)
         await store.record_order(account_id, order, decision, now, requested_at, accepted_at)
         await _emit(conn, message, decision.outcome, order.order_id, now)
+        await after_order(conn, message, order.order_id, requested_at, check.limits)
 
     async def _request_withdrawal(
         self, conn: Connection, message: Envelope, command: RequestWithdrawal

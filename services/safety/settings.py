@@ -38,6 +38,18 @@ class SafetySettings(CommonSettings):
     duplicate_window_seconds: Decimal = Field(default=Decimal(1), ge=0, le=3600, decimal_places=3)
     """An order identical to one the account had approved less than this many seconds before
     (or after) it, by the gateway's acceptance times, is DUPLICATE_ORDER; 0 turns it off."""
+    execution_throttle_fills: int = Field(default=200, ge=1)
+    """More fills than this for one account within the window halts that account (its kill
+    switch, `changed_by: safety:execution_throttle`) until an operator releases it."""
+    execution_throttle_window_seconds: int = Field(default=60, ge=1, le=3600)
+    wash_trade_window_seconds: int = Field(default=60, ge=1, le=3600)
+    """A buy and a sell of one account in one symbol at crossing prices less than this many
+    seconds apart raise `SuspiciousActivityFlagged` (`wash_trade`)."""
+    order_to_trade_ratio: PositiveMoney = Decimal(50)
+    """Orders per fill above which `SuspiciousActivityFlagged` (`order_to_trade_ratio`) is
+    raised, once the account sent `order_to_trade_min_orders` orders within the window."""
+    order_to_trade_min_orders: int = Field(default=100, ge=1)
+    order_to_trade_window_seconds: int = Field(default=3600, ge=1, le=86400)
     request_max_skew_seconds: int = Field(default=3600, ge=0)
     """The rolling windows count a command at its `occurred_at`, clamped to at most this many
     seconds before safety decides it (and never after): see `domain.state.request_time`."""
@@ -64,4 +76,10 @@ class SafetySettings(CommonSettings):
             suspicious_withdrawals_per_hour=self.suspicious_withdrawals_per_hour,
             request_max_skew=timedelta(seconds=self.request_max_skew_seconds),
             duplicate_window_seconds=self.duplicate_window_seconds,
+            execution_throttle_fills=self.execution_throttle_fills,
+            execution_throttle_window_seconds=self.execution_throttle_window_seconds,
+            wash_trade_window_seconds=self.wash_trade_window_seconds,
+            order_to_trade_ratio=self.order_to_trade_ratio,
+            order_to_trade_min_orders=self.order_to_trade_min_orders,
+            order_to_trade_window_seconds=self.order_to_trade_window_seconds,
         )

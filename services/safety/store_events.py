@@ -124,17 +124,6 @@ class EventStore:
             checked_at,
         )
 
-    async def first_booking_of_fill(self, order_id: str, trade_id: str) -> bool:
-        """Mark the trade booked; False if it already was."""
-        return bool(
-            await self._conn.fetchval(
-                "INSERT INTO booked_fills (order_id, trade_id) VALUES ($1, $2) "
-                "ON CONFLICT DO NOTHING RETURNING 1",
-                order_id,
-                trade_id,
-            )
-        )
-
     async def first_booking_of_failure(self, order_id: str) -> bool:
         return bool(
             await self._conn.fetchval(

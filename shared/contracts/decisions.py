@@ -62,9 +62,11 @@ class HeldRequestKind(StrEnum):
 
 @register
 class SuspiciousActivityFlagged(Payload):
-    """A suspicious-activity rule held a request: emitted with (and only with) the request's
-    rejection for `SUSPICIOUS_ACTIVITY`, in the same transaction, for a person to review.
-    Keyed by the account; the correlation id is the held request's id."""
+    """A suspicious-activity rule matched, for a person to review. Either it held a request
+    (`held`: emitted with the request's rejection for `SUSPICIOUS_ACTIVITY`, in the same
+    transaction) or a surveillance rule saw a pattern in orders that went on (`held` false:
+    `wash_trade`, `order_to_trade_ratio`; raised once per episode). Keyed by the account; the
+    correlation id is the request's id (the order that completed the pattern)."""
 
     TYPE = "SuspiciousActivityFlagged"
     TOPIC = Topic.SAFETY_DECISIONS
@@ -72,7 +74,10 @@ class SuspiciousActivityFlagged(Payload):
     request_id: str
     """The held order's `order_id` or withdrawal's `withdrawal_id`."""
     rule: str
-    """The suspicious-activity rule that fired (e.g. `rejection_burst`, `withdrawal_burst`)."""
+    """The rule that fired: `rejection_burst`, `withdrawal_burst` (held), `wash_trade`,
+    `order_to_trade_ratio` (flagged only)."""
     detail: str
     values: dict[str, str] = Field(default_factory=dict)
     """The values the rule compared (decimals as strings)."""
+    held: bool = True
+    """False: a flag only, the request was not held (a message without the field was held)."""

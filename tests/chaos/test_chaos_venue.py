@@ -70,6 +70,7 @@ SETTINGS = {
     "CRYPTOORCH_SUSPICIOUS_WITHDRAWALS_PER_HOUR": "1000000",
     "CRYPTOORCH_SUSPICIOUS_REJECTIONS_PER_HOUR": "1000000",
     "CRYPTOORCH_DUPLICATE_WINDOW_SECONDS": "0",
+    "CRYPTOORCH_EXECUTION_THROTTLE_FILLS": "1000000",
 }
 """Quick lookups and backoffs and audit checkpoints (the run is short); limits that are not
 under test lifted."""

@@ -5,9 +5,13 @@ RESTRICTED until the operator lifts it."""
 
 from __future__ import annotations
 
+import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -23,6 +27,9 @@ TERMINAL = {"filled", "rejected", "cancelled", "failed"}
 PASSWORD = "correct horse battery staple"
 WIDE_WINDOW = {"CRYPTOORCH_DUPLICATE_WINDOW_SECONDS": "60"}
 """Wide enough that two requests sent back to back fall inside it on the slowest machine."""
+POST_TRADE = {"CRYPTOORCH_PAPER_VOLATILITY": "0", "CRYPTOORCH_EXECUTION_THROTTLE_FILLS": "2"}
+"""A still paper market (a buy and a sell fill at one price: crossing) and a throttle of 2."""
+REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 @dataclass
@@ -31,9 +38,9 @@ class Desk:
     admin: ApiUser
     trader: ApiUser
 
-    async def buy(self, symbol: str, amount: str) -> dict[str, Any]:
+    async def buy(self, symbol: str, amount: str, side: str = "buy") -> dict[str, Any]:
         placed = await self.trader.place_order(
-            symbol=symbol, side="buy", type="market", amount=amount
+            symbol=symbol, side=side, type="market", amount=amount
         )
         assert placed.status_code == 202, placed.text
         order_id = placed.json()["order_id"]
@@ -124,3 +131,53 @@ async def test_a_retried_order_is_a_duplicate_and_restrictions_hold_until_lifted
     ]
     await desk.restrict("account", account, restricted=False)
     assert (await desk.buy("SOL/USDT", "0.2"))["status"] == "filled"
+
+
+async def trace(system: System, order_id: str) -> list[dict[str, Any]]:
+    process = await asyncio.create_subprocess_exec(
+        *(sys.executable, "-m", "cryptoorch.cli", "trace", order_id, "--json"),
+        cwd=REPO_ROOT,
+        env=system.env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(process.communicate(), timeout=120)
+    if process.returncode != 0:
+        return []  # not audited yet
+    found: list[dict[str, Any]] = json.loads(out)
+    return found
+
+
+@pytest.mark.parametrize("system", [POST_TRADE], indirect=True)
+async def test_a_wash_trade_is_flagged_in_the_trace_and_the_third_fill_halts_the_account(
+    desk: Desk,
+) -> None:
+    bought = await desk.buy("BTC/USDT", "0.001")
+    sold = await desk.buy("BTC/USDT", "0.001", side="sell")
+    assert (bought["status"], sold["status"]) == ("filled", "filled")
+
+    traced = await eventually(
+        lambda: trace(desk.system, sold["order_id"]),
+        until=lambda ms: any(m["type"] == "SuspiciousActivityFlagged" for m in ms),
+        timeout=60,
+        what="the wash-trade flag in the sell's trace",
+    )
+    [flag] = [m for m in traced if m["type"] == "SuspiciousActivityFlagged"]
+    assert flag["producer"] == "safety"
+
+    assert (await desk.buy("BTC/USDT", "0.001"))["status"] == "filled"  # the third fill
+    switches = await eventually(
+        lambda: desk.admin.http.get("/v1/admin/kill-switch"),
+        until=lambda r: any(i["engaged"] for i in r.json()["items"]),
+        timeout=60,
+        what="the account halted by the execution throttle",
+    )
+    [halt] = switches.json()["items"]
+    assert (halt["scope"], halt["target"], halt["mode"], halt["changed_by"]) == (
+        "account",
+        desk.trader.user_id,
+        "halt",
+        "safety:execution_throttle",
+    )
+    refused = await desk.buy("BTC/USDT", "0.001")
+    assert (refused["status"], refused["reject_reason"]) == ("rejected", "KILL_SWITCH")

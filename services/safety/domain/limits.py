@@ -39,6 +39,30 @@ class Limits:
     duplicate_window_seconds: Decimal = Decimal(1)
     """An order identical to an approved one accepted less than this apart is a duplicate
     (DUPLICATE_ORDER); 0 turns the rule off. At most an hour takes effect (what is loaded)."""
+    execution_throttle_fills: int = 200
+    """More fills than this for one account within `execution_throttle_window_seconds` halts
+    the account (RTS 6 Art. 15(3)); only an operator releases it."""
+    execution_throttle_window_seconds: int = 60
+    wash_trade_window_seconds: int = 60
+    """A buy and a sell of the account in one symbol at crossing prices less than this apart
+    is flagged `wash_trade` (surveillance: flagged, never rejected)."""
+    order_to_trade_ratio: Decimal = Decimal(50)
+    """Orders per fill above which an account is flagged `order_to_trade_ratio`..."""
+    order_to_trade_min_orders: int = 100
+    """...once it sent at least this many orders within `order_to_trade_window_seconds`."""
+    order_to_trade_window_seconds: int = 3600
+
+    @property
+    def execution_throttle_window(self) -> timedelta:
+        return timedelta(seconds=self.execution_throttle_window_seconds)
+
+    @property
+    def wash_trade_window(self) -> timedelta:
+        return timedelta(seconds=self.wash_trade_window_seconds)
+
+    @property
+    def order_to_trade_window(self) -> timedelta:
+        return timedelta(seconds=self.order_to_trade_window_seconds)
 
     @property
     def duplicate_window(self) -> timedelta:
@@ -72,5 +96,9 @@ OVERRIDABLE_LIMITS: dict[str, type] = {
     "daily_loss_limit_usd": Decimal,
     "withdrawal_daily_limit_usd": Decimal,
     "duplicate_window_seconds": Decimal,
+    "execution_throttle_fills": int,
+    "execution_throttle_window_seconds": int,
+    "order_to_trade_ratio": Decimal,
+    "order_to_trade_min_orders": int,
 }
 """Limits an operator may set per account (the `limit_overrides` table names these)."""

@@ -109,6 +109,7 @@ def filled(
     price: str = "50000",
     side: Side = Side.BUY,
     fee: str = "0",
+    at: datetime | None = None,
 ) -> Envelope:
     body = OrderFilled(
         order_id=order_id,
@@ -122,7 +123,7 @@ def filled(
         status=FillStatus.FILLED,
         cumulative_amount=Decimal(amount),
     )
-    return wrap(body, account, order_id, "execution", None)
+    return wrap(body, account, order_id, "execution", at)
 
 
 def failed(account: str, order_id: str) -> Envelope:

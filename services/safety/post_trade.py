@@ -1,0 +1,101 @@
+"""The post-trade controls, after a fill is booked or an order decided, in the same transaction.
+
+* A booked fill counts toward the execution throttle (`halts.halt_account`, changed by
+  `safety:execution_throttle`) and is compared with the account's fills of the other side for
+  a wash trade.
+* A decided order counts toward the order-to-trade ratio.
+
+Surveillance raises `SuspiciousActivityFlagged` (`held: false`) once per episode; the flag's
+event id is derived from the episode's first match, and the match is recorded in the inbox's
+transaction, so a redelivered message neither counts again nor flags again.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from services.safety.domain import Limits
+from services.safety.domain.surveillance import (
+    ORDER_TO_TRADE_RATIO,
+    WASH_TRADE,
+    BookedFill,
+    Finding,
+    execution_throttle,
+    order_to_trade,
+    wash_trade,
+)
+from services.safety.halts import halt_account
+from services.safety.store_surveillance import SurveillanceStore
+from shared.contracts.decisions import HeldRequestKind, SuspiciousActivityFlagged
+from shared.contracts.envelope import Envelope, new_message
+from shared.contracts.execution import OrderFilled
+from shared.contracts.orders import Side
+from shared.db import Connection
+from shared.ids import derived_id
+from shared.outbox import enqueue
+
+log = logging.getLogger(__name__)
+THROTTLED_BY = "safety:execution_throttle"
+
+
+async def after_fill(
+    conn: Connection, message: Envelope, fill: OrderFilled, limits: Limits
+) -> None:
+    """A fill just booked (first time): the throttle, then the wash-trade pattern."""
+    store, account_id, at = SurveillanceStore(conn), message.account_id, message.occurred_at
+    limits = limits.with_overrides(await store.limit_overrides(account_id))
+    switch = await store.account_switch(account_id)
+    if switch is None or not switch.halted:
+        released = switch.released_at if switch is not None else None
+        times = await store.fill_times(account_id, at - limits.execution_throttle_window)
+        tripped = execution_throttle(times, at, limits, counting_since=released)
+        if tripped is not None:
+            await halt_account(conn, message, reason=tripped.detail, changed_by=THROTTLED_BY)
+    this = BookedFill(fill.order_id, fill.trade_id, Side(fill.side), fill.price, at)
+    others = await store.fills_of(account_id, fill.symbol, at, limits.wash_trade_window)
+    found = wash_trade(this, others, limits)
+    if found is not None and await store.match(
+        account_id, WASH_TRADE, fill.symbol, at, limits.wash_trade_window
+    ):
+        await _flag(conn, message, found, fill.order_id, key=fill.trade_id, now=at)
+
+
+async def after_order(
+    conn: Connection, message: Envelope, order_id: str, requested_at: datetime, limits: Limits
+) -> None:
+    """An order just decided (first time): the account's orders per fill over the window."""
+    store, account_id = SurveillanceStore(conn), message.account_id
+    window = limits.order_to_trade_window
+    orders, fills = await store.activity(account_id, requested_at - window)
+    found = order_to_trade(orders, fills, limits)
+    if found is not None and await store.match(
+        account_id, ORDER_TO_TRADE_RATIO, "", requested_at, window
+    ):
+        await _flag(conn, message, found, order_id, key=order_id, now=requested_at)
+
+
+async def _flag(
+    conn: Connection, cause: Envelope, found: Finding, order_id: str, *, key: str, now: datetime
+) -> None:
+    flag = SuspiciousActivityFlagged(
+        request_kind=HeldRequestKind.ORDER,
+        request_id=order_id,
+        rule=found.rule,
+        detail=found.detail,
+        values=found.values,
+        held=False,
+    )
+    await enqueue(
+        conn,
+        new_message(
+            flag,
+            producer="safety",
+            account_id=cause.account_id,
+            correlation_id=order_id,
+            cause=cause,
+            now=now,
+            event_id=derived_id("safety.surveillance", found.rule, cause.account_id, key),
+        ),
+    )
+    log.warning("account %s flagged %s: %s", cause.account_id, found.rule, found.detail)
