@@ -2,13 +2,14 @@
 import { api, ApiError, SignedOut } from "./api.js";
 import { startOrders, stopOrders } from "./orders.js";
 import { showAccounts, showAudit, showSystem, startAudit } from "./panels.js";
+import { showRestrictions, startRestrictions } from "./restrictions.js";
 import { showSwitches, startSwitches } from "./switches.js";
 
 const VIEWS = {
   orders: null,
   accounts: showAccounts,
   "kill-switches": showSwitches,
-  restrictions: null,
+  restrictions: showRestrictions,
   "dead-letters": null,
   system: showSystem,
   audit: showAudit,
@@ -97,6 +98,7 @@ async function start() {
   $("sign-out").addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
   startSwitches(signedOut);
+  startRestrictions(signedOut);
   startAudit();
   try {
     signedIn(await api("/v1/admin/session"));
