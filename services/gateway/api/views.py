@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -317,6 +317,49 @@ class SystemView(BaseModel):
     """The database server the services use (host, port; never credentials)."""
     audit: AuditHead
     kill_switches_engaged: int
+
+
+class DeadLetterView(BaseModel):
+    """A parked message: where it sits, which consumer parked it and why, and the original
+    message and headers with every secret replaced by "[REDACTED]"."""
+
+    topic: str
+    partition: int
+    offset: int
+    id: str
+    parked_at: datetime
+    consumer: str
+    error: str
+    attempts: int
+    original_topic: str
+    original_event_id: str
+    original_key: str
+    original_message: Any
+    original_headers: dict[str, str]
+    redrives: int
+    """How many times the message was re-driven from the console already."""
+
+
+class DeadLetterTopic(BaseModel):
+    topic: str
+    items: list[DeadLetterView]
+
+
+class DeadLetters(BaseModel):
+    max_redrives: int
+    topics: list[DeadLetterTopic]
+
+
+class RedriveOutcome(BaseModel):
+    id: str
+    original_event_id: str
+    redrives: int | None = None
+    refused: str | None = None
+
+
+class Redriven(BaseModel):
+    redriven: list[RedriveOutcome]
+    refused: list[RedriveOutcome]
 
 
 class Health(BaseModel):
