@@ -252,6 +252,7 @@ async def test_no_token_is_ever_put_in_a_url(gateway: Gateway) -> None:
             "panels.js",
             "timeline.js",
             "restrictions.js",
+            "deadletters.js",
         )
     ]
     for text in scripts:

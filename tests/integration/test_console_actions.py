@@ -238,3 +238,57 @@ async def test_a_redrive_names_one_dead_letter_or_all_of_a_dead_letter_topic(
         "/v1/admin/dead-letters/redrive", json=body, headers=CONSOLE_HEADER
     )
     assert (refused.status_code, refused.json()["code"]) == (422, "validation_error")
+
+
+async def test_the_system_view_shows_each_service_its_lag_and_the_outbox_without_credentials(
+    gateway: Gateway, console: httpx.AsyncClient
+) -> None:
+    response = await console.get("/v1/admin/system")
+    assert response.status_code == 200, response.text
+    system = response.json()
+    assert system["broker_error"] is None
+    services = {s["name"]: s for s in system["services"]}
+    assert set(services) == {"gateway", "safety", "execution", "ledger", "audit"}
+    assert services["gateway"]["state"] == "up", "its read models consume in this process"
+    assert services["gateway"]["members"] >= 1
+    assert services["ledger"]["state"] == "down", "no ledger runs in this test"
+    for service in services.values():
+        assert service["consumer_group"] == f"{gateway.settings.db_prefix}.{service['name']}"
+        assert service["consumer_lag"] >= 0 and service["consumer_lag_seconds"] >= 0
+    assert system["outbox"]["backlog"] >= 0
+    password = gateway.settings.database_url.split("@")[0].rsplit(":", 1)[-1]
+    assert "@" not in system["database"] and password not in response.text
+
+
+async def test_the_accounts_view_engages_and_releases_an_accounts_kill_switch(
+    gateway: Gateway, console: httpx.AsyncClient
+) -> None:
+    trader = await gateway.register()
+
+    async def switch_of_trader() -> dict[str, Any] | None:
+        listed = await console.get("/v1/admin/accounts", params={"limit": 500})
+        [row] = [a for a in listed.json()["items"] if a["account_id"] == trader.user_id]
+        switch: dict[str, Any] | None = row["kill_switch"]
+        return switch
+
+    engage = {"scope": "account", "target": trader.user_id, "engaged": True, "reason": "drill"}
+    for refused in (
+        await console.post("/v1/admin/kill-switch", json=engage),
+        await console.post("/v1/admin/kill-switch", json=engage, headers=EVIL),
+    ):
+        assert (refused.status_code, refused.json()["code"]) == (403, "cross_site_refused")
+    assert await switch_of_trader() is None, "nothing engaged"
+    engaged = await console.post(
+        "/v1/admin/kill-switch", json={**engage, "mode": "halt"}, headers=CONSOLE_HEADER
+    )
+    assert engaged.status_code == 200, engaged.text
+    switch = await switch_of_trader()
+    assert switch is not None and switch["engaged"] and switch["reason"] == "drill"
+    released = await console.post(
+        "/v1/admin/kill-switch",
+        json={**engage, "engaged": False, "reason": "drill over"},
+        headers=CONSOLE_HEADER,
+    )
+    assert released.status_code == 200, released.text
+    switch = await switch_of_trader()
+    assert switch is not None and not switch["engaged"]

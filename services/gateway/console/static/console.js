@@ -1,5 +1,6 @@
 // The operator console: sign in, then one view per navigation link (the URL's fragment).
 import { api, ApiError, SignedOut } from "./api.js";
+import { showDeadLetters, startDeadLetters } from "./deadletters.js";
 import { startOrders, stopOrders } from "./orders.js";
 import { showAccounts, showAudit, showSystem, startAudit } from "./panels.js";
 import { showRestrictions, startRestrictions } from "./restrictions.js";
@@ -10,7 +11,7 @@ const VIEWS = {
   accounts: showAccounts,
   "kill-switches": showSwitches,
   restrictions: showRestrictions,
-  "dead-letters": null,
+  "dead-letters": showDeadLetters,
   system: showSystem,
   audit: showAudit,
 };
@@ -99,6 +100,7 @@ async function start() {
   window.addEventListener("hashchange", route);
   startSwitches(signedOut);
   startRestrictions(signedOut);
+  startDeadLetters(signedOut);
   startAudit();
   try {
     signedIn(await api("/v1/admin/session"));
