@@ -249,6 +249,7 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
             for view in VIEWS[1:]:
                 await navigation.get_by_role("link", name=view).click()
                 await expect(page.get_by_role("heading", name=view, exact=True)).to_be_visible()
+                await check_view(page, expect, view)
                 shot = tmp_path / f"console-{view.lower().replace(' ', '-')}.png"
                 if not shot.exists():
                     await page.screenshot(path=shot, full_page=True)
@@ -258,3 +259,27 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
     outside = [url for url in requested if not url.startswith(base + "/")]
     assert outside == [], "the page asked another origin"
     print(f"screenshots: {tmp_path}")
+
+
+async def check_view(page: Any, expect: Any, view: str) -> None:
+    """What each of the later views shows with the five services running."""
+    if view == "Restrictions":
+        form = page.locator("#restriction-form")
+        await form.get_by_label("Restriction scope").select_option("symbol")
+        await form.get_by_label("Restriction target").fill("DOGE/USDT")
+        await form.get_by_label("Restriction reason").fill("a drill")
+        await form.get_by_role("button", name="Restrict").click()
+        listed = page.locator("#restrictions-table")
+        await expect(listed).to_contain_text("DOGE/USDT")
+        await listed.get_by_role("button", name="Lift symbol DOGE/USDT").click()
+        await form.get_by_label("Restriction reason").fill("drill over")
+        await form.get_by_role("button", name="Lift").click()
+        await expect(listed).to_contain_text("Nothing is restricted.")
+    elif view == "Dead letters":
+        await expect(page.locator("#dead-letters-topics")).to_contain_text(
+            "orders.commands.v1.dlq", timeout=15_000
+        )
+    elif view == "System":
+        services = page.locator("#services-table")
+        for name in ("gateway", "safety", "execution", "ledger", "audit"):
+            await expect(services.locator("tr", has_text=name).first).to_contain_text("up")
