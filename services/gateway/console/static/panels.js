@@ -64,6 +64,11 @@ function switchControl(account) {
   return el("div", { class: "row-action" }, reason, button, error);
 }
 
+function switchState(s) {
+  if (!s) return "none";
+  return s.engaged ? `engaged (${s.mode}) since ${time(s.changed_at)}: ${s.reason}` : "released";
+}
+
 function facts(list, entries) {
   list.replaceChildren(...entries.flatMap(([name, value]) => [el("dt", {}, name), el("dd", {}, value ?? "unknown")]));
 }
