@@ -171,6 +171,7 @@ def dlq_redrive(
     Example: cryptoorch dlq redrive --service ledger --id 6f1c...
     """
     from cryptoorch.dlq import redrive
+    from shared.dlq import RedriveRefused
 
     if service not in SERVICES:
         raise _fail(f"unknown service {service!r}; one of {', '.join(SERVICES)}", 2)
@@ -178,6 +179,8 @@ def dlq_redrive(
         found = asyncio.run(redrive(service, dead_letter_id))
     except runtime_info.NotRunning as exc:
         raise _fail(str(exc)) from None
+    except RedriveRefused as exc:
+        raise _fail(f"refused: {exc}") from None
     if not found:
         raise _fail(f"no dead letter {dead_letter_id} in {service}")
     typer.echo(f"re-driven: {dead_letter_id} ({service})")

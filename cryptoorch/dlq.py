@@ -1,17 +1,17 @@
 """Dead letters and the outbox log, read and re-driven straight from the service databases.
 
 Every parked message is a `DeadLettered` row in the outbox of the service that could
-not apply it, so listing needs no broker. Re-driving puts the original bytes back on
-the original topic through the same outbox, after removing the `dead_lettered` mark
-from that service's inbox, so the service applies it once (a second re-drive finds it
-applied and is skipped).
+not apply it, so listing needs no broker. Re-driving is `shared.dlq.redrive` (the console's
+too): the original bytes back on the original topic through that service's outbox, marked
+`redriven_from`, so its inbox applies it once (a second re-drive finds it applied and is
+skipped), and refused once the message was re-driven `limit` times.
 """
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -20,8 +20,9 @@ from cryptoorch import runtime_info
 from shared.contracts import decode
 from shared.contracts.deadletter import DeadLettered
 from shared.db import connect
-from shared.ids import derived_id
-from shared.outbox import enqueue_raw, republish_all
+from shared.dlq import DEFAULT_MAX_REDRIVES
+from shared.dlq import redrive as redrive_once
+from shared.outbox import republish_all
 
 
 @dataclass(frozen=True)
@@ -74,31 +75,21 @@ async def list_parked(services: tuple[str, ...] = runtime_info.SERVICES) -> list
     return parked
 
 
-async def redrive(service: str, dead_letter_id: str) -> bool:
-    """Put one parked message back on its topic for `service`; False if it is not parked there."""
+async def redrive(service: str, dead_letter_id: str, *, limit: int = DEFAULT_MAX_REDRIVES) -> bool:
+    """Put one parked message back on its topic for `service`; False if it is not parked there.
+    `shared.dlq.RedriveRefused` once the message was re-driven `limit` times."""
     conn = await _connect(service)
     try:
-        async with conn.transaction():
-            row = await conn.fetchrow(
-                "SELECT value FROM outbox WHERE event_id = $1 AND topic LIKE '%.dlq'",
-                uuid.UUID(dead_letter_id),
-            )
-            if row is None:
-                return False
-            body = decode(bytes(row["value"])).body(DeadLettered)
-            if body.original_event_id is not None:
-                await conn.execute(
-                    "DELETE FROM inbox WHERE event_id = $1 AND outcome = 'dead_lettered'",
-                    uuid.UUID(body.original_event_id),
-                )
-            await enqueue_raw(
-                conn,
-                event_id=derived_id("redrive", dead_letter_id, uuid.uuid4()),
-                topic=body.original_topic,
-                key=body.original_key,
-                value=body.original_value(),
-                headers={**body.original_headers, "redriven_from": dead_letter_id},
-            )
+        row = await conn.fetchrow(
+            "SELECT value FROM outbox WHERE event_id = $1 AND topic LIKE '%.dlq'",
+            uuid.UUID(dead_letter_id),
+        )
+        if row is None:
+            return False
+        body = decode(bytes(row["value"])).body(DeadLettered)
+        await redrive_once(
+            conn, dead_letter_id, body, limit=limit, redriven_by="cli", now=datetime.now(UTC)
+        )
         return True
     finally:
         await conn.close()

@@ -13,7 +13,7 @@ import asyncpg
 from aiokafka.errors import KafkaError
 
 from cryptoorch import runtime_info
-from cryptoorch.consumer_lag import LagReader
+from shared.consumer_lag import LagReader
 
 BROKER_SECONDS = 30.0
 

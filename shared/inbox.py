@@ -7,6 +7,10 @@ backoff `max_attempts` times and then dead-lettered: its original bytes go to
 `<topic>.dlq` through the outbox, with the error, in the same transaction that
 records it in the inbox, so the partition moves on and nothing is half-written.
 A database outage is not the message's fault: it is retried without limit.
+
+A re-driven message (header `redriven_from`, shared/dlq.py) whose event this inbox
+dead-lettered is applied again, once: its mark becomes `applied`. If it fails again it is
+parked again, as a new dead letter.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ from shared.contracts.deadletter import DeadLettered
 from shared.contracts.envelope import Envelope, UndecodableMessage, decode, encode, new_message
 from shared.contracts.topics import dead_letter_topic
 from shared.db import TRANSIENT_ERRORS, Connection
+from shared.dlq import REDRIVEN_FROM
 from shared.ids import SYSTEM_ACCOUNT, derived_id
 from shared.kafka import ClusterIdentity
 from shared.outbox import enqueue_raw
@@ -217,9 +222,9 @@ class InboxConsumer:
         async with self._pool.acquire() as conn, conn.transaction():
             ids = [m.event_id for m in decoded if isinstance(m, Envelope)]
             seen = {
-                r["event_id"]
+                r["event_id"]: r["outcome"]
                 for r in await conn.fetch(
-                    "SELECT event_id FROM inbox WHERE event_id = ANY($1::uuid[])", ids
+                    "SELECT event_id, outcome FROM inbox WHERE event_id = ANY($1::uuid[])", ids
                 )
             }
             duplicates = 0
@@ -227,7 +232,7 @@ class InboxConsumer:
                 if isinstance(message, UndecodableMessage):
                     failure = _Failure(record, message)
                     break
-                if message.event_id in seen:
+                if message.event_id in seen and not _redrives(record, seen[message.event_id]):
                     duplicates += 1
                     metrics.DUPLICATES.labels(record.topic).inc()
                     done += 1
@@ -245,14 +250,17 @@ class InboxConsumer:
                         raise _MessageFailed from exc
                     failure = _Failure(record, exc)
                     break
-                seen.add(message.event_id)
+                seen[message.event_id] = "applied"
                 rows.append((message.event_id, record.topic, record.partition, record.offset))
                 applied_kinds.append((record.topic, message.type))
                 done += 1
                 applied += 1
             await conn.executemany(
                 'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
-                "VALUES ($1, $2, $3, $4, 'applied')",
+                "VALUES ($1, $2, $3, $4, 'applied') ON CONFLICT (event_id) DO UPDATE SET "
+                "outcome = 'applied', topic = EXCLUDED.topic, partition = EXCLUDED.partition, "
+                '"offset" = EXCLUDED."offset", processed_at = now() '
+                "WHERE inbox.outcome = 'dead_lettered'",
                 rows,
             )
         self.stats.applied += applied
@@ -294,18 +302,31 @@ class InboxConsumer:
             attempts=attempts,
             consumer=self._group_id,
         )
+        redriven_from = _header(record, REDRIVEN_FROM)
+        # A re-driven message that fails again is parked again, under a dead letter of its own.
+        event_id = (
+            derived_id("dlq", self._group_id, original_id)
+            if redriven_from is None
+            else derived_id("dlq", self._group_id, original_id, redriven_from)
+        )
+        conflict = (
+            "DO NOTHING"
+            if redriven_from is None
+            else "DO UPDATE SET outcome = 'dead_lettered' WHERE inbox.outcome = 'dead_lettered'"
+        )
         message = new_message(
             parked,
             producer=self._group_id,
             account_id=key[:100],
             correlation_id=str(original_id),
-            event_id=derived_id("dlq", self._group_id, original_id),
+            event_id=event_id,
         )
         log.error("inbox: dead-lettering %s: %s", _record_key(record), parked.error)
         async with self._pool.acquire() as conn, conn.transaction():
             inserted = await conn.fetchval(
                 'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
-                "VALUES ($1, $2, $3, $4, 'dead_lettered') ON CONFLICT DO NOTHING RETURNING 1",
+                f"VALUES ($1, $2, $3, $4, 'dead_lettered') ON CONFLICT (event_id) {conflict} "
+                "RETURNING 1",
                 original_id,
                 record.topic,
                 record.partition,
@@ -362,6 +383,18 @@ class _GenerationListener(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_assigned(self, assigned: object) -> None:
         self._inbox._generation += 1
+
+
+def _header(record: Record, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode(errors="replace")
+    return None
+
+
+def _redrives(record: Record, outcome: str) -> bool:
+    """Whether `record` re-drives a message this inbox dead-lettered (applied once more)."""
+    return outcome == "dead_lettered" and _header(record, REDRIVEN_FROM) is not None
 
 
 def _record_key(record: Record) -> str:

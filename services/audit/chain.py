@@ -18,9 +18,9 @@ from functools import cache
 from typing import Any
 
 from services.audit.errors import UncanonicalValue
-from services.audit.redact import redact
 from shared.contracts import Envelope, dead_letter_topic, encode, registered
 from shared.contracts.deadletter import DeadLettered
+from shared.redact import redact
 
 GENESIS_HASH = "0" * 64
 COLUMNS = (

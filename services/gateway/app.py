@@ -23,6 +23,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from services.gateway import console, idempotency, problems, ratelimit
 from services.gateway.api import (
     admin,
+    admin_dead_letters,
     admin_orders,
     admin_system,
     audit,
@@ -103,6 +104,7 @@ def create_app(
         session,
         admin_orders,
         admin_system,
+        admin_dead_letters,
     )
     for module in routers:
         app.include_router(module.router, responses=answered)

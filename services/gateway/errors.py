@@ -133,5 +133,17 @@ class AuditUnavailable(GatewayError):
     """The audit trail cannot be read: the export fails closed rather than cut rows."""
 
 
+class DeadLetterUnknown(GatewayError):
+    """No dead letter at that topic, partition and offset: nothing was re-driven."""
+
+
+class RedriveLimitReached(GatewayError):
+    """The message was re-driven as many times as the limit allows: nothing was sent."""
+
+
+class BrokerUnavailable(GatewayError):
+    """The broker could not be read: the console shows nothing rather than a partial list."""
+
+
 class AdminCreationRefused(GatewayError, ValueError):
     """`create_admin` on an existing e-mail with another password (the CLI prints it)."""

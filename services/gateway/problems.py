@@ -61,6 +61,9 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.InvalidSeqRange: ProblemKind(422, "validation_error"),
     errors.AuditUnavailable: ProblemKind(503, "audit_unavailable"),
     errors.AdminCreationRefused: ProblemKind(409, "admin_creation_refused"),
+    errors.DeadLetterUnknown: ProblemKind(404, "dead_letter_unknown"),
+    errors.RedriveLimitReached: ProblemKind(409, "redrive_limit_reached"),
+    errors.BrokerUnavailable: ProblemKind(503, "broker_unavailable"),
 }
 
 HTTP_STATUS_CODES: dict[int, str] = {

@@ -42,6 +42,9 @@ class GatewaySettings(CommonSettings):
     `429 too_many_cancels`. Separate from, and never counted by, the order throttle."""
     purge_interval_seconds: float = Field(default=3600, gt=0)
     page_size_max: int = Field(default=100, ge=1, le=1000)
+    dlq_max_redrives: int = Field(default=3, ge=1, le=100)
+    """How many times the console re-drives one dead-lettered message; one more is
+    `409 redrive_limit_reached` (counted in the gateway's `dead_letter_redrives`)."""
     audit_database_url: str = ""
     """Where `GET /v1/admin/audit/export` reads the audit trail: in production a role that may
     only SELECT from `audit_trail`; default, the audit service's database on DATABASE_URL."""

@@ -166,6 +166,7 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
     playwright_api = pytest.importorskip("playwright.async_api")
     base = desk.system.gateway_url
     requested: list[str] = []
+    script_errors: list[str] = []
     async with playwright_api.async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -173,6 +174,7 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
         try:
             page = await browser.new_page(viewport={"width": 1400, "height": 900})
             page.on("request", lambda request: requested.append(request.url))
+            page.on("pageerror", lambda error: script_errors.append(str(error)))
             expect = playwright_api.expect
             await page.goto(f"{base}/console")
 
@@ -249,6 +251,7 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
             for view in VIEWS[1:]:
                 await navigation.get_by_role("link", name=view).click()
                 await expect(page.get_by_role("heading", name=view, exact=True)).to_be_visible()
+                await check_view(page, expect, view)
                 shot = tmp_path / f"console-{view.lower().replace(' ', '-')}.png"
                 if not shot.exists():
                     await page.screenshot(path=shot, full_page=True)
@@ -257,4 +260,32 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
             await browser.close()
     outside = [url for url in requested if not url.startswith(base + "/")]
     assert outside == [], "the page asked another origin"
+    assert script_errors == [], "the page's script failed"
     print(f"screenshots: {tmp_path}")
+
+
+async def check_view(page: Any, expect: Any, view: str) -> None:
+    """What each of the later views shows with the five services running."""
+    if view == "Accounts":
+        rows = page.locator("#accounts-table tbody tr")
+        await expect(rows.first.get_by_role("button", name="kill switch")).to_be_visible()
+    elif view == "Restrictions":
+        form = page.locator("#restriction-form")
+        await form.get_by_label("Restriction scope").select_option("symbol")
+        await form.get_by_label("Restriction target").fill("DOGE/USDT")
+        await form.get_by_label("Restriction reason").fill("a drill")
+        await form.get_by_role("button", name="Restrict").click()
+        listed = page.locator("#restrictions-table")
+        await expect(listed).to_contain_text("DOGE/USDT")
+        await listed.get_by_role("button", name="Lift symbol DOGE/USDT").click()
+        await form.get_by_label("Restriction reason").fill("drill over")
+        await form.get_by_role("button", name="Lift").click()
+        await expect(listed).to_contain_text("Nothing is restricted.")
+    elif view == "Dead letters":
+        await expect(page.locator("#dead-letters-topics")).to_contain_text(
+            "orders.commands.v1.dlq", timeout=15_000
+        )
+    elif view == "System":
+        services = page.locator("#services-table")
+        for name in ("gateway", "safety", "execution", "ledger", "audit"):
+            await expect(services.locator("tr", has_text=name).first).to_contain_text("up")

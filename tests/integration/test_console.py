@@ -244,7 +244,16 @@ async def test_a_cross_site_request_with_the_session_is_refused(
 async def test_no_token_is_ever_put_in_a_url(gateway: Gateway) -> None:
     scripts = [
         (await gateway.http.get(f"/console/static/{name}")).text
-        for name in ("console.js", "api.js", "orders.js", "switches.js", "panels.js", "timeline.js")
+        for name in (
+            "console.js",
+            "api.js",
+            "orders.js",
+            "switches.js",
+            "panels.js",
+            "timeline.js",
+            "restrictions.js",
+            "deadletters.js",
+        )
     ]
     for text in scripts:
         assert "access_token" not in text and "token=" not in text.lower()

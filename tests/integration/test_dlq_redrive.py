@@ -14,6 +14,7 @@ from cryptoorch import dlq
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, drop_database, ensure_database
+from shared.dlq import RedriveRefused
 from shared.inbox import InboxConsumer
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer
@@ -116,6 +117,67 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
         assert await applied() == {"d-1": 1}
         assert [p.redriven for p in await dlq.list_parked((SERVICE,))] == [True]
         assert not await dlq.redrive(SERVICE, str(uuid.uuid4()))
+    finally:
+        stop.set()
+        await task
+        await producer.stop()
+
+
+async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit_holds(
+    infra: Infrastructure, pool: asyncpg.Pool
+) -> None:
+    topic = f"test.{uuid.uuid4().hex[:8]}.v1"
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic, topic + ".dlq"])
+
+    async def apply(conn: Connection, message: Envelope) -> None:
+        raise RuntimeError("still broken")
+
+    consumer = InboxConsumer(
+        pool=pool,
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        group_id="g-" + topic,
+        topics=[topic],
+        handler=apply,
+        max_attempts=1,
+        backoff_seconds=0.01,
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=300,
+        rebalance_timeout_ms=2000,
+    )
+    producer = make_producer(infra.kafka_bootstrap_servers)
+    await producer.start()
+    stop = asyncio.Event()
+    task = asyncio.create_task(consumer.run(stop))
+    relay = OutboxRelay("unused", producer)
+
+    async def parked() -> list[dlq.Parked]:
+        async with pool.acquire() as conn:
+            while await relay.publish_pending(conn):
+                pass
+        return [p for p in await dlq.list_parked((SERVICE,)) if not p.redriven]
+
+    try:
+        message = new_message(
+            RecordDeposit(deposit_id="d-2", asset="USDT", amount="10", reference="r-2"),
+            producer="test",
+            account_id="acc-2",
+            correlation_id="d-2",
+        )
+        await producer.send_and_wait(topic, encode(message), key=b"acc-2")
+        [first] = await eventually(parked, what="the message parked")
+        assert await dlq.redrive(SERVICE, first.id, limit=2)  # before the cause is fixed
+
+        async def parked_twice() -> list[dlq.Parked]:
+            await parked()  # publishes the outbox: the re-drive, then the new dead letter
+            return [p for p in await dlq.list_parked((SERVICE,)) if p.original_topic == topic]
+
+        letters = await eventually(
+            parked_twice, until=lambda ps: len(ps) == 2, what="parked again under a new letter"
+        )
+        assert {p.original_event_id for p in letters} == {str(message.event_id)}
+        assert await dlq.redrive(SERVICE, letters[-1].id, limit=2)
+        with pytest.raises(RedriveRefused):
+            await dlq.redrive(SERVICE, letters[-1].id, limit=2)
     finally:
         stop.set()
         await task

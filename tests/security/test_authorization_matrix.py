@@ -210,6 +210,15 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/admin/accounts"): Row(admin_only(200), at("/v1/admin/accounts")),
     ("GET", "/v1/admin/system"): Row(admin_only(200), at("/v1/admin/system")),
+    ("GET", "/v1/admin/dead-letters"): Row(admin_only(200), at("/v1/admin/dead-letters")),
+    ("POST", "/v1/admin/dead-letters/redrive"): Row(
+        # the admin passes; no dead letter sits at that offset, so nothing is re-driven
+        admin_only(200) | {ADMIN: refused(404, "dead_letter_unknown")},
+        lambda s, c: Call(
+            "/v1/admin/dead-letters/redrive",
+            {"topic": "wallet.commands.v1.dlq", "partition": 0, "offset": 10**12},
+        ),
+    ),
 }
 
 

@@ -65,6 +65,7 @@ def valid_bodies(user: User) -> dict[str, dict[str, Any]]:
             "reason": "drill",
         },
         "/v1/orders/cancel-all-after": {"timeout_seconds": 0},
+        "/v1/admin/dead-letters/redrive": {"topic": "wallet.commands.v1.dlq", "offset": 10**12},
         "/v1/admin/session": {"email": user.email, "password": PASSWORD, "totp_code": "123456"},
     }
 

@@ -1,14 +1,17 @@
 """Administrators: every account at a glance (balances, its kill switch) and the system as the
 gateway sees it (its database and broker, their addresses, the audit trail's head and last
-checkpoint), for the operator console."""
+checkpoint, each service's consumer group on the broker: up or down and its lag, the gateway's
+own outbox backlog), for the operator console."""
 
 from __future__ import annotations
 
 import asyncio
+from datetime import datetime
 from typing import Annotated
 from urllib.parse import urlsplit
 
 import asyncpg
+from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Query
 
 from services.gateway.api.deps import Ctx, CurrentAdmin
@@ -20,15 +23,23 @@ from services.gateway.api.views import (
     AuditHead,
     BalanceView,
     KillSwitchView,
+    OutboxState,
+    ServiceState,
     SystemView,
 )
 from services.gateway.domain import wire_decimal
 from services.gateway.store import accounts, trail, wallet
+from shared.consumer_lag import Lag, LagReader, group_members
 from shared.contracts.accounts import KillSwitchScope
-from shared.db import connect
+from shared.contracts.topics import Topic
+from shared.db import Connection, connect
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=StrictJsonRoute)
 AUDIT_SECONDS = 5
+BROKER_SECONDS = 15
+MAIN_TOPICS = [t.value for t in Topic]
+SERVICES = ("gateway", "safety", "execution", "ledger", "audit")
+"""Each joins the consumer group `<db_prefix>.<name>` (shared/service.py)."""
 
 
 @router.get("/accounts")
@@ -72,15 +83,69 @@ async def list_accounts(
 @router.get("/system")
 async def system_state(ctx: Ctx, _: CurrentAdmin) -> SystemView:
     checks = await readiness(ctx)
+    now = ctx.clock()
     async with ctx.pool.acquire() as conn:
         engaged = sum(1 for s in await trail.kill_switches(conn) if s.engaged)
+        outbox = await outbox_state(conn, now)
+    services, broker_error = await service_states(ctx, now)
     return SystemView(
         checks=checks,
         kafka_bootstrap_servers=ctx.settings.kafka_bootstrap_servers,
         database=server_address(ctx.settings.database_url),
         audit=await audit_head(ctx.settings.audit_export_url()),
         kill_switches_engaged=engaged,
+        services=services,
+        broker_error=broker_error,
+        outbox=outbox,
     )
+
+
+async def outbox_state(conn: Connection, now: datetime) -> OutboxState:
+    row = await conn.fetchrow(
+        "SELECT count(*) AS backlog, min(created_at) AS oldest FROM outbox "
+        "WHERE published_at IS NULL"
+    )
+    assert row is not None  # an aggregate always has its row
+    oldest = row["oldest"]
+    age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else None
+    return OutboxState(backlog=row["backlog"], oldest_age_seconds=age)
+
+
+async def service_states(ctx: Ctx, now: datetime) -> tuple[list[ServiceState], str | None]:
+    """Each service's consumer group: `up` while it has members, and its lag over the partitions
+    it has committed offsets on. `unknown` for all, with the error, when the broker cannot say."""
+    groups = {name: f"{ctx.settings.db_prefix}.{name}" for name in SERVICES}
+    states: list[ServiceState] = []
+
+    async def read() -> None:
+        async with LagReader(ctx.settings.kafka_bootstrap_servers) as reader:
+            lags: dict[str, Lag] = {}
+            for group in groups.values():
+                topics = await reader.committed_topics(group, MAIN_TOPICS)
+                lags[group] = await reader.lag(group, topics, now)
+        found = await group_members(ctx.settings.kafka_bootstrap_servers, list(groups.values()))
+        for name, group in groups.items():
+            members, lag = found[group], lags[group]
+            states.append(
+                ServiceState(
+                    name=name,
+                    consumer_group=group,
+                    state="unknown" if members is None else "up" if members else "down",
+                    members=members,
+                    consumer_lag=lag.messages,
+                    consumer_lag_seconds=lag.seconds,
+                )
+            )
+
+    try:
+        await asyncio.wait_for(read(), timeout=BROKER_SECONDS)
+    except (KafkaError, OSError, TimeoutError) as exc:
+        unknown = [
+            ServiceState(name=name, consumer_group=group, state="unknown")
+            for name, group in groups.items()
+        ]
+        return unknown, f"broker not readable: {type(exc).__name__}"
+    return states, None
 
 
 def server_address(url: str) -> str:

@@ -212,3 +212,18 @@ class RestrictionBody(Body):
             if not re.fullmatch(SYMBOL_PATTERN, value):
                 raise ValueError("target must be a symbol like BTC/USDT")
         return value
+
+
+class RedriveBody(Body):
+    """One dead letter (`partition`, `offset`) or every one of `topic` (`all`), not both."""
+
+    topic: str = Field(pattern=r"^[a-z0-9.]+\.dlq$", max_length=100)
+    partition: int = Field(default=0, ge=0, le=10_000)
+    offset: int | None = Field(default=None, ge=0)
+    all: StrictBool = False
+
+    @model_validator(mode="after")
+    def _one_or_all(self) -> RedriveBody:
+        if (self.offset is None) == (not self.all):
+            raise ValueError("name one dead letter (offset) or all of the topic (all), not both")
+        return self

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel
 
@@ -309,6 +309,27 @@ class AuditHead(BaseModel):
     error: str | None = None
 
 
+class ServiceState(BaseModel):
+    """A service as the broker sees it: its consumer group's members and lag."""
+
+    name: str
+    consumer_group: str
+    state: Literal["up", "down", "unknown"]
+    """`up` while its consumer group has members; `unknown` when the broker cannot say."""
+    members: int | None = None
+    consumer_lag: int | None = None
+    """Messages its group has not consumed yet (None: unknown)."""
+    consumer_lag_seconds: float | None = None
+    """Age of the oldest of them (0 when caught up)."""
+
+
+class OutboxState(BaseModel):
+    """The gateway's own outbox: rows not yet published, and the oldest one's age."""
+
+    backlog: int
+    oldest_age_seconds: float | None = None
+
+
 class SystemView(BaseModel):
     checks: dict[str, str]
     """The gateway's own readiness: its database and the broker, `ok` or `unreachable`."""
@@ -317,6 +338,52 @@ class SystemView(BaseModel):
     """The database server the services use (host, port; never credentials)."""
     audit: AuditHead
     kill_switches_engaged: int
+    services: list[ServiceState] = []
+    broker_error: str | None = None
+    outbox: OutboxState | None = None
+
+
+class DeadLetterView(BaseModel):
+    """A parked message: where it sits, which consumer parked it and why, and the original
+    message and headers with every secret replaced by "[REDACTED]"."""
+
+    topic: str
+    partition: int
+    offset: int
+    id: str
+    parked_at: datetime
+    consumer: str
+    error: str
+    attempts: int
+    original_topic: str
+    original_event_id: str
+    original_key: str
+    original_message: Any
+    original_headers: dict[str, str]
+    redrives: int
+    """How many times the message was re-driven from the console already."""
+
+
+class DeadLetterTopic(BaseModel):
+    topic: str
+    items: list[DeadLetterView]
+
+
+class DeadLetters(BaseModel):
+    max_redrives: int
+    topics: list[DeadLetterTopic]
+
+
+class RedriveOutcome(BaseModel):
+    id: str
+    original_event_id: str
+    redrives: int | None = None
+    refused: str | None = None
+
+
+class Redriven(BaseModel):
+    redriven: list[RedriveOutcome]
+    refused: list[RedriveOutcome]
 
 
 class Health(BaseModel):

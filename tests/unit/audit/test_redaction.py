@@ -8,12 +8,12 @@ import json
 import pytest
 
 from services.audit.chain import canonical_json, trail_document
-from services.audit.redact import REDACTED, is_secret_key, redact
 from shared.contracts import new_message
 from shared.contracts.accounts import ExchangeKeyAdded
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.decisions import OrderRejected
 from shared.contracts.reasons import RejectReason
+from shared.redact import REDACTED, is_secret_key, redact
 
 JWT = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1c2VyLTEifQ.c2lnbmF0dXJl"
 

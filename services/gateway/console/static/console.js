@@ -1,15 +1,17 @@
 // The operator console: sign in, then one view per navigation link (the URL's fragment).
 import { api, ApiError, SignedOut } from "./api.js";
+import { showDeadLetters, startDeadLetters } from "./deadletters.js";
 import { startOrders, stopOrders } from "./orders.js";
 import { showAccounts, showAudit, showSystem, startAudit } from "./panels.js";
+import { showRestrictions, startRestrictions } from "./restrictions.js";
 import { showSwitches, startSwitches } from "./switches.js";
 
 const VIEWS = {
   orders: null,
   accounts: showAccounts,
   "kill-switches": showSwitches,
-  restrictions: null,
-  "dead-letters": null,
+  restrictions: showRestrictions,
+  "dead-letters": showDeadLetters,
   system: showSystem,
   audit: showAudit,
 };
@@ -97,6 +99,8 @@ async function start() {
   $("sign-out").addEventListener("click", signOut);
   window.addEventListener("hashchange", route);
   startSwitches(signedOut);
+  startRestrictions(signedOut);
+  startDeadLetters(signedOut);
   startAudit();
   try {
     signedIn(await api("/v1/admin/session"));

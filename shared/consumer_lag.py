@@ -7,18 +7,25 @@ earliest offset) against the partition's end offset. `messages` is the sum of th
 committed offset that is behind. The embedded broker (Tansu) reports a partition's end as the
 last batch's base offset + 1, so there a batch of several records not yet consumed counts as
 one message; a Kafka broker reports the exact end.
+
+Used by `cryptoorch status` (which knows each service's topics) and the console's System view
+(which does not: it takes the partitions the group has committed offsets for, and whether the
+group has members, from the broker).
 """
 
 from __future__ import annotations
 
+import asyncio
 import time
 from dataclasses import dataclass
 from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import KafkaError
 
 READ_SECONDS = 5.0
+DESCRIBE_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,21 @@ class LagReader:
     async def __aexit__(self, *_: object) -> None:
         await self._admin.close()
         await self._consumer.stop()
+
+    async def committed_topics(self, group_id: str, candidates: list[str]) -> list[str]:
+        """The topics among `candidates` the group has committed an offset on (on any of their
+        partitions): the ones it consumes, for a reader that cannot ask the service."""
+        existing = await self._consumer.topics()
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in candidates
+            if topic in existing
+            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            return []
+        committed = await self._admin.list_consumer_group_offsets(group_id, partitions=partitions)
+        return sorted({tp.topic for tp, meta in committed.items() if meta.offset >= 0})
 
     async def lag(self, group_id: str, topics: list[str], now: datetime) -> Lag:
         existing = await self._consumer.topics()
@@ -94,3 +116,25 @@ class LagReader:
                     self._consumer.pause(tp)
         self._consumer.unsubscribe()
         return min(found.values()) if found else None
+
+
+async def group_members(bootstrap_servers: str, group_ids: list[str]) -> dict[str, int | None]:
+    """How many consumers each group has now (0 when empty); None for every group when the
+    broker cannot say (an admin client of its own: a reply the client cannot decode breaks
+    its connection)."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    found: dict[str, int | None] = dict.fromkeys(group_ids)
+    try:
+        async with asyncio.timeout(DESCRIBE_SECONDS):
+            await admin.start()
+            for group_id in group_ids:
+                [response] = await admin.describe_consumer_groups([group_id])
+                for group in response.groups:
+                    error_code, name, _state, _protocol_type, _protocol, members = group[:6]
+                    if name == group_id and error_code == 0:
+                        found[group_id] = len(members)
+    except (KafkaError, OSError, TimeoutError, ValueError):
+        return dict.fromkeys(group_ids)
+    finally:
+        await admin.close()
+    return found

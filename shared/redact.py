@@ -1,4 +1,6 @@
-"""Secrets never enter the trail: values under secret-looking keys are replaced before hashing.
+"""Secrets never leave a service in the clear: values under secret-looking keys are replaced.
+
+The audit trail redacts before hashing; the console redacts a dead letter before showing it.
 
 Messages are designed to carry no secret; this is defence in depth against a
 field added carelessly, a header copied into a dead letter, or a token pasted

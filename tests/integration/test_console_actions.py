@@ -1,0 +1,294 @@
+"""The operator console's state-changing views over HTTP (issue 17): the restricted list,
+dead letters, the account's kill switch. Each action is an admin's only and refused without
+the console's header or from another origin, and changes nothing then."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+
+from shared.contracts import Envelope, encode, new_message
+from shared.contracts.topics import Topic
+from shared.contracts.wallet import RecordDeposit
+from shared.db import Connection, create_pool, drop_database, ensure_database
+from shared.inbox import InboxConsumer
+from shared.infra.resolve import Infrastructure
+from shared.kafka import ensure_topics, make_producer
+from shared.migrate import migrate
+from shared.outbox import OutboxRelay
+from tests.integration.test_console import console
+from tests.integration.test_gateway_support import Gateway, gateway
+from tests.support.console import CONSOLE_HEADER
+from tests.support.waiting import eventually
+
+pytestmark = pytest.mark.integration
+__all__ = ["console", "gateway"]
+EVIL = {**CONSOLE_HEADER, "Origin": "https://evil.example"}
+
+
+def symbol() -> str:
+    return f"R{uuid.uuid4().hex[:5].upper()}/USDT"
+
+
+async def restricted_targets(console: httpx.AsyncClient) -> set[str]:
+    response = await console.get("/v1/admin/restrictions")
+    assert response.status_code == 200, response.text
+    return {item["target"] for item in response.json()["items"]}
+
+
+async def test_the_console_restricts_a_symbol_and_lifts_it_with_a_reason(
+    console: httpx.AsyncClient,
+) -> None:
+    target = symbol()
+    restrict = {"scope": "symbol", "target": target, "restricted": True, "reason": "delisting"}
+    response = await console.post("/v1/admin/restrictions", json=restrict, headers=CONSOLE_HEADER)
+    assert response.status_code == 200, response.text
+    [listed] = [
+        item
+        for item in (await console.get("/v1/admin/restrictions")).json()["items"]
+        if item["target"] == target
+    ]
+    assert (listed["scope"], listed["reason"]) == ("symbol", "delisting")
+    assert listed["changed_by"] and listed["changed_at"]
+    lift = {**restrict, "restricted": False, "reason": "relisted"}
+    response = await console.post("/v1/admin/restrictions", json=lift, headers=CONSOLE_HEADER)
+    assert response.status_code == 200, response.text
+    assert target not in await restricted_targets(console)
+
+
+async def test_restricting_from_another_site_or_as_a_user_is_refused(
+    gateway: Gateway, console: httpx.AsyncClient
+) -> None:
+    target = symbol()
+    restrict = {"scope": "symbol", "target": target, "restricted": True, "reason": "csrf"}
+    no_header = await console.post("/v1/admin/restrictions", json=restrict)
+    other_origin = await console.post("/v1/admin/restrictions", json=restrict, headers=EVIL)
+    for refused in (no_header, other_origin):
+        assert (refused.status_code, refused.json()["code"]) == (403, "cross_site_refused")
+    user = await gateway.register()
+    as_user = await gateway.http.post("/v1/admin/restrictions", json=restrict, headers=user.auth())
+    assert as_user.status_code == 403
+    assert target not in await restricted_targets(console), "nothing changed"
+
+
+@pytest.fixture
+async def consumer_pool(infra: Infrastructure, tmp_path: Path) -> AsyncIterator[asyncpg.Pool]:
+    """The database of a consumer that parks a message (inbox, outbox and an effects table)."""
+    name = "t" + uuid.uuid4().hex[:12] + "_consumer"
+    url = await ensure_database(infra.database_url, name)
+    (tmp_path / "0001_effects.sql").write_text(
+        "CREATE TABLE effects (correlation_id TEXT PRIMARY KEY, applied INT NOT NULL)"
+    )
+    await migrate(url, tmp_path)
+    pool = await create_pool(url, size=4)
+    yield pool
+    await pool.close()
+    await drop_database(infra.database_url, name)
+
+
+async def letters_of(console: httpx.AsyncClient, event_id: str) -> list[dict[str, Any]]:
+    response = await console.get("/v1/admin/dead-letters")
+    assert response.status_code == 200, response.text
+    return [
+        item
+        for topic in response.json()["topics"]
+        for item in topic["items"]
+        if item["original_event_id"] == event_id
+    ]
+
+
+async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_once_at_most_n_times(
+    infra: Infrastructure,
+    gateway: Gateway,
+    console: httpx.AsyncClient,
+    consumer_pool: asyncpg.Pool,
+) -> None:
+    topic = Topic.WALLET_COMMANDS
+    await ensure_topics(infra.kafka_bootstrap_servers, [topic.value, topic.dlq])
+    correlation = "dlq-" + uuid.uuid4().hex[:8]
+    broken = {"yes": True}
+
+    async def apply(conn: Connection, message: Envelope) -> None:
+        if message.correlation_id != correlation:
+            return  # another test's command
+        if broken["yes"]:
+            raise RuntimeError("the asset table is missing USDT")  # the cause, fixed later
+        await conn.execute(
+            "INSERT INTO effects VALUES ($1, 1) ON CONFLICT (correlation_id) "
+            "DO UPDATE SET applied = effects.applied + 1",
+            message.correlation_id,
+        )
+
+    consumer = InboxConsumer(
+        pool=consumer_pool,
+        bootstrap_servers=infra.kafka_bootstrap_servers,
+        group_id="g-" + correlation,
+        topics=[topic.value],
+        handler=apply,
+        max_attempts=1,
+        backoff_seconds=0.01,
+        session_timeout_ms=3000,
+        heartbeat_interval_ms=300,
+        rebalance_timeout_ms=2000,
+    )
+    producer = make_producer(infra.kafka_bootstrap_servers)
+    await producer.start()
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    relay = OutboxRelay("unused", producer)
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    try:
+        message = new_message(
+            RecordDeposit(deposit_id=correlation, asset="USDT", amount="10", reference=jwt),
+            producer="test",
+            account_id="acc-" + correlation,
+            correlation_id=correlation,
+        )
+        await producer.send_and_wait(
+            topic.value,
+            encode(message),
+            key=message.account_id.encode(),
+            headers=[("authorization", b"Bearer abc.def"), ("trace", b"t-1")],
+        )
+        event_id = str(message.event_id)
+
+        async def parked() -> list[dict[str, Any]]:
+            async with consumer_pool.acquire() as conn:
+                while await relay.publish_pending(conn):
+                    pass
+            return await letters_of(console, event_id)
+
+        [letter] = await eventually(parked, what="the poison message listed in the console")
+        assert letter["topic"] == topic.dlq and letter["original_topic"] == topic.value
+        assert "missing USDT" in letter["error"] and letter["consumer"] == "g-" + correlation
+        assert letter["original_message"]["payload"]["reference"] == "[REDACTED]"
+        assert letter["original_message"]["payload"]["amount"] == "10"
+        assert letter["original_headers"] == {"authorization": "[REDACTED]", "trace": "t-1"}
+        assert letter["redrives"] == 0
+        where = {"topic": topic.dlq, "partition": letter["partition"], "offset": letter["offset"]}
+
+        cross_site = [
+            await console.post("/v1/admin/dead-letters/redrive", json=where),
+            await console.post("/v1/admin/dead-letters/redrive", json=where, headers=EVIL),
+        ]
+        for refused in cross_site:
+            assert (refused.status_code, refused.json()["code"]) == (403, "cross_site_refused")
+        user = await gateway.register()
+        as_user = await gateway.http.post(
+            "/v1/admin/dead-letters/redrive", json=where, headers=user.auth()
+        )
+        assert as_user.status_code == 403
+        assert (await letters_of(console, event_id))[0]["redrives"] == 0, "nothing re-driven"
+
+        broken["yes"] = False  # the operator fixes the cause
+        for count in (1, 2, 3):  # the first takes effect; the impatient others are duplicates
+            redriven = await console.post(
+                "/v1/admin/dead-letters/redrive", json=where, headers=CONSOLE_HEADER
+            )
+            assert redriven.status_code == 200, redriven.text
+            assert [r["redrives"] for r in redriven.json()["redriven"]] == [count]
+        too_many = await console.post(
+            "/v1/admin/dead-letters/redrive", json=where, headers=CONSOLE_HEADER
+        )
+        assert (too_many.status_code, too_many.json()["code"]) == (409, "redrive_limit_reached")
+
+        async def applied() -> dict[str, int]:
+            rows = await consumer_pool.fetch("SELECT correlation_id, applied FROM effects")
+            return {r["correlation_id"]: r["applied"] for r in rows}
+
+        assert await eventually(applied, what="the re-driven message applied") == {correlation: 1}
+        await eventually(
+            lambda: asyncio.sleep(0, consumer.stats.duplicates),
+            until=lambda d: d >= 2,
+            what="the later re-drives skipped by the inbox",
+        )
+        assert await applied() == {correlation: 1}
+        assert (await letters_of(console, event_id))[0]["redrives"] == 3
+        unknown = await console.post(
+            "/v1/admin/dead-letters/redrive",
+            json={**where, "offset": 10**12},
+            headers=CONSOLE_HEADER,
+        )
+        assert (unknown.status_code, unknown.json()["code"]) == (404, "dead_letter_unknown")
+    finally:
+        stop.set()
+        await running
+        await producer.stop()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"topic": "wallet.commands.v1.dlq"},
+        {"topic": "wallet.commands.v1.dlq", "offset": 1, "all": True},
+        {"topic": "wallet.commands.v1", "all": True},
+    ],
+)
+async def test_a_redrive_names_one_dead_letter_or_all_of_a_dead_letter_topic(
+    console: httpx.AsyncClient, body: dict[str, Any]
+) -> None:
+    refused = await console.post(
+        "/v1/admin/dead-letters/redrive", json=body, headers=CONSOLE_HEADER
+    )
+    assert (refused.status_code, refused.json()["code"]) == (422, "validation_error")
+
+
+async def test_the_system_view_shows_each_service_its_lag_and_the_outbox_without_credentials(
+    gateway: Gateway, console: httpx.AsyncClient
+) -> None:
+    response = await console.get("/v1/admin/system")
+    assert response.status_code == 200, response.text
+    system = response.json()
+    assert system["broker_error"] is None
+    services = {s["name"]: s for s in system["services"]}
+    assert set(services) == {"gateway", "safety", "execution", "ledger", "audit"}
+    assert services["gateway"]["state"] == "up", "its read models consume in this process"
+    assert services["gateway"]["members"] >= 1
+    assert services["ledger"]["state"] == "down", "no ledger runs in this test"
+    for service in services.values():
+        assert service["consumer_group"] == f"{gateway.settings.db_prefix}.{service['name']}"
+        assert service["consumer_lag"] >= 0 and service["consumer_lag_seconds"] >= 0
+    assert system["outbox"]["backlog"] >= 0
+    password = gateway.settings.database_url.split("@")[0].rsplit(":", 1)[-1]
+    assert "@" not in system["database"] and password not in response.text
+
+
+async def test_the_accounts_view_engages_and_releases_an_accounts_kill_switch(
+    gateway: Gateway, console: httpx.AsyncClient
+) -> None:
+    trader = await gateway.register()
+
+    async def switch_of_trader() -> dict[str, Any] | None:
+        listed = await console.get("/v1/admin/accounts", params={"limit": 500})
+        [row] = [a for a in listed.json()["items"] if a["account_id"] == trader.user_id]
+        switch: dict[str, Any] | None = row["kill_switch"]
+        return switch
+
+    engage = {"scope": "account", "target": trader.user_id, "engaged": True, "reason": "drill"}
+    for refused in (
+        await console.post("/v1/admin/kill-switch", json=engage),
+        await console.post("/v1/admin/kill-switch", json=engage, headers=EVIL),
+    ):
+        assert (refused.status_code, refused.json()["code"]) == (403, "cross_site_refused")
+    assert await switch_of_trader() is None, "nothing engaged"
+    engaged = await console.post(
+        "/v1/admin/kill-switch", json={**engage, "mode": "halt"}, headers=CONSOLE_HEADER
+    )
+    assert engaged.status_code == 200, engaged.text
+    switch = await switch_of_trader()
+    assert switch is not None and switch["engaged"] and switch["reason"] == "drill"
+    released = await console.post(
+        "/v1/admin/kill-switch",
+        json={**engage, "engaged": False, "reason": "drill over"},
+        headers=CONSOLE_HEADER,
+    )
+    assert released.status_code == 200, released.text
+    switch = await switch_of_trader()
+    assert switch is not None and not switch["engaged"]
