@@ -4,9 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
+KAFKA  := $(BIN)/python -c "import sys; from shared.infra.kafka_dist import main; sys.exit(main())"
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-unit lint bench schemas topics lock chaos clean
+.PHONY: help install kafka run test test-unit lint bench schemas topics lock chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -20,16 +21,19 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the locked dependencies
+install: $(STAMP) kafka ## create .venv, install the locked dependencies and fetch Apache Kafka
+
+kafka: $(STAMP) ## fetch the pinned Apache Kafka (deploy/kafka/pom.xml) with Maven into ~/.cache/cryptoorch
+	@$(KAFKA)
 
 lock: | $(BIN)/python ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv==0.13.8
 	$(UV) pip compile pyproject.toml --extra dev -o requirements.lock --python $(BIN)/python
 
-run: $(STAMP) ## start broker, database and all five services (gateway on http://127.0.0.1:8000)
+run: $(STAMP) kafka ## start broker, database and all five services (gateway on http://127.0.0.1:8000)
 	$(BIN)/cryptoorch up
 
-test: $(STAMP) ## the whole suite: unit, integration, e2e, chaos (starts its own broker and database)
+test: $(STAMP) kafka ## the whole suite: unit, integration, e2e, chaos (starts its own broker and database)
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests
 
 test-unit: $(STAMP) ## unit tests only (no broker, no database)
@@ -48,10 +52,10 @@ schemas: $(STAMP) ## write docs/schemas/*.json and docs/asyncapi.yaml from share
 topics: $(STAMP) ## write deploy/topics.yaml, create-topics.sh and the k8s ConfigMap from shared/contracts
 	$(BIN)/python -m deploy.topics
 
-chaos: $(STAMP) ## a long chaos run (CHAOS_SECONDS=600; CHAOS_SEED=n replays one)
+chaos: $(STAMP) kafka ## a long chaos run (CHAOS_SECONDS=600; CHAOS_SEED=n replays one)
 	CHAOS_SECONDS=$${CHAOS_SECONDS:-600} $(BIN)/python -m pytest -p no:cacheprovider -q -s tests/chaos
 
-bench: $(STAMP) ## print throughput figures (raw limits beside relay and inbox)
+bench: $(STAMP) kafka ## print throughput figures (raw limits beside relay and inbox)
 	$(BIN)/python -m benchmarks.run
 
 clean: ## remove .venv and .data

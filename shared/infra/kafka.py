@@ -12,6 +12,7 @@ the readiness check.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import contextlib
 import json
@@ -172,8 +173,10 @@ class EmbeddedKafka:
         *,
         log_path: Path | None = None,
         timeout: float = 90.0,
+        wait: bool = True,
     ) -> EmbeddedKafka:
-        """Start the broker on `folder` and return once it speaks the Kafka protocol.
+        """Start the broker on `folder` and return once it speaks the Kafka protocol (with
+        `wait=False` at once: then `await until_ready()`, the event loop keeps running).
 
         A folder used before is the same cluster (id and log), on the ports it had if they
         are free; `port` forces the client port. The broker's output goes to `log_path`
@@ -218,14 +221,24 @@ class EmbeddedKafka:
             death_signal=signal.SIGTERM,  # a clean shutdown: no log recovery on the next start
             stop_signal=signal.SIGTERM,
         )
+        kafka = cls(process, port, controller_port, folder, cluster_id)
+        if wait:
+            kafka.wait_until_ready(timeout)
+        return kafka
+
+    def wait_until_ready(self, timeout: float = 90.0) -> None:
         try:
-            process.wait_until(
-                lambda: answers_kafka("127.0.0.1", port), timeout=timeout, what="answering Kafka"
-            )
+            self.process.wait_until(self.ready, timeout=timeout, what="answering Kafka")
         except BaseException:
-            process.stop(grace=5.0)
+            self.process.stop(grace=5.0)
             raise
-        return cls(process, port, controller_port, folder, cluster_id)
+
+    def ready(self) -> bool:
+        return answers_kafka("127.0.0.1", self.port)
+
+    async def until_ready(self, seconds: float = 90.0) -> None:
+        """`wait_until_ready` without blocking the event loop."""
+        await asyncio.to_thread(self.wait_until_ready, seconds)
 
     @property
     def bootstrap_servers(self) -> str:
