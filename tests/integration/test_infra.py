@@ -22,7 +22,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shared.infra import (
     EmbeddedKafka,
     EmbeddedPostgres,
-    InfraStartError,
     docker_available,
     provide,
 )
@@ -128,15 +127,6 @@ async def test_embedded_kafka_keeps_topics_and_messages_across_a_restart_on_its_
         assert await read_all(third.bootstrap_servers, "infra-probe") == [b"hello"]
     assert is_gone(third.pid)
     assert "Kafka Server started" in (data_dir / "kafka.log").read_text()
-
-
-def test_a_machine_without_java_gets_told_what_to_install(
-    data_dir: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.delenv("JAVA_HOME", raising=False)
-    monkeypatch.setenv("PATH", str(data_dir))  # no java here
-    with pytest.raises(InfraStartError, match="install a Java runtime 17 or newer"):
-        EmbeddedKafka.start(data_dir)
 
 
 async def test_embedded_postgres_keeps_data_across_a_restart(data_dir: Path) -> None:
