@@ -9,6 +9,7 @@ by `ensure_topics`, at start-up and by a relay that finds its cluster without th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -156,28 +157,43 @@ class ClusterIdentity:
     A broker that lost its log (a cluster wiped and made again at the same address) is a new
     cluster: offsets a consumer holds from before point into a log that no longer exists, and
     its topics are gone. Only a client that opened a new connection can be talking to a new
-    cluster, so `changed` compares the client's connections with those of the last answer
+    cluster, so `is_new` compares the client's connections with those of the last answer
     (a local look, no request) and asks the cluster id only when they differ: once at
     start, after each reconnection. Before every batch costs a round trip per batch.
     """
 
     def __init__(self, bootstrap_servers: str, timeout: float = 5.0) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        self._bootstrap_servers = bootstrap_servers
+        self._admin: AIOKafkaAdminClient | None = None
         self._timeout = timeout
         self._seen: list[Any] = []
         self.asked = 0
-        """How many times the broker was asked (tests and `make bench` read it)."""
+        """How many times the broker was asked."""
 
     async def start(self) -> None:
-        await self._admin.start()
+        """Nothing to do: the admin client connects on the first question."""
 
     async def close(self) -> None:
-        await self._admin.close()
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await admin.close()
 
     async def current(self) -> str:
-        """The cluster id; raises (KafkaError, OSError, TimeoutError) when it cannot be asked."""
+        """The cluster id; raises (KafkaError, OSError, TimeoutError) when it cannot be asked.
+
+        After a failure the admin client is dropped and the next question starts a new one: a
+        request cancelled by the timeout can leave its connection unusable, and every later
+        question would then fail too (a consumer that cannot ask re-fetches its batch)."""
         self.asked += 1
-        described = await asyncio.wait_for(self._admin.describe_cluster(), self._timeout)
+        try:
+            if self._admin is None:
+                self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap_servers)
+                await asyncio.wait_for(self._admin.start(), self._timeout)
+            described = await asyncio.wait_for(self._admin.describe_cluster(), self._timeout)
+        except BaseException:
+            await self.close()
+            raise
         return str(described["cluster_id"])
 
     @staticmethod

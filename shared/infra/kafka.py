@@ -102,8 +102,13 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
 
 
 def new_cluster_id() -> str:
-    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding, never starting
+    with "-" (a command line would read it as an option; Kafka's own `random-uuid` skips those
+    too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
 
 
 def _port(wanted: int | None, recorded: int | None, name: str) -> int:
@@ -201,7 +206,7 @@ class EmbeddedKafka:
         classpath = ["-cp", f"{libs}/*"]
         if not (folder / "log" / "meta.properties").exists():
             storage = [java, "-Xmx256m", *classpath, "kafka.tools.StorageTool", "format"]
-            storage += ["-t", cluster_id, "-c", str(properties), "--ignore-formatted"]
+            storage += [f"--cluster-id={cluster_id}", "-c", str(properties), "--ignore-formatted"]
             formatting = spawn(
                 "kafka-storage",
                 storage,

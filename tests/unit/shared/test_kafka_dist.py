@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.infra.kafka import new_cluster_id
 from shared.infra.kafka_dist import java_binary, kafka_version, libs_dir
 from shared.infra.processes import InfraStartError
 
@@ -64,3 +65,10 @@ def test_the_jars_are_cached_outside_the_checkout_per_pinned_version(
     assert kafka_version().startswith("4.")
     assert libs.parent.parent == tmp_path
     assert libs.parent.name.startswith(f"kafka-{kafka_version()}-")
+
+
+def test_a_new_cluster_id_never_reads_as_a_command_line_option() -> None:
+    ids = {new_cluster_id() for _ in range(5000)}
+
+    assert len(ids) == 5000
+    assert not [i for i in ids if i.startswith("-") or len(i) != 22]
