@@ -4,9 +4,10 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 UV     := $(BIN)/uv
 STAMP  := $(VENV)/.installed
+KAFKA  := $(BIN)/python -c "import sys; from shared.infra.kafka_dist import main; sys.exit(main())"
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser run test test-unit lint bench schemas controls topics lock chaos clean
+.PHONY: help install kafka browser run test test-unit lint bench schemas controls topics lock chaos clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-18s %s\n", $$1, $$2}'
@@ -21,7 +22,10 @@ $(STAMP): requirements.lock pyproject.toml | $(BIN)/python
 	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the locked dependencies
+install: $(STAMP) kafka ## create .venv, install the locked dependencies and fetch Apache Kafka
+
+kafka: $(STAMP) ## fetch the pinned Apache Kafka (deploy/kafka/pom.xml) with Maven into ~/.cache/cryptoorch
+	@$(KAFKA)
 
 browser: ## Debian's chromium for the console's browser tests (as root with apt; else they skip)
 	@if [ -x /usr/bin/chromium ]; then :; \
@@ -35,10 +39,10 @@ lock: | $(BIN)/python ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv==0.13.8
 	$(UV) pip compile pyproject.toml --extra dev -o requirements.lock --python $(BIN)/python
 
-run: $(STAMP) ## start broker, database and all five services (gateway on http://127.0.0.1:8000)
+run: $(STAMP) kafka ## start broker, database and all five services (gateway on http://127.0.0.1:8000)
 	$(BIN)/cryptoorch up
 
-test: $(STAMP) ## the whole suite: unit, integration, e2e, chaos (starts its own broker and database)
+test: $(STAMP) kafka ## the whole suite: unit, integration, e2e, chaos (starts its own broker and database)
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests
 
 test-unit: $(STAMP) ## unit tests only (no broker, no database)
@@ -60,10 +64,10 @@ controls: $(STAMP) ## write docs/controls.md, the controls register, from shared
 topics: $(STAMP) ## write deploy/topics.yaml, create-topics.sh and the k8s ConfigMap from shared/contracts
 	$(BIN)/python -m deploy.topics
 
-chaos: $(STAMP) ## a long chaos run (CHAOS_SECONDS=600; CHAOS_SEED=n replays one)
+chaos: $(STAMP) kafka ## a long chaos run (CHAOS_SECONDS=600; CHAOS_SEED=n replays one)
 	CHAOS_SECONDS=$${CHAOS_SECONDS:-600} $(BIN)/python -m pytest -p no:cacheprovider -q -s tests/chaos
 
-bench: $(STAMP) ## print throughput figures (raw limits beside relay and inbox)
+bench: $(STAMP) kafka ## print throughput figures (raw limits beside relay and inbox)
 	$(BIN)/python -m benchmarks.run
 
 clean: ## remove .venv and .data

@@ -25,7 +25,7 @@ from shared.contracts.execution import FillStatus
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import OrderSpec, OrderType, Side
 from shared.contracts.topics import Topic
-from shared.kafka import ensure_topics
+from shared.kafka import FETCH_MAX_WAIT_MS, ensure_topics
 from shared.service import ServiceRuntime, Task
 from tests.support.running import running_service
 
@@ -76,10 +76,12 @@ class FillReader:
 
 @asynccontextmanager
 async def fill_reader(bootstrap: str) -> AsyncIterator[FillReader]:
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, fetch_max_wait_ms=FETCH_MAX_WAIT_MS
+    )
     await consumer.start()
     try:
-        await read_to_end(consumer, [Topic.EXECUTION_EVENTS.value])
+        await read_to_end(consumer, bootstrap, [Topic.EXECUTION_EVENTS.value])
         yield FillReader(consumer)
     finally:
         await consumer.stop()

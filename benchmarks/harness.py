@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.contracts import Envelope, encode
-from shared.kafka import make_producer
+from shared.kafka import make_producer, topic_partitions
 
 
 @dataclass
@@ -69,19 +69,15 @@ def stopwatch() -> Iterator[list[float]]:
         elapsed[0] = time.perf_counter() - start
 
 
-async def read_to_end(consumer: AIOKafkaConsumer, topics: Sequence[str]) -> list[TopicPartition]:
-    """Assign every partition of `topics` to `consumer` and read past what is on them now.
-    Reads from the beginning, since Tansu reports a partition's end as its last batch's base
-    offset + 1 (seeking to the end would re-read part of that batch)."""
-    await consumer.topics()
-    partitions = [
-        TopicPartition(t, p) for t in topics for p in consumer.partitions_for_topic(t) or ()
-    ]
+async def read_to_end(
+    consumer: AIOKafkaConsumer, bootstrap: str, topics: Sequence[str]
+) -> list[TopicPartition]:
+    """Assign every partition of `topics` to `consumer`, positioned after what is on them now."""
+    partitions = await topic_partitions(bootstrap, list(topics))
     consumer.assign(partitions)
-    ends = await consumer.end_offsets(partitions)
-    await consumer.seek_to_beginning(*partitions)
-    while [tp for tp in partitions if await consumer.position(tp) < ends[tp]]:
-        await consumer.getmany(timeout_ms=500, max_records=10_000)
+    await consumer.seek_to_end(*partitions)
+    for tp in partitions:
+        await consumer.position(tp)  # resolved now, not at the first fetch
     return partitions
 
 
@@ -93,7 +89,7 @@ async def skip_backlog(bootstrap: str, group: str, topics: Sequence[str]) -> Non
     )
     await consumer.start()
     try:
-        partitions = await read_to_end(consumer, topics)
+        partitions = await read_to_end(consumer, bootstrap, topics)
         await consumer.commit({tp: await consumer.position(tp) for tp in partitions})
     finally:
         await consumer.stop()

@@ -26,7 +26,7 @@ from typing import Annotated, Any, TypeVar
 
 import asyncpg
 import typer
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import KafkaError
 from pydantic import ValidationError
 from rich.console import Console
@@ -48,6 +48,7 @@ from services.ledger.replay import (
 from services.ledger.settings import LedgerSettings
 from shared.contracts import Envelope, UndecodableMessage, decode
 from shared.db import Connection, connect
+from shared.kafka import topic_partitions
 
 T = TypeVar("T")
 CANNOT_CHECK = 2
@@ -113,21 +114,14 @@ async def read_topics(bootstrap: str, topics: list[str], progress: Progress) -> 
     """Every record now on `topics`, from the first offset, without joining a consumer group.
 
     Done when every partition is past the end offset the broker reported and a poll brings
-    nothing more: the embedded broker (Tansu) reports the last batch's base offset + 1 as
-    the end, not the offset after its last record. Offsets reset to the earliest: with the
-    default (latest), assign() can race seek_to_beginning() and skip the first records."""
+    nothing more. Offsets reset to the earliest: with the default (latest), assign() can race
+    seek_to_beginning() and skip the first records."""
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        existing = await consumer.topics()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            if topic in existing
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
+        partitions = await topic_partitions(bootstrap, topics)
         if not partitions:
             return []
         consumer.assign(partitions)

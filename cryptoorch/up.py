@@ -50,7 +50,11 @@ def _fernet_key() -> str:
 
 async def prepare(settings: CommonSettings) -> None:
     await wait_for_broker(settings.kafka_bootstrap_servers)
-    await ensure_topics(settings.kafka_bootstrap_servers)
+    await ensure_topics(
+        settings.kafka_bootstrap_servers,
+        replication_factor=settings.kafka_replication_factor,
+        min_insync_replicas=settings.kafka_min_insync_replicas,
+    )
     for name in SERVICES:
         await prepare_database(settings, name, migrations_dir(name))
 

@@ -36,7 +36,7 @@ from shared.contracts.topics import dead_letter_topic
 from shared.db import TRANSIENT_ERRORS, Connection
 from shared.dlq import REDRIVEN_FROM
 from shared.ids import SYSTEM_ACCOUNT, derived_id
-from shared.kafka import ClusterIdentity
+from shared.kafka import FETCH_MAX_WAIT_MS, METADATA_MAX_AGE_MS, ClusterIdentity
 from shared.outbox import enqueue_raw
 from shared.telemetry import extract_context, tracer
 
@@ -103,6 +103,8 @@ class InboxConsumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
             rebalance_timeout_ms=rebalance_timeout_ms,
+            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
         self._cluster = ClusterIdentity(bootstrap_servers)
         self._cluster_id: str | None = None
@@ -132,11 +134,17 @@ class InboxConsumer:
     async def _same_log(self, records: list[Record]) -> bool:
         """Whether `records` continue the log this consumer has been reading.
 
-        When the broker turns out to be a new cluster (it lost its log), every assigned
-        partition is read again from its beginning, in order (the inbox skips what was already
-        applied), and nothing fetched before is applied or committed. When the broker cannot
-        be asked, the batch is fetched again later rather than applied unchecked.
+        Asked of the broker only when the consumer opened a new connection since the last
+        answer (`ClusterIdentity.is_new`): records fetched through the connections of the last
+        answer come from the same cluster. When the broker turns out to be a new cluster (it
+        lost its log), every assigned partition is read again from its beginning, in order
+        (the inbox skips what was already applied), and nothing fetched before is applied or
+        committed. When the broker cannot be asked, the batch is fetched again later rather
+        than applied unchecked.
         """
+        connections = self._cluster.connections(self._consumer._client)
+        if self._cluster_id is not None and not self._cluster.is_new(connections):
+            return True
         try:
             cluster_id = await self._cluster.current()
         except (KafkaError, OSError, TimeoutError) as exc:
@@ -148,6 +156,7 @@ class InboxConsumer:
                     self._consumer.seek(tp, r.offset)
             await asyncio.sleep(self._backoff)
             return False
+        self._cluster.seen(connections)
         if self._cluster_id in (None, cluster_id):
             self._cluster_id = cluster_id
             return True

@@ -1,44 +1,32 @@
-"""Broker access: the producer every relay uses and topic creation.
+"""Broker access: the producer every relay uses, topic creation, and the cluster's identity.
 
-No idempotent producer and no transactions: Tansu has neither, and the outbox +
-inbox design needs neither (a duplicate is skipped by the consumer's inbox).
-
-No client of this process makes the broker create a topic by asking for it: importing
-this module turns off aiokafka's `allow_auto_topic_creation` (always on in aiokafka, for
-producers, consumers and the admin's `describe_topics` alike). A broker creates such a
-topic with its own default partitions (Tansu: 4), not `PARTITIONS`, which moves accounts to
-other partitions and halves a consumer group's parallelism. Topics are created only by
-`ensure_topics`, at start-up and, through `TopicsOnCluster`, on every new cluster.
+Producers are idempotent with `acks="all"`: a retried produce is never written twice, and an
+acknowledged one is on every in-sync replica (`min.insync.replicas` of the topic). The broker
+creates no topic a client asks for (`auto.create.topics.enable=false`); topics are created only
+by `ensure_topics`, at start-up and by a relay that finds its cluster without them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+from typing import Any
 
-import aiokafka.admin.client
-import aiokafka.client
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
-from aiokafka.protocol.metadata import MetadataRequest
 
 from shared.contracts.topics import DLQ_SUFFIX, PARTITIONS, all_topics
 
 log = logging.getLogger(__name__)
-
-
-class _MetadataRequestWithoutAutoCreation(MetadataRequest):  # type: ignore[misc]
-    """aiokafka's metadata request, asking the broker not to create the topics it names."""
-
-    def __init__(
-        self, topics: list[str] | None = None, allow_auto_topic_creation: bool | None = False
-    ) -> None:
-        super().__init__(topics, allow_auto_topic_creation)
-
-
-aiokafka.client.MetadataRequest = _MetadataRequestWithoutAutoCreation
-aiokafka.admin.client.MetadataRequest = _MetadataRequestWithoutAutoCreation
+FETCH_MAX_WAIT_MS = 5
+"""How long a fetch waits at the broker for data before it answers empty: the consumer's
+next fetch is sent at once, so a message waits at most this long in a partition (default 500)."""
+METADATA_MAX_AGE_MS = 5_000
+"""How often a consumer asks for its topics' metadata unasked (default 5 minutes): a topic
+that was missing (a broker that lost its log, until a relay makes it again) is consumed
+within seconds of its creation, not minutes."""
 
 
 class TopicsMismatch(RuntimeError):
@@ -51,14 +39,23 @@ def partitions_of(topic: str) -> int:
 
 
 def make_producer(bootstrap_servers: str) -> AIOKafkaProducer:
+    """Idempotent, acknowledged by every in-sync replica, sent at once (no linger)."""
     return AIOKafkaProducer(
         bootstrap_servers=bootstrap_servers,
         acks="all",
-        enable_idempotence=False,
-        linger_ms=2,
+        enable_idempotence=True,
+        linger_ms=0,
         max_batch_size=256 * 1024,
         request_timeout_ms=15_000,
     )
+
+
+def producer_stopped(producer: AIOKafkaProducer) -> bool:
+    """Whether the producer's sender gave up for good (it does on `OutOfOrderSequenceNumber`,
+    aiokafka #1017): every later send would wait forever. Replace such a producer."""
+    sender = getattr(producer, "_sender", None)
+    task = getattr(sender, "sender_task", None)
+    return task is not None and task.done()
 
 
 async def ensure_topics(
@@ -66,10 +63,12 @@ async def ensure_topics(
     topics: list[str] | None = None,
     *,
     replication_factor: int = 1,
+    min_insync_replicas: int = 1,
     wait_seconds: float = 10.0,
 ) -> None:
-    """Create every topic (main ones with `PARTITIONS` partitions, DLQs with one) if missing,
-    then check that each has its partitions; raise `TopicsMismatch` if one has not, or is still
+    """Create every missing topic (main ones with `PARTITIONS` partitions, DLQs with one;
+    `replication_factor` replicas, `min_insync_replicas` of them acknowledge a produce), then
+    check that each has its partitions; raise `TopicsMismatch` if one has not, or is still
     not visible after `wait_seconds`. A topic's partitions are never changed here (see
     docs/deploy.md for why, and how)."""
     wanted = topics if topics is not None else all_topics()
@@ -79,7 +78,11 @@ async def ensure_topics(
         existing = set(await admin.list_topics())
         missing = [t for t in wanted if t not in existing]
         if missing:
-            new = [NewTopic(t, partitions_of(t), replication_factor) for t in missing]
+            config = {"min.insync.replicas": str(min_insync_replicas)}
+            new = [
+                NewTopic(t, partitions_of(t), replication_factor, topic_configs=config)
+                for t in missing
+            ]
             try:
                 await admin.create_topics(new)
             except TopicAlreadyExistsError:
@@ -109,6 +112,28 @@ async def _partition_counts(
         await asyncio.sleep(0.1)
 
 
+async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
+    """Every partition of those of `topics` that exist, in order. (A consumer that has not
+    subscribed knows no topic's partitions: it asks for the metadata of none.)"""
+    if not topics:
+        return []
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        described = await admin.describe_topics(topics)
+    finally:
+        await admin.close()
+    return sorted(
+        (
+            TopicPartition(t["topic"], p["partition"])
+            for t in described
+            if t["error_code"] == 0
+            for p in t["partitions"]
+        ),
+        key=lambda tp: (topics.index(tp.topic), tp.partition),
+    )
+
+
 async def wait_for_broker(bootstrap_servers: str, wait_seconds: float = 30.0) -> None:
     """Return once the broker answers metadata requests; raise after `wait_seconds`."""
     deadline = asyncio.get_running_loop().time() + wait_seconds
@@ -127,56 +152,99 @@ async def wait_for_broker(bootstrap_servers: str, wait_seconds: float = 30.0) ->
 
 
 class ClusterIdentity:
-    """Which broker cluster we are talking to, asked fresh each time.
+    """Which broker cluster we are talking to, asked only when a client reconnected.
 
-    A broker that lost its log (the embedded one keeps nothing across a restart, and starts
-    with a new cluster id) is a new cluster: offsets a consumer holds from before point into a
-    log that no longer exists, so reading on from them would skip or reorder what the outboxes
-    re-publish. The inbox asks before it applies each batch.
+    A broker that lost its log (a cluster wiped and made again at the same address) is a new
+    cluster: offsets a consumer holds from before point into a log that no longer exists, and
+    its topics are gone. Only a client that opened a new connection can be talking to a new
+    cluster, so `is_new` compares the client's connections with those of the last answer
+    (a local look, no request) and asks the cluster id only when they differ: once at
+    start, after each reconnection. Before every batch costs a round trip per batch.
     """
 
     def __init__(self, bootstrap_servers: str, timeout: float = 5.0) -> None:
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        self._bootstrap_servers = bootstrap_servers
+        self._admin: AIOKafkaAdminClient | None = None
         self._timeout = timeout
+        self._seen: list[Any] = []
+        self.asked = 0
+        """How many times the broker was asked."""
 
     async def start(self) -> None:
-        await self._admin.start()
+        """Nothing to do: the admin client connects on the first question."""
 
     async def close(self) -> None:
-        await self._admin.close()
+        admin, self._admin = self._admin, None
+        if admin is not None:
+            with contextlib.suppress(Exception):
+                await admin.close()
 
     async def current(self) -> str:
-        """The cluster id; raises (KafkaError, OSError, TimeoutError) when it cannot be asked."""
-        described = await asyncio.wait_for(self._admin.describe_cluster(), self._timeout)
+        """The cluster id; raises (KafkaError, OSError, TimeoutError) when it cannot be asked.
+
+        After a failure the admin client is dropped and the next question starts a new one: a
+        request cancelled by the timeout can leave its connection unusable, and every later
+        question would then fail too (a consumer that cannot ask re-fetches its batch)."""
+        self.asked += 1
+        try:
+            if self._admin is None:
+                self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap_servers)
+                await asyncio.wait_for(self._admin.start(), self._timeout)
+            described = await asyncio.wait_for(self._admin.describe_cluster(), self._timeout)
+        except BaseException:
+            await self.close()
+            raise
         return str(described["cluster_id"])
+
+    @staticmethod
+    def connections(client: Any) -> list[Any]:
+        """The connections an aiokafka client holds now (a local look)."""
+        return list(getattr(client, "_conns", {}).values())
+
+    def is_new(self, connections: list[Any]) -> bool:
+        """Whether any of `connections` was opened since the last `seen`."""
+        return not all(any(c is s for s in self._seen) for c in connections)
+
+    def seen(self, connections: list[Any]) -> None:
+        """The cluster was asked after `connections` were open: no need to ask for them again."""
+        self._seen = connections
 
 
 class TopicsOnCluster:
-    """Makes sure the contract's topics exist on the cluster the broker is now, before use.
+    """Makes sure the contract's topics exist on the cluster the broker is now.
 
-    The embedded broker keeps nothing across a restart and comes back as a new cluster without
-    topics. The relay asks before each batch it publishes (and when idle), so the topics are
-    created by `ensure_topics`, once per cluster id, before anything is published to them: a
-    broker that restarted under running services gets them back with their partitions without
-    anyone's help. On a real Kafka cluster the id never changes: one metadata request a batch.
+    The relay asks at start, after its producer reconnected, and after a publish failed: a
+    broker that lost its log comes back as a new cluster without topics, and gets them back
+    (`ensure_topics`, once per cluster id) before anything is published to it. A broker that
+    restarted with its log is the same cluster: nothing to do.
     """
 
-    def __init__(self, bootstrap_servers: str, *, replication_factor: int = 1) -> None:
+    def __init__(
+        self, bootstrap_servers: str, *, replication_factor: int = 1, min_insync_replicas: int = 1
+    ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._replication_factor = replication_factor
-        self._cluster = ClusterIdentity(bootstrap_servers)
+        self._min_insync_replicas = min_insync_replicas
+        self.cluster = ClusterIdentity(bootstrap_servers)
         self._ready_on: str | None = None
 
     async def start(self) -> None:
-        await self._cluster.start()
+        await self.cluster.start()
 
     async def close(self) -> None:
-        await self._cluster.close()
+        await self.cluster.close()
+
+    async def ensure_if_reconnected(self, client: Any) -> None:
+        """`ensure` if `client` (a producer's) opened a connection since the last check."""
+        connections = self.cluster.connections(client)
+        if self.cluster.is_new(connections):
+            await self.ensure()
+            self.cluster.seen(connections)
 
     async def ensure(self) -> None:
         """Create the topics if the broker is a cluster they were not made sure of on; raises
         what `ClusterIdentity.current` and `ensure_topics` raise."""
-        cluster_id = await self._cluster.current()
+        cluster_id = await self.cluster.current()
         if cluster_id == self._ready_on:
             return
         if self._ready_on is not None:
@@ -185,5 +253,9 @@ class TopicsOnCluster:
                 cluster_id,
                 self._ready_on,
             )
-        await ensure_topics(self._bootstrap_servers, replication_factor=self._replication_factor)
+        await ensure_topics(
+            self._bootstrap_servers,
+            replication_factor=self._replication_factor,
+            min_insync_replicas=self._min_insync_replicas,
+        )
         self._ready_on = cluster_id

@@ -3,14 +3,17 @@
 `enqueue` is the only way a service emits a message. `OutboxRelay` publishes
 committed rows in id order and marks them published; a crash between publish and
 mark re-publishes (consumers' inboxes drop the duplicate), never loses. One relay
-per database is active at a time (advisory lock); the others wait as standbys. Before each
-batch, and when idle, the active relay makes sure the topics exist on the broker's cluster
-(`TopicsOnCluster`): a broker that lost its log gets them back with their partitions.
+per database is active at a time (advisory lock); the others wait as standbys. At start,
+after its producer reconnected and after a failed publish, the active relay makes sure the
+topics exist on the broker's cluster (`TopicsOnCluster`): a broker that lost its log gets them
+back with their partitions. A producer that stopped for good (`OutOfOrderSequenceNumber`) is
+replaced by a new one (`new_producer`): the rows it did not publish are still unpublished.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -18,13 +21,13 @@ from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
 from opentelemetry import trace
 
 from shared import metrics
 from shared.contracts.envelope import Envelope, encode
 from shared.db import TRANSIENT_ERRORS, Connection, connect
-from shared.kafka import TopicsOnCluster
+from shared.kafka import TopicsOnCluster, producer_stopped
 from shared.telemetry import inject_headers, tracer
 
 log = logging.getLogger(__name__)
@@ -32,6 +35,8 @@ RETRYABLE: tuple[type[BaseException], ...] = (TimeoutError, *TRANSIENT_ERRORS)
 RELAY_LOCK_KEY = 0x6F757462  # "outb"
 BATCH_LOCK_KEY = 0x72657075  # "repu": held (shared) by a batch in flight, taken by `republish_all`
 _tracer = tracer("cryptoorch.outbox")
+SEND_TIMEOUT = 60.0
+"""A batch not acknowledged by then is sent again (the producer expires it after 15 s)."""
 
 
 async def enqueue(conn: Connection, *messages: Envelope) -> None:
@@ -108,9 +113,12 @@ class OutboxRelay:
         poll_seconds: float = 1.0,
         after_publish: AfterPublish | None = None,
         topics: TopicsOnCluster | None = None,
+        new_producer: Callable[[], AIOKafkaProducer] | None = None,
     ) -> None:
         self._url = database_url
-        self._producer = producer
+        self.producer = producer
+        self._new_producer = new_producer
+        self.producers_replaced = 0
         self._topics = topics
         self._batch_size = batch_size
         self._poll = poll_seconds
@@ -189,23 +197,46 @@ class OutboxRelay:
         metrics.OUTBOX_BACKLOG.set(row["n"])
         metrics.OUTBOX_OLDEST_AGE.set(float(row["age"]))
 
-    async def _keep_topics(self) -> None:
-        """While idle: topics for consumers of a broker that restarted with nothing to publish."""
+    async def _keep_topics(self, *, always: bool = False) -> None:
+        """Topics on a cluster the producer reached through a new connection (or, `always`,
+        after a failure): a broker that lost its log has none, and a produce to a missing
+        topic waits until it times out. Costs nothing while the connections stay up."""
         if self._topics is None:
             return
         try:
-            await self._topics.ensure()
+            if always:
+                await self._topics.ensure()
+            else:
+                await self._topics.ensure_if_reconnected(self.producer.client)
         except (KafkaError, OSError, TimeoutError) as exc:  # the next batch checks again
             log.warning("outbox relay: cannot make sure the topics exist (%s)", exc)
+
+    async def _replace_producer(self, why: BaseException) -> None:
+        """A producer whose sender stopped never sends again: start a new one in its place."""
+        assert self._new_producer is not None
+        log.warning("outbox relay: the producer stopped (%r); starting a new one", why)
+        new = self._new_producer()
+        try:
+            await new.start()
+        except Exception as exc:  # the broker is down too: the next failure tries again
+            log.warning("outbox relay: cannot start a new producer (%s)", exc)
+            with contextlib.suppress(Exception):
+                await new.stop()
+            return
+        old, self.producer = self.producer, new
+        self.producers_replaced += 1
+        with contextlib.suppress(Exception):  # it failed already; closing it only tidies up
+            await old.stop()
 
     async def _send(self, rows: Sequence[asyncpg.Record]) -> None:
         delay = 0.1
         while True:
             try:
-                if self._topics is not None:
-                    await self._topics.ensure()  # a broker that restarted publishes to nothing
+                if producer_stopped(self.producer):
+                    raise KafkaError("the producer's sender stopped")
+                await self._keep_topics()
                 futures = [
-                    await self._producer.send(
+                    await self.producer.send(
                         r["topic"],
                         value=bytes(r["value"]),
                         key=r["key"].encode(),
@@ -213,11 +244,17 @@ class OutboxRelay:
                     )
                     for r in rows
                 ]
-                await asyncio.gather(*futures)
+                await asyncio.wait_for(asyncio.gather(*futures), SEND_TIMEOUT)
                 return
             except Exception as exc:  # broker down or slow: the rows stay unpublished
-                log.warning("outbox relay: publish failed (%s); retrying in %.1fs", exc, delay)
+                log.warning("outbox relay: publish failed (%r); retrying in %.1fs", exc, delay)
+                stopped = isinstance(exc, OutOfOrderSequenceNumber) or producer_stopped(
+                    self.producer
+                )
+                if stopped and self._new_producer is not None:
+                    await self._replace_producer(exc)
                 await asyncio.sleep(delay)
+                await self._keep_topics(always=True)
                 delay = min(delay * 2, 5.0)
 
     async def _wait(self, stop: asyncio.Event) -> None:

@@ -43,7 +43,6 @@ class ServiceRuntime:
     migrations: Path
     pool: asyncpg.Pool = field(init=False)
     database_url: str = field(init=False)
-    producer: AIOKafkaProducer = field(init=False)
     relay: OutboxRelay = field(init=False)
     consumers: list[InboxConsumer] = field(default_factory=list)
     tasks: list[Task] = field(default_factory=list)
@@ -57,19 +56,27 @@ class ServiceRuntime:
         await ensure_topics(
             self.settings.kafka_bootstrap_servers,
             replication_factor=self.settings.kafka_replication_factor,
+            min_insync_replicas=self.settings.kafka_min_insync_replicas,
         )
-        self.producer = make_producer(self.settings.kafka_bootstrap_servers)
-        await self.producer.start()
+        producer = make_producer(self.settings.kafka_bootstrap_servers)
+        await producer.start()
         self.relay = OutboxRelay(
             self.database_url,
-            self.producer,
+            producer,
             batch_size=self.settings.relay_batch_size,
             poll_seconds=self.settings.relay_poll_seconds,
             topics=TopicsOnCluster(
                 self.settings.kafka_bootstrap_servers,
                 replication_factor=self.settings.kafka_replication_factor,
+                min_insync_replicas=self.settings.kafka_min_insync_replicas,
             ),
+            new_producer=lambda: make_producer(self.settings.kafka_bootstrap_servers),
         )
+
+    @property
+    def producer(self) -> AIOKafkaProducer:
+        """The relay's producer (a new one after the relay replaced one that stopped)."""
+        return self.relay.producer
 
     def consume(self, topics: list[str], handler: Handler) -> InboxConsumer:
         """Consume `topics` in this service's consumer group through the inbox."""

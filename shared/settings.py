@@ -47,6 +47,9 @@ class CommonSettings(BaseSettings):
     """Where `/metrics` listens: 0.0.0.0 in a container so Prometheus can reach it."""
     kafka_replication_factor: int = Field(default=1, ge=1, le=10)
     """For topics a service creates itself; production creates them ahead (deploy/topics.yaml)."""
+    kafka_min_insync_replicas: int = Field(default=1, ge=1, le=10)
+    """Replicas that must have a message before a produce is acknowledged (`acks=all`): 1 on
+    one broker, 2 on a cluster of 3 (deploy/topics.yaml)."""
     metrics_port: int = Field(default=0, ge=0, le=65535)
     """Where a service without its own HTTP server exposes `/metrics` (0: not exposed)."""
     log_level: str = "INFO"

@@ -1,6 +1,6 @@
 """Fixtures shared by every test: the real broker and PostgreSQL, started once per run.
 
-With nothing configured they are the embedded Tansu broker and embedded
+With nothing configured they are the embedded Apache Kafka broker and embedded
 PostgreSQL; with a Docker engine, testcontainers; `KAFKA_BOOTSTRAP_SERVERS` /
 `DATABASE_URL` point the suite at running ones. Each test gets its own database
 prefix (so its own five databases) and its own consumer groups.
@@ -8,6 +8,7 @@ prefix (so its own five databases) and its own consumer groups.
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -15,9 +16,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 
-import shared.kafka  # noqa: F401  (test processes ask the broker as services do: no auto-creation)
-from shared.infra.kafka import EmbeddedKafka
 from shared.infra.resolve import Infrastructure, provide
 from shared.settings import CommonSettings
 
@@ -41,27 +41,33 @@ def session_infra() -> Iterator[Infrastructure]:
 
 
 @pytest.fixture(scope="module")
-def infra(session_infra: Infrastructure) -> Iterator[Infrastructure]:
-    """One PostgreSQL for the run; with the embedded broker, a fresh broker per test module.
+def infra(session_infra: Infrastructure) -> Infrastructure:
+    """The run's broker and PostgreSQL; on the embedded broker, emptied of topics first.
 
     A new consumer group reads its topics from the beginning: on a broker shared by the
-    whole run, every service started by a later test would first wade through what all
-    earlier tests published. Tansu starts in milliseconds, so each module gets its own.
+    whole run, every service started by a later test module would first wade through what
+    all earlier ones published. Deleting the topics (the services create them again, as the
+    contract has them) costs a fraction of a second; a broker per module costs seconds.
+    A broker someone else runs is never emptied.
     """
-    if session_infra.kafka_source != "embedded":
-        yield session_infra
-        return
-    with tempfile.TemporaryDirectory(prefix="cryptoorch-kafka-") as folder:
-        kafka = EmbeddedKafka.start(Path(folder))
-        try:
-            yield Infrastructure(
-                kafka.bootstrap_servers,
-                session_infra.database_url,
-                kafka_source="embedded",
-                database_source=session_infra.database_source,
-            )
-        finally:
-            kafka.stop()
+    if session_infra.kafka_source == "embedded":
+        asyncio.run(delete_topics(session_infra.kafka_bootstrap_servers))
+    return session_infra
+
+
+async def delete_topics(bootstrap_servers: str, wait_seconds: float = 30.0) -> None:
+    """Delete every topic but the broker's own (`__consumer_offsets`...) and wait until gone."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        deadline = asyncio.get_running_loop().time() + wait_seconds
+        while ours := [t for t in await admin.list_topics() if not t.startswith("__")]:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"topics still there after {wait_seconds:.0f} s: {ours}")
+            await admin.delete_topics(ours)
+            await asyncio.sleep(0.05)
+    finally:
+        await admin.close()
 
 
 @pytest.fixture

@@ -118,11 +118,12 @@ def create_app(
     return app
 
 
-def kafka_probe(producer: AIOKafkaProducer) -> BrokerProbe:
-    """Readiness of the broker: a metadata request through the relay's producer answers."""
+def kafka_probe(producer: Callable[[], AIOKafkaProducer]) -> BrokerProbe:
+    """Readiness of the broker: a metadata request through the relay's producer (the one it
+    uses now: it replaces one that stopped) answers."""
 
     async def probe() -> bool:
-        await producer.client.fetch_all_metadata()
+        await producer().client.fetch_all_metadata()
         return True
 
     return probe
@@ -172,7 +173,7 @@ async def build(runtime: ServiceRuntime, clock: Callable[[], datetime] = utc_now
     app = create_app(
         runtime.pool,
         settings,
-        broker_ready=kafka_probe(runtime.producer),
+        broker_ready=kafka_probe(lambda: runtime.producer),
         metrics=metrics,
         clock=clock,
     )

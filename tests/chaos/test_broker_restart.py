@@ -1,24 +1,28 @@
-"""A broker that restarts empty (a new cluster) must not make a consumer skip or reorder.
+"""A broker that lost its log (a new cluster) must not make a consumer skip or reorder.
 
-The embedded broker forgets everything when it restarts; the outbox re-publishes into the
-new log, where offsets start again at 0. A consumer that was applying a batch fetched from
-the old log rejoins its group on the new broker meanwhile, and then commits the batch's
-offsets (old-log numbers) into it: the new broker accepts them. If the member dies before it
-commits anything newer on that partition, the group resumes at the old-log offset and never
-reads the new log's first messages, published messages that nothing will send again.
+Apache Kafka keeps its log across a restart (tests/chaos/test_chaos.py kills it and needs no
+re-publishing). A log can still be lost: a cluster wiped and made again at the same address.
+Here a new broker, on a new folder, takes the old one's port: a new cluster, with no topics,
+messages or offsets. The outbox re-publishes into the new log
+(`cryptoorch outbox republish`), where offsets start again at 0. A consumer that was
+applying a batch fetched from the old log rejoins its group on the new broker meanwhile, and
+then commits the batch's offsets (old-log numbers) into it: the new broker accepts them. If
+the member dies before it commits anything newer on that partition, the group resumes at the
+old-log offset and never reads the new log's first messages.
 
 Found by the long chaos run (one `PlaceOrder` never decided, never audited); this replays the
 mechanism step by step with the real `InboxConsumer`. The second test is the other way the
 old positions hurt: read on from them in the new log, the re-published messages arrive out
-of order (and, with commits, some are skipped). The third: the topics the new broker has
-once the system runs again are the contract's (`PARTITIONS` each), not ones a client's
-metadata request made the broker create with its own default (4).
+of order (and, with commits, some are skipped). The third: a running service's relay gives
+the new cluster the contract's topics before it publishes. The fourth: the operator's
+`outbox republish` puts a service's whole history on the new cluster.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -31,17 +35,18 @@ from aiokafka.admin import AIOKafkaAdminClient
 from shared.contracts import Envelope, Topic, all_topics, encode, new_message
 from shared.contracts.orders import CancelOrder
 from shared.contracts.topics import PARTITIONS
-from shared.db import Connection, create_pool, ensure_database
+from shared.db import Connection, connect, create_pool, ensure_database
 from shared.inbox import Handler, InboxConsumer
 from shared.infra.kafka import EmbeddedKafka
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics
 from shared.migrate import migrate
-from shared.outbox import enqueue
+from shared.outbox import enqueue, republish_all
 from shared.service import ServiceRuntime
 from shared.settings import CommonSettings
 from tests.conftest import FAST_GROUPS
 from tests.support.running import running_service
+from tests.support.topics import read_topic
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.chaos
@@ -142,7 +147,7 @@ async def test_messages_published_after_a_broker_restart_are_not_skipped(
         await asyncio.wait_for(batch_fetched.wait(), 30)
         port = kafka.port
         kafka.stop()
-        kafka = EmbeddedKafka.start(tmp_path / "broker", port)
+        kafka = EmbeddedKafka.start(tmp_path / "wiped", port)  # a new cluster on the port
         await ensure_topics(bootstrap, [TOPIC])
         new = [message("new", n) for n in range(10)]
         await publish(bootstrap, new)  # published after the restart: offsets 0..9 of the new log
@@ -209,7 +214,7 @@ async def test_a_consumer_reads_a_broker_that_lost_its_log_from_the_beginning_in
         await eventually(count, until=lambda n: n == 100, what="the old log")
         port = kafka.port
         kafka.stop()
-        kafka = EmbeddedKafka.start(tmp_path / "broker", port)
+        kafka = EmbeddedKafka.start(tmp_path / "wiped", port)  # a new cluster on the port
         await ensure_topics(bootstrap, [TOPIC])
         new = [message("new", n) for n in range(150)]
         await publish(bootstrap, new)
@@ -221,11 +226,12 @@ async def test_a_consumer_reads_a_broker_that_lost_its_log_from_the_beginning_in
         kafka.stop()
 
 
-async def test_after_a_broker_restart_every_topic_has_the_contract_partitions(
+async def test_a_new_cluster_gets_the_contract_topics_and_the_republished_history(
     settings_factory: Callable[..., Any], tmp_path: Path
 ) -> None:
-    """Nobody re-creates the topics here (a broker that restarted under a running system):
-    the services' consumers and relay must not leave the broker's defaults behind."""
+    """Nobody re-creates the topics here (a broker that lost its log under a running system):
+    the service's relay gives the new cluster the contract's topics before it publishes, and
+    the operator's `outbox republish` puts what was published before on it again."""
     kafka = EmbeddedKafka.start(tmp_path / "broker")
     bootstrap = kafka.bootstrap_servers
     settings = settings_factory(CommonSettings, KAFKA_BOOTSTRAP_SERVERS=bootstrap)
@@ -253,9 +259,26 @@ async def test_after_a_broker_restart_every_topic_has_the_contract_partitions(
             await published(runtime, message("before", 0))
             port = kafka.port
             kafka.stop()
-            kafka = EmbeddedKafka.start(tmp_path / "broker", port)
+            kafka = EmbeddedKafka.start(tmp_path / "wiped", port)  # a new cluster on the port
             await published(runtime, message("after", 0))  # the system runs again
             counts = await partition_counts(bootstrap)
+            operator = await connect(runtime.database_url)
+            try:
+                assert await republish_all(operator) == 2  # `cryptoorch outbox republish`
+            finally:
+                await operator.close()
+
+            async def history() -> list[str]:
+                return [
+                    json.loads(r.value or b"")["correlation_id"]
+                    for r in await read_topic(bootstrap, TOPIC)
+                ]
+
+            await eventually(
+                history,
+                until=lambda ids: ids.count("before-0") == 1 and "after-0" in ids,
+                what="the history before the loss on the new cluster",
+            )
     finally:
         kafka.stop()
 

@@ -7,20 +7,29 @@ from pathlib import Path
 import pytest
 
 from cryptoorch.check import check_system
+from shared.infra.resolve import Infrastructure
 from shared.settings import database_url_for
+from tests.conftest import delete_topics
 from tests.support.system import SERVICES, System, system_env
 
 
 @pytest.fixture
 def system(
-    service_env: dict[str, str], tmp_path: Path, request: pytest.FixtureRequest
+    infra: Infrastructure,
+    service_env: dict[str, str],
+    tmp_path: Path,
+    request: pytest.FixtureRequest,
 ) -> Iterator[System]:
     """The five services; a test may add environment variables with
     `@pytest.mark.parametrize("system", [{"NAME": "value"}], indirect=True)`.
 
     Every e2e test ends with `cryptoorch check` over its system: whatever the test did, every
     request it made is terminal, no deposit is lost, nothing is doubled and the audit chain
-    verifies. A test that cannot satisfy it says why with `@pytest.mark.unchecked_system`."""
+    verifies. A test that cannot satisfy it says why with `@pytest.mark.unchecked_system`.
+    So that the check judges this test's system alone, it starts on a broker emptied of the
+    earlier tests' topics (new consumer groups read from the beginning)."""
+    if infra.kafka_source == "embedded":
+        asyncio.run(delete_topics(infra.kafka_bootstrap_servers))
     env = {**system_env(service_env, tmp_path), **getattr(request, "param", {})}
     running = System(env, tmp_path / "logs", f"http://127.0.0.1:{env['CRYPTOORCH_GATEWAY_PORT']}")
     try:

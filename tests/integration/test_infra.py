@@ -22,7 +22,6 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from shared.infra import (
     EmbeddedKafka,
     EmbeddedPostgres,
-    answers_kafka,
     docker_available,
     provide,
 )
@@ -91,7 +90,27 @@ async def select_one(url: str) -> int:
         await connection.close()
 
 
-async def test_embedded_tansu_round_trips_a_message_and_restarts_on_its_port(
+async def read_all(bootstrap_servers: str, topic: str) -> list[bytes]:
+    """Every value on `topic` from the beginning, with a consumer group of its own."""
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap_servers,
+        group_id=f"infra-{time.monotonic_ns()}",
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    try:
+        values: list[bytes] = []
+        deadline = time.monotonic() + 20
+        while not values and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=500)
+            values += [r.value or b"" for records in batch.values() for r in records]
+    finally:
+        await consumer.stop()
+    return values
+
+
+async def test_embedded_kafka_keeps_topics_and_messages_across_a_restart_on_its_port(
     data_dir: Path,
 ) -> None:
     kafka = EmbeddedKafka.start(data_dir)
@@ -99,11 +118,15 @@ async def test_embedded_tansu_round_trips_a_message_and_restarts_on_its_port(
         assert await round_trip(kafka.bootstrap_servers, "infra-probe") == b"hello"
     assert is_gone(kafka.pid)
 
-    with EmbeddedKafka.start(data_dir, port=kafka.port) as again:
+    with EmbeddedKafka.start(data_dir) as again:  # the folder's cluster, on its port
         assert again.bootstrap_servers == kafka.bootstrap_servers
-        assert answers_kafka("127.0.0.1", again.port)
-    assert is_gone(again.pid)
-    assert "listening on" in (data_dir / "tansu.log").read_text()
+        assert again.cluster_id == kafka.cluster_id
+        assert await read_all(again.bootstrap_servers, "infra-probe") == [b"hello"]
+        again.kill()  # a crash: the log is recovered on the next start
+    with EmbeddedKafka.start(data_dir) as third:
+        assert await read_all(third.bootstrap_servers, "infra-probe") == [b"hello"]
+    assert is_gone(third.pid)
+    assert "Kafka Server started" in (data_dir / "kafka.log").read_text()
 
 
 async def test_embedded_postgres_keeps_data_across_a_restart(data_dir: Path) -> None:
@@ -161,7 +184,7 @@ import tempfile
 from pathlib import Path
 from shared.infra import EmbeddedKafka, EmbeddedPostgres
 root = Path(sys.argv[1])
-kafka = EmbeddedKafka.start(root)
+kafka = EmbeddedKafka.start(root / "kafka")
 postgres = EmbeddedPostgres.start(root / "pg", root, durable=False)
 print(kafka.pid, postgres.pid, flush=True)
 sys.stdin.read()
@@ -193,7 +216,7 @@ def test_children_die_when_the_parent_is_sigkilled(data_dir: Path) -> None:
         os.kill(child.pid, signal.SIGKILL)
         child.wait()
 
-    wait_for(lambda: is_gone(kafka_pid), timeout=10, what="tansu gone")
+    wait_for(lambda: is_gone(kafka_pid), timeout=40, what="kafka gone")
     wait_for(lambda: is_gone(postgres_pid), timeout=30, what="postgres gone")
     # the data dir is usable again: start() returns only once connections are accepted
     with EmbeddedPostgres.start(data_dir / "pg", data_dir, durable=False):

@@ -53,13 +53,18 @@ async def publish(producer: AIOKafkaProducer, messages: list[Envelope]) -> None:
         await sent
 
 
-async def consumed(ledger: ServiceRuntime, messages: list[Envelope]) -> bool:
-    """Every message applied (or dead-lettered) by the live ledger."""
+async def consumed(ledger: ServiceRuntime, messages: list[Envelope]) -> str:
+    """How many of `messages` the live ledger applied (or dead-lettered), of how many."""
     ids = [m.event_id for m in messages]
     found = await ledger.pool.fetchval(
         "SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", ids
     )
-    return bool(found == len(set(ids)))
+    return f"{found} of {len(set(ids))}"
+
+
+def all_of(progress: str) -> bool:
+    done, _, total = progress.partition(" of ")
+    return done == total
 
 
 def workload(rng: random.Random, users: list[str]) -> tuple[list[Envelope], list[Envelope]]:
@@ -102,9 +107,11 @@ async def test_replay_from_the_log_reproduces_the_live_balances_exactly(
     producer = make_producer(ledger.settings.kafka_bootstrap_servers)
     await producer.start()
     try:
-        for phase in (funding, approvals, outcomes):
+        for name, phase in (("funding", funding), ("approvals", approvals), ("outcomes", outcomes)):
             await publish(producer, phase)
-            await eventually(partial(consumed, ledger, phase), timeout=120, what="phase applied")
+            await eventually(
+                partial(consumed, ledger, phase), until=all_of, timeout=120, what=f"{name} applied"
+            )
     finally:
         await producer.stop()
 
@@ -116,7 +123,9 @@ async def test_replay_from_the_log_reproduces_the_live_balances_exactly(
             except UndecodableMessage:
                 continue  # the live ledger dead-lettered it: nothing to rebuild
     relevant = [m for m in log if needs(m.payload) is not None]
-    await eventually(lambda: consumed(ledger, relevant), timeout=120, what="the whole log applied")
+    await eventually(
+        lambda: consumed(ledger, relevant), until=all_of, timeout=120, what="the whole log applied"
+    )
 
     async with ledger.pool.acquire() as conn:
         order = await application_order(conn)

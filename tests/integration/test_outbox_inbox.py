@@ -9,6 +9,7 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka.errors import OutOfOrderSequenceNumber
 
 from shared.contracts import Envelope, decode, encode, new_message
 from shared.contracts.deadletter import DeadLettered
@@ -16,7 +17,7 @@ from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, drop_database, ensure_database
 from shared.inbox import InboxConsumer
 from shared.infra.resolve import Infrastructure
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import ensure_topics, make_producer, producer_stopped
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay, enqueue, enqueue_raw, republish_all
 from tests.support.topics import read_topic
@@ -300,3 +301,40 @@ async def test_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow(
     assert decode(poison.original_value()).correlation_id == "poison"
     assert "not JSON" in garbage.error and garbage.original_value() == b"{not json"
     assert garbage.attempts == 1
+
+
+async def test_a_producer_that_stopped_on_out_of_order_sequence_is_replaced_and_nothing_is_lost(
+    infra: Infrastructure, pool: asyncpg.Pool, topic: str
+) -> None:
+    """aiokafka's idempotent producer gives up for good on `OutOfOrderSequenceNumber` (its
+    sender task ends; every later send would wait forever): the relay starts a new one."""
+    message = deposit("out-of-order")
+    async with pool.acquire() as conn, conn.transaction():
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value) VALUES ($1, $2, $3, $4)",
+            message.event_id,
+            topic,
+            message.account_id,
+            encode(message),
+        )
+    bootstrap = infra.kafka_bootstrap_servers
+    stopped = make_producer(bootstrap)
+    await stopped.start()
+    sender = stopped._sender
+    sender.sender_task.cancel()
+    gave_up = asyncio.get_running_loop().create_future()
+    gave_up.set_exception(OutOfOrderSequenceNumber())
+    gave_up.exception()  # retrieved: no "never retrieved" warning
+    sender._sender_task = gave_up  # as aiokafka's sender ends on OutOfOrderSequenceNumber
+    assert producer_stopped(stopped)
+
+    relay = OutboxRelay("unused", stopped, new_producer=lambda: make_producer(bootstrap))
+    try:
+        async with pool.acquire() as conn:
+            assert await asyncio.wait_for(relay.publish_pending(conn), 30) == 1
+    finally:
+        await relay.producer.stop()
+
+    assert relay.producers_replaced == 1 and relay.producer is not stopped
+    on_topic = await read_topic(bootstrap, topic)
+    assert [decode(r.value or b"").event_id for r in on_topic] == [message.event_id]

@@ -1,30 +1,29 @@
 """Chaos for the whole system: `kill -9` services at seeded random moments and restart them;
-restart the broker once and re-publish, from every outbox, what it lost.
+`kill -9` the broker once and start it again.
 
-The embedded broker keeps nothing across a restart, so the chaos test owns one (not the
-session's, which other tests share) and restarts it on the same port, where every client
-already points. Then, as an operator would, it re-publishes every service's outbox (what
-`cryptoorch outbox republish --service X` does, called in this process).
+The chaos test owns its broker (not the session's, which other tests share). Apache Kafka
+keeps its log: killed and started again on its folder and port (where every client already
+points) it has every topic, message and committed offset, so nobody re-publishes anything.
+(`cryptoorch outbox republish` is for a broker that really lost its log:
+tests/chaos/test_broker_restart.py.)
 """
 
 from __future__ import annotations
 
 import asyncio
-import os
 import random
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from unittest.mock import patch
 
-from aiokafka import AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from cryptoorch.dlq import republish
+from shared.contracts import all_topics
 from shared.infra.kafka import EmbeddedKafka
-from shared.kafka import ensure_topics
-from tests.support.system import SERVICES, System
+from shared.kafka import topic_partitions
+from tests.support.system import System
 
 
 @dataclass(frozen=True)
@@ -56,45 +55,44 @@ def plan_kills(
 
 
 class Broker:
-    """The chaos test's own embedded broker, restartable on the same port."""
+    """The chaos test's own embedded broker, killed and started again on its folder and port."""
 
-    def __init__(self, log_dir: Path) -> None:
-        self.log_dir = log_dir
-        self.kafka = EmbeddedKafka.start(log_dir)
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.kafka = EmbeddedKafka.start(folder)
 
     @property
     def bootstrap_servers(self) -> str:
         return self.kafka.bootstrap_servers
 
-    async def restart(
-        self, env: Mapping[str, str], down_for: float, note: Callable[[str], None]
-    ) -> None:
-        """Stop it (losing every message and offset), start it again on its port, recreate
-        the topics, and have every outbox re-publish its log."""
-        port = self.kafka.port
-        self.kafka.stop()
-        note("broker stopped")
+    async def restart(self, down_for: float, note: Callable[[str], None]) -> None:
+        """`kill -9` it, start it again on its folder and port, and check that it kept every
+        message it had acknowledged (its topics' end offsets did not go back)."""
+        before = await end_offsets(self.bootstrap_servers)
+        self.kafka.kill()
+        note(f"broker killed (kill -9); {sum(before.values())} messages on its topics")
         await asyncio.sleep(down_for)
-        self.kafka = EmbeddedKafka.start(self.log_dir, port)
+        self.kafka = EmbeddedKafka.start(self.folder, self.kafka.port, wait=False)
+        await self.kafka.until_ready()
         note("broker started again")
-        await ensure_topics(self.bootstrap_servers)
-        note("topics created")
-        counts = await republish_every_outbox(env)
-        note(
-            "outbox rows queued for re-publishing: "
-            + ", ".join(f"{s} {n}" for s, n in counts.items())
-        )
+        after = await end_offsets(self.bootstrap_servers)
+        lost = {tp: n for tp, n in before.items() if after.get(tp, 0) < n}
+        assert not lost, f"the broker lost acknowledged messages: {lost}"
 
     def stop(self) -> None:
         self.kafka.stop()
 
 
-async def republish_every_outbox(env: Mapping[str, str]) -> dict[str, int]:
-    """What `cryptoorch outbox republish --service X` does for every service, in this process
-    (five CLI processes cost seconds of CPU the services need during the chaos)."""
-    reach = {k: env[k] for k in ("DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS", "CRYPTOORCH_DB_PREFIX")}
-    with patch.dict(os.environ, reach):
-        return {service: await republish(service, None) for service in SERVICES}
+async def end_offsets(bootstrap_servers: str) -> dict[TopicPartition, int]:
+    """The end offset of every partition of every contract topic the broker has."""
+    partitions = await topic_partitions(bootstrap_servers, all_topics())
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
+    await consumer.start()
+    try:
+        ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)
+        return ends
+    finally:
+        await consumer.stop()
 
 
 async def inject_poison(bootstrap_servers: str, topic: str, marker: str) -> int:

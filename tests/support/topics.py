@@ -3,9 +3,10 @@ joining a consumer group."""
 
 from __future__ import annotations
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from shared.contracts import Envelope, encode
+from shared.kafka import topic_partitions
 
 
 async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
@@ -17,30 +18,24 @@ async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    tps = await topic_partitions(bootstrap, [topic])
+    if not tps:
+        return []
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
-        if topic not in await consumer.topics():
-            return []
-        partitions = consumer.partitions_for_topic(topic) or set()
-        tps = [TopicPartition(topic, p) for p in sorted(partitions)]
-        if not tps:
-            return []
         consumer.assign(tps)
         await consumer.seek_to_beginning(*tps)
         ends = await consumer.end_offsets(tps)
         records: list[ConsumerRecord[bytes, bytes]] = []
-        # The embedded broker reports a partition's end as its last batch's first offset + 1:
-        # read to the ends seen at the start, then one more poll for the rest of that batch.
-        # (Never "until nothing comes": a topic still being written would never end.)
+        # To the ends seen at the start (never "until nothing comes": a topic still being
+        # written would never end).
         while [tp for tp in tps if await consumer.position(tp) < ends[tp]]:
             batch = await consumer.getmany(timeout_ms=500)
             for tp_records in batch.values():
                 records.extend(tp_records)
-        for tp_records in (await consumer.getmany(timeout_ms=300)).values():
-            records.extend(tp_records)
-        return records
+        return sorted(records, key=lambda r: (r.partition, r.offset))
     finally:
         await consumer.stop()
