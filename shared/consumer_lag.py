@@ -4,9 +4,7 @@ For every partition a group consumes: the group's committed offset (the next rec
 apply; the beginning of the partition if it never committed, as its consumers start at the
 earliest offset) against the partition's end offset. `messages` is the sum of the gaps;
 `seconds` is the age of the oldest record not yet consumed, the timestamp of the record at a
-committed offset that is behind. The embedded broker (Tansu) reports a partition's end as the
-last batch's base offset + 1, so there a batch of several records not yet consumed counts as
-one message; a Kafka broker reports the exact end.
+committed offset that is behind. Apache Kafka reports each partition's exact end offset.
 
 Used by `cryptoorch status` (which knows each service's topics) and the console's System view
 (which does not: it takes the partitions the group has committed offsets for, and whether the
