@@ -19,6 +19,7 @@ import asyncio
 import base64
 import json
 import logging
+import re
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -41,6 +42,7 @@ from shared.outbox import enqueue_raw
 from shared.telemetry import extract_context, tracer
 
 log = logging.getLogger(__name__)
+_TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 Handler = Callable[[Connection, Envelope], Awaitable[None]]
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
@@ -348,7 +350,7 @@ class InboxConsumer:
                     topic=dead_letter_topic(record.topic),
                     key=message.account_id,
                     value=encode(message),
-                    headers={"dlq.error": parked.error[:500]},
+                    headers={**_trace_headers(record), "dlq.error": parked.error[:500]},
                 )
         self.stats.dead_lettered += 1
         metrics.DEAD_LETTERED.labels(record.topic).inc()
@@ -404,6 +406,15 @@ def _header(record: Record, name: str) -> str | None:
 def _redrives(record: Record, outcome: str) -> bool:
     """Whether `record` re-drives a message this inbox dead-lettered (applied once more)."""
     return outcome == "dead_lettered" and _header(record, REDRIVEN_FROM) is not None
+
+
+def _trace_headers(record: Record) -> dict[str, str]:
+    """The parked message's W3C trace context, if it carried a well-formed one: its dead
+    letter stays in its trace (else `enqueue_raw` starts a new one)."""
+    headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+    if not _TRACEPARENT.fullmatch(headers.get("traceparent", "")):
+        return {}
+    return {k: headers[k] for k in ("traceparent", "tracestate") if k in headers}
 
 
 def _record_key(record: Record) -> str:

@@ -43,7 +43,8 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
     """Add messages to the outbox inside the caller's open transaction.
 
     Each row carries the current trace context (the caller's span: the HTTP request or the
-    message being applied), so the consumers of these messages continue the same trace.
+    message being applied), so the consumers of these messages continue the same trace; a
+    message no trace caused starts one of its own (`inject_headers`).
     """
     headers = inject_headers()
     with _tracer.start_as_current_span(
@@ -71,7 +72,10 @@ async def enqueue_raw(
     value: bytes,
     headers: dict[str, str],
 ) -> None:
-    """Add an opaque message (a dead letter keeps the original bytes)."""
+    """Add an opaque message (a dead letter keeps the original bytes); without a
+    `traceparent` in `headers`, in a trace of its own."""
+    if "traceparent" not in headers:
+        headers = {**inject_headers(), **headers}
     await conn.execute(
         "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5) "
         "ON CONFLICT (event_id) DO NOTHING",

@@ -21,10 +21,12 @@ from opentelemetry.sdk.trace.export import (
     SpanExportResult,
 )
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ALWAYS_OFF
 
 log = logging.getLogger(__name__)
 _memory_exporter: InMemorySpanExporter | None = None
+_ids = RandomIdGenerator()
 
 
 class JsonLinesFileExporter(SpanExporter):
@@ -92,10 +94,25 @@ def tracer(name: str) -> trace.Tracer:
 
 
 def inject_headers() -> dict[str, str]:
-    """The current trace context as message headers."""
+    """The current trace context as message headers; with no current trace (a price tick, a
+    timer, a CLI command in a process without a tracer provider), a new one: every message
+    on our topics carries a W3C `traceparent`."""
     carrier: dict[str, str] = {}
     propagate.inject(carrier)
+    if "traceparent" not in carrier:
+        propagate.inject(carrier, context=new_trace())
     return carrier
+
+
+def new_trace() -> context.Context:
+    """A context holding a new root span context (not sampled, nothing recorded)."""
+    root = trace.SpanContext(
+        trace_id=_ids.generate_trace_id(),
+        span_id=_ids.generate_span_id(),
+        is_remote=False,
+        trace_flags=trace.TraceFlags(trace.TraceFlags.DEFAULT),
+    )
+    return trace.set_span_in_context(trace.NonRecordingSpan(root), context.Context())
 
 
 def extract_context(headers: Mapping[str, str]) -> context.Context:
