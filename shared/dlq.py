@@ -11,7 +11,9 @@ counted in `dead_letter_redrives` of that same database, in the transaction that
 past `limit` the re-drive is refused (`RedriveRefused`) and nothing is sent.
 
 Reading: a short-lived consumer with no group (it joins nothing and commits nothing) reads the
-`.dlq` topics from the broker.
+`.dlq` topics from the broker. Their partitions are asked of the broker each time (an admin
+client's topic metadata): a consumer that subscribed to nothing knows no topic's partitions (its
+first metadata request asks for no topic; Tansu answered it with all of them, Kafka does not).
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.envelope import UndecodableMessage, decode
 from shared.db import Connection
 from shared.ids import derived_id
+from shared.kafka import topic_partitions
 from shared.outbox import enqueue_raw
 from shared.redact import redact
 
@@ -197,6 +200,9 @@ async def read_dead_letters(
 ) -> list[DeadLetter]:
     """The newest `newest` dead letters of each partition of `topics` (oldest first), read by a
     consumer that belongs to no group. A topic that does not exist has none."""
+    partitions = await topic_partitions(bootstrap_servers, topics)
+    if not partitions:
+        return []
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers,
         enable_auto_commit=False,
@@ -204,15 +210,6 @@ async def read_dead_letters(
     )
     await consumer.start()
     try:
-        existing = await consumer.topics()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            if topic in existing
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            return []
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
         wanted = {
