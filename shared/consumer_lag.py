@@ -20,10 +20,19 @@ from datetime import datetime
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CoordinatorLoadInProgressError,
+    CoordinatorNotAvailableError,
+    KafkaError,
+    NotCoordinatorError,
+)
+from aiokafka.structs import OffsetAndMetadata
 
 READ_SECONDS = 5.0
 DESCRIBE_SECONDS = 3.0
+COORDINATOR_SECONDS = 10.0
+"""How long to wait for a group's coordinator: a broker on which no group was ever used makes
+its `__consumer_offsets` topic on the first lookup, and answers "not available" meanwhile."""
 
 
 @dataclass(frozen=True)
@@ -57,32 +66,53 @@ class LagReader:
         await self._admin.close()
         await self._consumer.stop()
 
+    async def _partitions(self, topics: list[str]) -> list[TopicPartition]:
+        """Every partition of those of `topics` that exist, asked of the broker (the consumer,
+        subscribed to nothing, knows no topic's partitions: on Kafka its metadata names none)."""
+        if not topics:
+            return []
+        described = await self._admin.describe_topics(topics)
+        return [
+            TopicPartition(t["topic"], p["partition"])
+            for t in sorted(described, key=lambda t: topics.index(t["topic"]))
+            if t["error_code"] == 0
+            for p in sorted(t["partitions"], key=lambda p: p["partition"])
+        ]
+
+    async def _committed(
+        self, group_id: str, partitions: list[TopicPartition]
+    ) -> dict[TopicPartition, OffsetAndMetadata]:
+        """The group's committed offsets on `partitions`, once its coordinator answers (up to
+        `COORDINATOR_SECONDS`; then its error)."""
+        deadline = time.monotonic() + COORDINATOR_SECONDS
+        while True:
+            try:
+                return await self._admin.list_consumer_group_offsets(
+                    group_id, partitions=partitions
+                )
+            except (
+                CoordinatorNotAvailableError,
+                CoordinatorLoadInProgressError,
+                NotCoordinatorError,
+            ):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.1)
+
     async def committed_topics(self, group_id: str, candidates: list[str]) -> list[str]:
         """The topics among `candidates` the group has committed an offset on (on any of their
         partitions): the ones it consumes, for a reader that cannot ask the service."""
-        existing = await self._consumer.topics()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in candidates
-            if topic in existing
-            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
-        ]
+        partitions = await self._partitions(candidates)
         if not partitions:
             return []
-        committed = await self._admin.list_consumer_group_offsets(group_id, partitions=partitions)
+        committed = await self._committed(group_id, partitions)
         return sorted({tp.topic for tp, meta in committed.items() if meta.offset >= 0})
 
     async def lag(self, group_id: str, topics: list[str], now: datetime) -> Lag:
-        existing = await self._consumer.topics()
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics
-            if topic in existing
-            for p in sorted(self._consumer.partitions_for_topic(topic) or ())
-        ]
+        partitions = await self._partitions(topics)
         if not partitions:
             return Lag(0, 0.0)
-        committed = await self._admin.list_consumer_group_offsets(group_id, partitions=partitions)
+        committed = await self._committed(group_id, partitions)
         starts = await self._consumer.beginning_offsets(partitions)
         ends = await self._consumer.end_offsets(partitions)
         behind: dict[TopicPartition, int] = {}
