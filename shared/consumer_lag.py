@@ -87,9 +87,10 @@ class LagReader:
         deadline = time.monotonic() + COORDINATOR_SECONDS
         while True:
             try:
-                return await self._admin.list_consumer_group_offsets(
-                    group_id, partitions=partitions
-                )
+                committed: dict[
+                    TopicPartition, OffsetAndMetadata
+                ] = await self._admin.list_consumer_group_offsets(group_id, partitions=partitions)
+                return committed
             except (
                 CoordinatorNotAvailableError,
                 CoordinatorLoadInProgressError,
