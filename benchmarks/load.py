@@ -73,8 +73,12 @@ def in_second_process(config: dict[str, Any]) -> dict[str, Any]:
         [sys.executable, "-m", "benchmarks.load", json.dumps(config)],
         capture_output=True,
         text=True,
-        check=True,
+        check=False,
     )
+    if out.returncode != 0:
+        raise RuntimeError(
+            f"the load generator exited with {out.returncode}:\n{out.stderr[-3000:]}"
+        )
     result: dict[str, Any] = json.loads(out.stdout.strip().splitlines()[-1])
     return result
 
