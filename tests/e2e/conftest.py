@@ -38,7 +38,8 @@ def system(
         running.wait_healthy()
         yield running
         if request.node.get_closest_marker("unchecked_system") is None:
-            _check_the_whole_system(env)
+            poison = request.node.get_closest_marker("expects_dead_letters")
+            _check_the_whole_system(env, poison.args if poison else ())
     except BaseException:
         print(running.logs(*SERVICES))
         raise
@@ -46,7 +47,9 @@ def system(
         running.stop()
 
 
-def _check_the_whole_system(env: dict[str, str]) -> None:
+def _check_the_whole_system(env: dict[str, str], poison: tuple[bytes, ...]) -> None:
+    """`poison`: what the test itself wrote that the services must park (a dead letter whose
+    original message contains one of them is expected; any other is a finding)."""
     urls = {
         name: database_url_for(env["DATABASE_URL"], f"{env['CRYPTOORCH_DB_PREFIX']}_{name}")
         for name in SERVICES
@@ -54,7 +57,10 @@ def _check_the_whole_system(env: dict[str, str]) -> None:
     checkpoints = Path(env["CRYPTOORCH_AUDIT_CHECKPOINT_FILE"])
     report = asyncio.run(
         check_system(
-            urls, drain_seconds=30, checkpoint_file=checkpoints if checkpoints.exists() else None
+            urls,
+            drain_seconds=30,
+            checkpoint_file=checkpoints if checkpoints.exists() else None,
+            expected_dead_letter=lambda letter: any(p in letter.original_value() for p in poison),
         )
     )
     assert report.ok, "cryptoorch check after the test:\n" + "\n".join(report.violations[:30])

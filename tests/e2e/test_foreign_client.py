@@ -246,6 +246,7 @@ async def terminal(user: ApiUser, order_id: str) -> dict[str, Any]:
     )
 
 
+@pytest.mark.expects_dead_letters(b"not an envelope, traced", b"not an envelope, untraced")
 async def test_a_librdkafka_client_reads_every_topic_against_the_published_contract(
     system: System,
 ) -> None:
