@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,16 @@ def system(
         raise
     finally:
         running.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A failed test's report carries the last lines of its services' logs (what CI shows)."""
+    report: pytest.TestReport = yield
+    running = getattr(item, "funcargs", {}).get("system")
+    if report.when == "call" and report.failed and isinstance(running, System):
+        report.sections.append(("services' logs", running.logs(*SERVICES)))
+    return report
 
 
 def _check_the_whole_system(env: dict[str, str], poison: tuple[bytes, ...]) -> None:

@@ -42,6 +42,7 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+TERMINAL = {"filled", "rejected", "cancelled", "failed"}
 VIEWS = ["Orders", "Accounts", "Kill switches", "Restrictions", "Dead letters", "System", "Audit"]
 
 
@@ -63,7 +64,7 @@ class Desk:
     async def outcome(self, order_id: str) -> dict[str, Any]:
         return await eventually(
             lambda: self.trader.order(order_id),
-            until=lambda o: o["status"] in {"filled", "rejected", "cancelled", "failed"},
+            until=lambda o: o["status"] in TERMINAL,
             timeout=30,
             what=f"order {order_id} ending",
         )
@@ -124,16 +125,17 @@ async def test_an_order_reaches_the_console_within_two_seconds_with_its_whole_ti
                 what=f"order {order_id} on the console's stream",
             )
             assert shown.json()["account_id"] == desk.trader.user_id
-            await next_event_where(
+            ended = await next_event_where(
                 events,
                 lambda e: (
                     e.name == "order"
                     and e.json()["order_id"] == order_id
-                    and e.json()["status"] == "filled"
+                    and e.json()["status"] in TERMINAL
                 ),
                 timeout=110,
-                what="the fill on the stream",
+                what="the order's end on the stream",
             )
+            assert ended.json()["status"] == "filled", ended.data
 
         async def timeline() -> list[dict[str, Any]]:
             response = await console.get(f"/v1/admin/orders/{order_id}/timeline")
