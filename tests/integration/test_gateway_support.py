@@ -125,14 +125,17 @@ class User:
         return self.totp
 
     async def fresh_code(self) -> str:
-        """A code of a time step not used yet (the current one, or the next one, which the
-        gateway accepts for clock drift); waits for the clock when both are used."""
+        """A code of a time step not used yet: the previous, current or next step (the
+        gateway accepts one step of clock drift either way; the previous one only while more
+        than 3 s of the current step are left); waits for the clock when all are used."""
         assert self.totp is not None
         totp = self.totp
 
         async def next_step() -> int | None:
-            now_step = int(time.time()) // 30
-            step = max(self.used_step + 1, now_step)
+            now = time.time()
+            now_step = int(now) // 30
+            earliest = now_step - 1 if (now_step + 1) * 30 - now > 3 else now_step
+            step = max(self.used_step + 1, earliest)
             return step if step <= now_step + 1 else None
 
         step = await eventually(next_step, until=lambda s: s is not None, timeout=35)
