@@ -27,7 +27,7 @@ from pathlib import Path
 
 import psutil
 
-from shared.infra.kafka_dist import ensure_libs, java_binary
+from shared.infra.kafka_dist import class_archive, ensure_libs, java_binary
 from shared.infra.processes import ChildProcess, InfraStartError, log_tail, loopback_port, spawn
 
 _API_VERSIONS = 18
@@ -179,13 +179,16 @@ class EmbeddedKafka:
         log_path: Path | None = None,
         timeout: float = 90.0,
         wait: bool = True,
+        record_classes_to: Path | None = None,
     ) -> EmbeddedKafka:
         """Start the broker on `folder` and return once it speaks the Kafka protocol (with
         `wait=False` at once: then `await until_ready()`, the event loop keeps running).
 
         A folder used before is the same cluster (id and log), on the ports it had if they
         are free; `port` forces the client port. The broker's output goes to `log_path`
-        (default `folder/kafka.log`).
+        (default `folder/kafka.log`). `record_classes_to`: write a class-data archive there
+        when the broker exits (`kafka_dist.record_class_archive`); otherwise the recorded one,
+        if any, is used.
         """
         folder = folder.resolve()
         folder.mkdir(parents=True, exist_ok=True)
@@ -204,6 +207,11 @@ class EmbeddedKafka:
         state = {"cluster_id": cluster_id, "port": port, "controller_port": controller_port}
         state_path.write_text(json.dumps(state))
         classpath = ["-cp", f"{libs}/*"]
+        archive = class_archive(java)
+        if record_classes_to is not None:
+            classpath = [f"-XX:ArchiveClassesAtExit={record_classes_to}", *classpath]
+        elif archive.exists():
+            classpath = [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", *classpath]
         if not (folder / "log" / "meta.properties").exists():
             storage = [java, "-Xmx256m", *classpath, "kafka.tools.StorageTool", "format"]
             storage += [f"--cluster-id={cluster_id}", "-c", str(properties), "--ignore-formatted"]
