@@ -129,7 +129,7 @@ class OrderFailed(msgspec.Struct, gc=False):
 Body = RecordDeposit | OrderApproved | OrderFilled | OrderCancelled | OrderFailed
 _ENVELOPE = msgspec.json.Decoder(_Envelope)
 _DECODERS: dict[str, msgspec.json.Decoder[Body]] = {
-    cls.__name__: msgspec.json.Decoder(cls)  # type: ignore[arg-type]
+    cls.__name__: msgspec.json.Decoder(cls)
     for cls in (RecordDeposit, OrderApproved, OrderFilled, OrderCancelled, OrderFailed)
 }
 
