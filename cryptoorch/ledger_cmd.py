@@ -44,7 +44,7 @@ from services.ledger.replay import (
     live_balances,
     write_scratch,
 )
-from services.ledger.replay_wire import Logged, Reading, read_log
+from services.ledger.replay_wire import Logged, read_log
 from services.ledger.settings import LedgerSettings
 from services.ledger.tally import Tally
 from shared.db import connect
@@ -131,9 +131,7 @@ def _difference(d: Difference) -> dict[str, str]:
     return dict(zip(DIFFERENCE_COLUMNS, map(str, (*values, d.live - d.rebuilt)), strict=True))
 
 
-async def read_topics(
-    bootstrap: str, topics: list[str], progress: Progress, reading: Reading, report: ReplayReport
-) -> int:
+async def read_topics(bootstrap: str, topics: list[str], progress: Progress) -> list[bytes]:
     """Every record now on `topics`, from the first offset, without joining a consumer group.
 
     Done when every partition is past the end offset the broker reported and a poll brings
@@ -150,41 +148,36 @@ async def read_topics(
     try:
         partitions = await topic_partitions(bootstrap, topics)
         if not partitions:
-            return 0
+            return []
         consumer.assign(partitions)
         starts = await consumer.beginning_offsets(partitions)
         ends = await consumer.end_offsets(partitions)
         await consumer.seek_to_beginning(*partitions)
         total = sum(ends[tp] - starts[tp] for tp in partitions)
         task = progress.add_task("reading the broker", total=total)
-        count = 0
+        values: list[bytes] = []
         last_delivery = time.monotonic()
         while True:
             batch = await consumer.getmany(timeout_ms=500, max_records=BATCH_RECORDS)
             for records in batch.values():
-                started = time.perf_counter()
-                read_log((r.value or b"" for r in records), reading)
-                report.decode_seconds += time.perf_counter() - started
-                count += len(records)
-            progress.update(task, completed=count, total=max(total, count))
+                values += [r.value or b"" for r in records]
+            progress.update(task, completed=len(values), total=max(total, len(values)))
             behind = [str(tp) for tp in partitions if await consumer.position(tp) < ends[tp]]
             if batch:
                 last_delivery = time.monotonic()
             elif not behind:
-                return count
+                return values
             elif time.monotonic() - last_delivery > STALL_SECONDS:
                 raise CannotCheck(f"the broker stopped delivering {behind}")
     finally:
         await consumer.stop()
 
 
-async def read_outboxes(
-    topics: list[str], progress: Progress, reading: Reading, report: ReplayReport
-) -> int:
+async def read_outboxes(topics: list[str], progress: Progress) -> list[bytes]:
     """Every row on `topics` in the producers' outbox logs, published or not, read through a
-    server-side cursor in chunks of `BATCH_RECORDS`, each decoded as it arrives."""
+    server-side cursor in chunks of `BATCH_RECORDS`."""
     task = progress.add_task("reading the outboxes", total=None)
-    count = 0
+    values: list[bytes] = []
     query = "SELECT value FROM outbox WHERE topic = ANY($1::text[]) ORDER BY id"
     for service in OUTBOX_PRODUCERS:
         try:
@@ -195,14 +188,11 @@ async def read_outboxes(
             async with conn.transaction(readonly=True):
                 cursor = await conn.cursor(query, topics)
                 while rows := await cursor.fetch(BATCH_RECORDS):
-                    started = time.perf_counter()
-                    read_log((r[0] for r in rows), reading)
-                    report.decode_seconds += time.perf_counter() - started
-                    count += len(rows)
+                    values += [r[0] for r in rows]
                     progress.advance(task, len(rows))
         finally:
             await conn.close()
-    return count
+    return values
 
 
 def _ticking(messages: list[Logged], progress: Progress, task: TaskID) -> Iterator[Logged]:
@@ -217,12 +207,14 @@ async def replay_ledger(source: Source, scratch: str, progress: Progress) -> Rep
     policy = policy_from(LedgerSettings())
     report = ReplayReport(source.value, scratch)
     topics = [t.value for t in TOPICS]
-    reading = Reading([])
     if source is Source.BROKER:
-        bootstrap = runtime_info.kafka_bootstrap_servers()
-        report.read = await read_topics(bootstrap, topics, progress, reading, report)
+        raw = await read_topics(runtime_info.kafka_bootstrap_servers(), topics, progress)
     else:
-        report.read = await read_outboxes(topics, progress, reading, report)
+        raw = await read_outboxes(topics, progress)
+    report.read = len(raw)
+    started = time.perf_counter()
+    reading = read_log(raw)
+    report.decode_seconds = time.perf_counter() - started
     report.undecodable, report.ignored = reading.undecodable, reading.ignored
     conn = await connect(runtime_info.service_database_url("ledger"))
     try:
