@@ -14,10 +14,8 @@ both ways and asserts the same balances, holds, journal, refusals and discrepanc
 
 from __future__ import annotations
 
-import gc
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
@@ -45,6 +43,7 @@ from services.ledger.replay_wire import (
     OrderFailed,
     OrderFilled,
     RecordDeposit,
+    no_cycle_collection,
 )
 from shared.contracts.execution import FillStatus
 from shared.contracts.ledger import (
@@ -132,7 +131,7 @@ class Tally:
         """Apply `messages` in the order given; a redelivered event id is skipped."""
         seen: set[str] = set()
         fast = self._FAST
-        with exact(), _no_cycle_collection():
+        with exact(), no_cycle_collection():
             for message in messages:
                 if message.event_id in seen:
                     continue
@@ -409,19 +408,6 @@ class Tally:
                 key = AccountKey(each[0], each[1], Bucket(each[2]))
                 problems.append(f"{key} balance differs from the sum of its postings")
         return problems
-
-
-@contextmanager
-def _no_cycle_collection() -> Iterator[None]:
-    """The fold allocates millions of tuples that live to the end and hold no cycles: the
-    cycle collector would traverse all of them again and again, for nothing."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _row(entry: JournalEntry) -> Row:
