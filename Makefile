@@ -37,7 +37,7 @@ browser: ## Debian's chromium for the console's browser tests (as root with apt;
 
 lock: | $(BIN)/python ## re-resolve requirements.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv==0.13.8
-	$(UV) pip compile pyproject.toml --extra dev -o requirements.lock --python $(BIN)/python
+	$(UV) pip compile pyproject.toml --extra dev --extra bench -o requirements.lock --python $(BIN)/python
 
 run: $(STAMP) kafka ## start broker, database and all five services (gateway on http://127.0.0.1:8000)
 	$(BIN)/cryptoorch up

@@ -3,6 +3,9 @@
 Starts its own broker and a durable PostgreSQL (fsync on) in a temporary folder,
 unless KAFKA_BOOTSTRAP_SERVERS / DATABASE_URL point elsewhere.
 `BENCH_SCALE=0.1 make bench` for a quick run; `BENCH_ONLY=foundation,system` for some suites.
+`peer` (the `eventsourcing` library doing the ledger's job, beside ours) runs whenever its
+benchmark-only extra is installed (`make install` installs it); `BENCH_ONLY=ledger,peer` for
+just the comparison.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
-from benchmarks import execution, foundation, ledger, services, system
+from benchmarks import execution, foundation, ledger, peer, services, system
 from benchmarks.harness import Report
 from shared.infra.resolve import provide
 
@@ -26,6 +29,7 @@ SUITES: dict[str, Suite] = {
     "ledger": ledger.run,
     "execution": execution.run,
     "system": system.run,
+    "peer": peer.run,
 }
 """Each suite: `async def run(server_url, bootstrap, report, scratch, scale)`; raw limits first."""
 

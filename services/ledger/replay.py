@@ -1,11 +1,15 @@
 """Rebuild the ledger from the event log and compare it with the live one.
 
 `cryptoorch replay ledger` reads the messages the ledger consumes (from the
-broker's topics or the producers' outbox logs), puts them in the order the live
-ledger applied them (`application_order`: holds race for money, so order
-matters), folds them through the same pure decisions (`fold`), optionally
-writes the result into a scratch schema (`write_scratch`), and prints
-`differences` from the live balances.
+broker's topics or the producers' outbox logs) with the fast decoder
+(`replay_wire.read_log`), puts them in the order the live ledger applied them
+(`application_sequence`, `in_live_order`: holds race for money, so order
+matters), folds them (`Tally.fold`: plain arithmetic for the common messages, the
+same pure decisions for the rest), writes the result into a scratch schema
+(`write_scratch`), and prints `differences` from the live balances.
+
+`fold` is the same fold over decoded envelopes through `Book`, the domain's objects: the tests
+hold the two equal.
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from decimal import Decimal
 from services.ledger.app import MIGRATIONS
 from services.ledger.book import Book
 from services.ledger.domain import ZERO, AccountKey, Bucket, LedgerPolicy, needs
+from services.ledger.domain.accounts import USER_BUCKETS
 from services.ledger.errors import LedgerError
+from services.ledger.replay_wire import Logged
+from services.ledger.tally import Tally
 from shared.contracts.envelope import Envelope
 from shared.db import Connection
 
@@ -70,6 +77,31 @@ def in_application_order(
     return applied + [m for m in relevant if m.event_id not in order]
 
 
+async def application_sequence(conn: Connection) -> dict[str, int]:
+    """event id (canonical text) → position in which the live ledger applied it, streamed."""
+    chunks: list[bytes] = []
+
+    async def keep(chunk: bytes) -> None:
+        chunks.append(chunk)
+
+    await conn.copy_from_query("SELECT event_id, seq FROM applied_messages", output=keep)
+    lines = b"".join(chunks).decode().splitlines()
+    return {event_id: int(seq) for event_id, seq in (line.split("\t") for line in lines)}
+
+
+async def dead_lettered(conn: Connection) -> set[str]:
+    """The event ids (canonical text) the live ledger dead-lettered."""
+    query = "SELECT event_id::text FROM inbox WHERE outcome = 'dead_lettered'"
+    return {r[0] for r in await conn.fetch(query)}
+
+
+def in_live_order(messages: list[Logged], order: Mapping[str, int]) -> list[Logged]:
+    """`in_application_order` for the fast decoder's messages (the ignored ones are gone)."""
+    log = sorted(messages, key=lambda m: m.occurred_at)
+    applied = sorted((m for m in log if m.event_id in order), key=lambda m: order[m.event_id])
+    return applied + [m for m in log if m.event_id not in order]
+
+
 async def live_balances(conn: Connection) -> dict[AccountKey, Decimal]:
     rows = await conn.fetch("SELECT owner, asset, bucket, amount FROM balances")
     return {AccountKey(r["owner"], r["asset"], Bucket(r["bucket"])): r["amount"] for r in rows}
@@ -86,7 +118,7 @@ def differences(
     ]
 
 
-async def write_scratch(conn: Connection, schema: str, book: Book) -> None:
+async def write_scratch(conn: Connection, schema: str, book: Tally) -> None:
     """Create `schema` with the ledger's tables and COPY the rebuilt journal, balances, holds."""
     if not _SCHEMA_NAME.match(schema) or schema == "public":
         raise ValueError(f"not a usable scratch schema name: {schema!r}")
@@ -97,36 +129,21 @@ async def write_scratch(conn: Connection, schema: str, book: Book) -> None:
         for path in sorted(MIGRATIONS.glob("*.sql")):
             await conn.execute(path.read_text())
     journal = [
-        (
-            n,
-            b.entry.key.kind.value,
-            b.entry.key.reference,
-            b.entry.key.subreference,
-            b.owner,
-            b.cause_event_id,
+        (n, kind, reference, subreference, owner, uuid.UUID(cause))
+        for n, ((kind, reference, subreference), owner, cause, _) in enumerate(
+            book.journal, start=1
         )
-        for n, b in enumerate(book.journal, start=1)
     ]
     postings = [
-        (n, p.account.owner, p.account.asset, p.account.bucket.value, p.amount)
-        for n, b in enumerate(book.journal, start=1)
-        for p in b.entry.postings
+        (n, owner, asset, bucket, amount) for n, (owner, asset, bucket), amount in book.postings()
     ]
     balances = [
-        (a.owner, a.asset, a.bucket.value, a.is_user, amount) for a, amount in book.balances.items()
+        (owner, asset, bucket, bucket in USER_BUCKETS, amount)
+        for (owner, asset, bucket), amount in book.balances.items()
     ]
     holds = [
-        (
-            h.hold_id,
-            h.owner,
-            h.purpose.value,
-            h.asset,
-            h.venue,
-            h.amount,
-            h.remaining,
-            h.status.value,
-        )
-        for h in book.holds.values()
+        (hold_id, h.owner, h.purpose.value, h.asset, h.venue, h.amount, h.remaining, h.status.value)
+        for hold_id, h in book.holds.items()
     ]
     async with conn.transaction():
         for table, columns, records in (
