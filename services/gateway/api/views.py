@@ -134,11 +134,21 @@ class TimelineEntry(BaseModel):
     decision: str | None
     reason: str | None
     detail: str | None
+    venue_order_id: str | None = None
+    sends: int | None = None
+    """How many times execution had sent the order to a network venue (None: paper)."""
 
 
 class Timeline(BaseModel):
     order_id: str
     items: list[TimelineEntry]
+    venue_order_id: str | None = None
+    """The venue's id of the order, once the venue has it."""
+    sends: int | None = None
+    """How many times execution sent a real-money order to its venue (None: paper)."""
+    outcome_unknown: bool = False
+    """Execution does not know yet whether the venue has the order and is reconciling (looking
+    it up by client order id, never sending it again meanwhile); the order shows `submitted`."""
 
 
 class ConsoleSession(BaseModel):
