@@ -141,7 +141,9 @@ class RemoteOrders:
                 await store.unsend(order.order_id, after_seconds=self._rules.backoff.delay(0))
             else:
                 await flow.outcome_unknown(
-                    current.order, answer.unknown or "outcome unknown", sends=current.submissions or None
+                    current.order,
+                    answer.unknown or "outcome unknown",
+                    sends=current.submissions or None,
                 )
                 delay = self._rules.backoff.delay(0, answer.retry_after)
                 await store.look_again(order.order_id, after_seconds=delay, failures=0, not_found=0)
@@ -200,7 +202,9 @@ class RemoteOrders:
                 return
             reason = "requested" if tracked.cancel_requested else "venue"
             if current.order.status is OrderStatus.UNKNOWN:
-                await flow.accepted(current.order, order.venue, answer, sends=current.submissions or None)
+                await flow.accepted(
+                    current.order, order.venue, answer, sends=current.submissions or None
+                )
             else:
                 await flow.apply(current.order, answer, cancel_reason=reason)
             await self._look_later(store, order.order_id)
