@@ -1,14 +1,15 @@
 """The operator console against the five services as real processes (issue 17).
 
 Over HTTP: an order placed through the API reaches the console's live stream within 2 s, and
-its timeline runs from `PlaceOrder` to the ledger settling it. In a real browser (Debian's
-chromium, driven by Playwright; skipped with the reason when it is not installed): sign-in is
-refused to a user who is not an admin and to a wrong password; the admin sees a new order in
-Orders within 2 s without a reload, opens its timeline; every service's outbox is shown and
-the audit chain is verified from the page; a global switch waits for a
-confirmation; an account switch engaged from the page rejects the account's next order
-`KILL_SWITCH`, and released from the page lets the next one fill; the page never asks
-anything of another origin; a screenshot of each view is written to the test's folder.
+its timeline runs from `PlaceOrder` to the ledger settling it; the System view reads every
+service's outbox; the audit chain verifies. In a real browser (Debian's chromium, driven by
+Playwright; skipped with the reason when it is not installed): sign-in is refused to a user
+who is not an admin and to a wrong password; the admin sees a new order in Orders within 2 s
+without a reload, opens its timeline; the chain is verified from the Audit view; a global
+switch waits for a confirmation; an account switch engaged from the page rejects the
+account's next order `KILL_SWITCH`, and released from the page lets the next one fill; the
+page never asks anything of another origin; a screenshot of each view is written to the
+test's folder.
 """
 
 from __future__ import annotations
