@@ -136,7 +136,41 @@ def summarise(row: TraceRow, depth: int = 0) -> dict[str, Any]:
         "decision": DECISIONS.get(kind),
         "reason": _text(body.get("reason")),
         "detail": _text(body.get("detail") or body.get("error")),
+        "venue_order_id": _text(body.get("venue_order_id")),
+        "sends": body.get("sends") if isinstance(body.get("sends"), int) else None,
     }
+
+
+VENUE_OUTCOMES = {"OrderSubmitted", "OrderFilled", "OrderCancelled", "OrderFailed"}
+"""What execution says once the venue has answered: the outcome is known."""
+
+
+@dataclass(frozen=True)
+class VenueState:
+    """An order at a network venue as its timeline shows it."""
+
+    venue_order_id: str | None
+    sends: int | None
+    outcome_unknown: bool
+    """Execution's last word is `OrderOutcomeUnknown`: it is reconciling (looking the order up
+    by client order id), and the order stays `submitted` meanwhile."""
+
+
+def venue_state(entries: Iterable[Mapping[str, Any]]) -> VenueState:
+    """From summarised entries in seq order: the venue's order id and the sends of the newest
+    execution message that names them, and whether the outcome is still unknown."""
+    venue_order_id = None
+    sends: int | None = None
+    unknown = False
+    for entry in sorted(entries, key=lambda e: int(e["seq"])):
+        kind = entry["type"]
+        if kind == "OrderOutcomeUnknown":
+            unknown = True
+        elif kind in VENUE_OUTCOMES:
+            unknown = False
+        venue_order_id = entry.get("venue_order_id") or venue_order_id
+        sends = entry.get("sends") or sends
+    return VenueState(venue_order_id, sends, unknown)
 
 
 def _text(value: object) -> str | None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+from shared.audit_chain import UncanonicalValue
+
+__all__ = ["AuditError", "CheckpointFileInvalid", "UncanonicalValue"]
+
 
 class AuditError(Exception):
     """Root of every error raised by the audit service."""
-
-
-class UncanonicalValue(AuditError):
-    """A message holds a value canonical JSON does not define (a float, a non-string key)."""
 
 
 class CheckpointFileInvalid(AuditError):

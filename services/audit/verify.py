@@ -1,46 +1,19 @@
-"""Re-verify the whole trail: every link, every copied column, every checkpoint.
-
-The rows are streamed in `seq` order through a cursor in one read-only,
-repeatable-read snapshot, so memory stays flat over millions of rows and
-appends that continue meanwhile do not confuse the check.
-"""
+"""Re-verify the whole trail: every link, every copied column, every checkpoint of the file kept
+outside the database (the fold and the snapshot are `shared.audit_verify`, which the console's
+verification runs too)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
-from datetime import datetime
 from pathlib import Path
-from typing import Any
 
 from services.audit import store
-from services.audit.chain import ChainFold, Checkpoint, Finding, Problem, TrailRow
+from services.audit.chain import Problem
 from services.audit.checkpoints import read_checkpoints
 from services.audit.errors import CheckpointFileInvalid
+from shared.audit_verify import PROGRESS_EVERY, Progress, VerifyResult, verify_trail
 from shared.db import Connection
 
-Progress = Callable[[int], None]
-PROGRESS_EVERY = 10_000
-
-
-@dataclass(frozen=True)
-class VerifyResult:
-    ok: bool
-    rows_checked: int
-    checkpoints_checked: int
-    last_seq: int
-    last_hash: str
-    first_bad_seq: int | None = None
-    problem: Problem | None = None
-    detail: str | None = None
-    bad_row: dict[str, Any] | None = None
-    """The row at (or, for a gap, just after) `first_bad_seq`, for the operator to look at."""
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            k: (str(v) if k == "problem" and v is not None else v) for k, v in asdict(self).items()
-        }
+__all__ = ["PROGRESS_EVERY", "VerifyResult", "trail_length", "verify_chain"]
 
 
 async def verify_chain(
@@ -52,54 +25,7 @@ async def verify_chain(
         checkpoints = read_checkpoints(checkpoint_file, database) if checkpoint_file else []
     except CheckpointFileInvalid as exc:
         return VerifyResult(False, 0, 0, 0, "", None, Problem.CHECKPOINT_FILE_INVALID, str(exc))
-    async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _verify_snapshot(conn, checkpoints, on_progress)
-
-
-async def _verify_snapshot(
-    conn: Connection, checkpoints: list[Checkpoint], on_progress: Progress | None
-) -> VerifyResult:
-    fold = ChainFold(checkpoints)
-    finding: Finding | None = None
-    bad_row: TrailRow | None = None
-    async for row in store.iter_rows(conn):
-        finding = fold.feed(row)
-        if finding is not None:
-            bad_row = row
-            break
-        if on_progress is not None and fold.rows_checked % PROGRESS_EVERY == 0:
-            on_progress(fold.rows_checked)
-    if on_progress is not None:
-        on_progress(fold.rows_checked)
-    if finding is None:
-        finding = fold.finish()
-    return VerifyResult(
-        ok=finding is None,
-        rows_checked=fold.rows_checked,
-        checkpoints_checked=fold.checkpoints_checked,
-        last_seq=fold.last_seq,
-        last_hash=fold.last_hash,
-        first_bad_seq=finding.seq if finding else None,
-        problem=finding.problem if finding else None,
-        detail=finding.detail if finding else None,
-        bad_row=_describe(bad_row) if bad_row is not None else None,
-    )
-
-
-def _describe(row: TrailRow) -> dict[str, Any]:
-    return {
-        "seq": row.seq,
-        **{k: _plain(v) for k, v in row.columns.items()},
-        "prev_hash": row.prev_hash,
-        "hash": row.hash,
-    }
-
-
-def _plain(value: object) -> object:
-    """A JSON-ready column value."""
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value) if isinstance(value, uuid.UUID) else value
+    return await verify_trail(conn, checkpoints, on_progress=on_progress)
 
 
 async def trail_length(conn: Connection) -> int:

@@ -118,20 +118,29 @@ class OrderFlow:
                 RejectReason.EXCHANGE_KEY_INVALID,
             )
 
-    async def accepted(self, record: OrderRecord, venue: str, answer: VenueOrder) -> None:
-        """The venue has the order: `OrderSubmitted`, then whatever it already did with it."""
+    async def accepted(
+        self, record: OrderRecord, venue: str, answer: VenueOrder, *, sends: int | None = None
+    ) -> None:
+        """The venue has the order: `OrderSubmitted` (with how many sends it took at a network
+        venue), then whatever it already did with it."""
         submitted = OrderSubmitted(
             order_id=record.order_id,
             client_order_id=record.client_order_id,
             venue=venue,
             venue_order_id=answer.venue_order_id,
+            sends=sends,
         )
         await self._tell(record, submitted)
         await self.apply(record, answer)
 
-    async def outcome_unknown(self, record: OrderRecord, detail: str) -> None:
+    async def outcome_unknown(
+        self, record: OrderRecord, detail: str, *, sends: int | None = None
+    ) -> None:
         unknown = OrderOutcomeUnknown(
-            order_id=record.order_id, client_order_id=record.client_order_id, detail=detail
+            order_id=record.order_id,
+            client_order_id=record.client_order_id,
+            detail=detail,
+            sends=sends,
         )
         await self._tell(record, unknown)
 

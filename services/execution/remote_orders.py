@@ -127,7 +127,8 @@ class RemoteOrders:
             if current.submissions != tracked.submissions:
                 return  # another instance took it over after the lease
             if answer.answer is not None:
-                await flow.accepted(current.order, order.venue, answer.answer)
+                sends = current.submissions or None
+                await flow.accepted(current.order, order.venue, answer.answer, sends=sends)
                 await self._look_later(store, order.order_id)
             elif answer.refused is not None:
                 reason = (
@@ -139,7 +140,11 @@ class RemoteOrders:
             elif answer.not_reached is not None:
                 await store.unsend(order.order_id, after_seconds=self._rules.backoff.delay(0))
             else:
-                await flow.outcome_unknown(current.order, answer.unknown or "outcome unknown")
+                await flow.outcome_unknown(
+                    current.order,
+                    answer.unknown or "outcome unknown",
+                    sends=current.submissions or None,
+                )
                 delay = self._rules.backoff.delay(0, answer.retry_after)
                 await store.look_again(order.order_id, after_seconds=delay, failures=0, not_found=0)
 
@@ -197,7 +202,9 @@ class RemoteOrders:
                 return
             reason = "requested" if tracked.cancel_requested else "venue"
             if current.order.status is OrderStatus.UNKNOWN:
-                await flow.accepted(current.order, order.venue, answer)
+                await flow.accepted(
+                    current.order, order.venue, answer, sends=current.submissions or None
+                )
             else:
                 await flow.apply(current.order, answer, cancel_reason=reason)
             await self._look_later(store, order.order_id)

@@ -23,6 +23,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from services.gateway import console, idempotency, problems, ratelimit
 from services.gateway.api import (
     admin,
+    admin_audit,
     admin_dead_letters,
     admin_orders,
     admin_system,
@@ -101,6 +102,7 @@ def create_app(
         audit,
         admin,
         audit_export,
+        admin_audit,
         session,
         admin_orders,
         admin_system,

@@ -49,8 +49,22 @@ class GatewaySettings(CommonSettings):
     """Where `GET /v1/admin/audit/export` reads the audit trail: in production a role that may
     only SELECT from `audit_trail`; default, the audit service's database on DATABASE_URL."""
 
+    read_database_urls: dict[str, str] = {}
+    """Where the console reads the other services' databases, by service name (JSON:
+    `{"ledger": "postgresql://console_ro@db/ledger"}`): in production a role that may only
+    SELECT `outbox` (and, of the ledger, `venue_reconciliations` and `venue_comparisons`).
+    Default: each service's database on DATABASE_URL; the audit trail's is `audit_database_url`."""
+
     def audit_export_url(self) -> str:
         return self.audit_database_url or self.service_database_url("audit")
+
+    def read_database_url(self, service: str) -> str:
+        """Where the gateway reads `service`'s database, read-only (never to write)."""
+        if service in self.read_database_urls:
+            return self.read_database_urls[service]
+        if service == "audit":
+            return self.audit_export_url()
+        return self.service_database_url(service)
 
     @field_validator("gateway_trusted_proxies")
     @classmethod

@@ -10,8 +10,11 @@ booked before the report is compared.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
+from datetime import datetime
 from decimal import Decimal
 
+from services.ledger.domain.accounts import ZERO
 from services.ledger.domain.reconcile import ReconcilePolicy, judge
 from shared import metrics
 from shared.contracts.envelope import Envelope, new_message
@@ -52,6 +55,40 @@ async def has_open_hold(conn: Connection, account_id: str, venue: str) -> bool:
     )
 
 
+async def _reported(
+    conn: Connection, account_id: str, venue: str, observed_at: datetime, outcome: str
+) -> None:
+    await conn.execute(
+        "UPDATE venue_reconciliations SET last_report_at = $3, last_outcome = $4 "
+        "WHERE account_id = $1 AND venue = $2",
+        account_id,
+        venue,
+        observed_at,
+        outcome,
+    )
+
+
+async def _save_comparison(
+    conn: Connection,
+    account_id: str,
+    venue: str,
+    ours: Mapping[str, Decimal],
+    theirs: Mapping[str, Decimal],
+) -> None:
+    """Each asset's totals on both sides as this report compared them (for the console)."""
+    await conn.execute(
+        "DELETE FROM venue_comparisons WHERE account_id = $1 AND venue = $2", account_id, venue
+    )
+    await conn.executemany(
+        "INSERT INTO venue_comparisons (account_id, venue, asset, ledger_total, venue_total) "
+        "VALUES ($1, $2, $3, $4, $5)",
+        [
+            (account_id, venue, asset, ours.get(asset, ZERO), theirs.get(asset, ZERO))
+            for asset in sorted(ours.keys() | theirs.keys())
+        ],
+    )
+
+
 async def reconcile(conn: Connection, message: Envelope, policy: ReconcilePolicy) -> None:
     report = message.body(VenueBalancesReported)
     account_id, venue = message.account_id, report.venue
@@ -69,6 +106,7 @@ async def reconcile(conn: Connection, message: Envelope, policy: ReconcilePolicy
         metrics.VENUE_RECONCILIATIONS.labels(venue, "stale").inc()
         return  # an older report than one compared already
     if await has_open_hold(conn, account_id, venue):
+        await _reported(conn, account_id, venue, report.observed_at, "skipped_open_hold")
         metrics.VENUE_RECONCILIATIONS.labels(venue, "skipped_open_hold").inc()
         return  # a fill or withdrawal may be at the venue and not booked yet: not comparable
     ours = await venue_totals(conn, account_id, venue)
@@ -83,6 +121,9 @@ async def reconcile(conn: Connection, message: Envelope, policy: ReconcilePolicy
     )
     outcome = "agreed" if verdict.streak == 0 else "disagreed"
     metrics.VENUE_RECONCILIATIONS.labels(venue, outcome).inc()
+    shown = "discrepancy" if verdict.discrepancies else outcome
+    await _reported(conn, account_id, venue, report.observed_at, shown)
+    await _save_comparison(conn, account_id, venue, ours, report.balances)
     if not verdict.discrepancies:
         return
     found = [

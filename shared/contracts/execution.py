@@ -26,6 +26,9 @@ class OrderSubmitted(Payload):
     client_order_id: str
     venue: str
     venue_order_id: str | None = None
+    sends: int | None = Field(default=None, ge=1)
+    """How many times execution sent the order to a network venue before the venue had it
+    (None: the paper venue, answered in execution's own transaction)."""
 
 
 @register
@@ -70,6 +73,9 @@ class OrderOutcomeUnknown(Payload):
     order_id: str
     client_order_id: str
     detail: str
+    sends: int | None = Field(default=None, ge=1)
+    """How many times execution has sent the order so far (None: the paper venue). While the
+    outcome is unknown it is looked up by client order id, never sent again."""
 
 
 @register

@@ -1,13 +1,15 @@
 """The operator console against the five services as real processes (issue 17).
 
 Over HTTP: an order placed through the API reaches the console's live stream within 2 s, and
-its timeline runs from `PlaceOrder` to the ledger settling it. In a real browser (Debian's
-chromium, driven by Playwright; skipped with the reason when it is not installed): sign-in is
-refused to a user who is not an admin and to a wrong password; the admin sees a new order in
-Orders within 2 s without a reload, opens its timeline; a global switch waits for a
-confirmation; an account switch engaged from the page rejects the account's next order
-`KILL_SWITCH`, and released from the page lets the next one fill; the page never asks
-anything of another origin; a screenshot of each view is written to the test's folder.
+its timeline runs from `PlaceOrder` to the ledger settling it; the System view reads every
+service's outbox; the audit chain verifies. In a real browser (Debian's chromium, driven by
+Playwright; skipped with the reason when it is not installed): sign-in is refused to a user
+who is not an admin and to a wrong password; the admin sees a new order in Orders within 2 s
+without a reload, opens its timeline; the chain is verified from the Audit view; a global
+switch waits for a confirmation; an account switch engaged from the page rejects the
+account's next order `KILL_SWITCH`, and released from the page lets the next one fill; the
+page never asks anything of another origin; a screenshot of each view is written to the
+test's folder.
 """
 
 from __future__ import annotations
@@ -148,6 +150,9 @@ async def test_an_order_reaches_the_console_within_two_seconds_with_its_whole_ti
             timeout=30,
             what="the ledger's settlement in the timeline",
         )
+        paper = (await console.get(f"/v1/admin/orders/{order_id}/timeline")).json()
+        assert (paper["sends"], paper["outcome_unknown"]) == (None, False), "paper: never sent"
+        await system_and_audit_views(console, len(entries))
     finally:
         await console.aclose()
     kinds = [entry["type"] for entry in entries]
@@ -157,6 +162,20 @@ async def test_an_order_reaches_the_console_within_two_seconds_with_its_whole_ti
     approved = entries[kinds.index("OrderApproved")]
     assert (approved["producer"], approved["decision"]) == ("safety", "approved")
     assert kinds.index("OrderFilled") < kinds.index("HoldSettled")
+
+
+async def system_and_audit_views(console: Any, order_rows: int) -> None:
+    """Every service's outbox is read from its own database; the chain verifies from the page."""
+    system = (await console.get("/v1/admin/system")).json()
+    outboxes = {s["name"]: (s["outbox_backlog"], s["outbox_error"]) for s in system["services"]}
+    assert set(outboxes) == {"gateway", "safety", "execution", "ledger", "audit"}
+    assert all(backlog >= 0 and error is None for backlog, error in outboxes.values()), outboxes
+    verified = await console.post("/v1/admin/audit/verify", headers={"X-Requested-By": "console"})
+    assert verified.status_code == 200, verified.text
+    assert verified.json()["ok"] is True and verified.json()["first_bad_seq"] is None
+    assert verified.json()["rows_checked"] >= order_rows
+    last = (await console.get("/v1/admin/system")).json()["audit"]["last_verification"]
+    assert last["verified_at"] == verified.json()["verified_at"] and last["ok"] is True
 
 
 @pytest.mark.skipif(
@@ -291,3 +310,8 @@ async def check_view(page: Any, expect: Any, view: str) -> None:
         services = page.locator("#services-table")
         for name in ("gateway", "safety", "execution", "ledger", "audit"):
             await expect(services.locator("tr", has_text=name).first).to_contain_text("up")
+        await expect(services).not_to_contain_text("cannot be read")  # every outbox read
+    elif view == "Audit":
+        await page.get_by_role("button", name="Verify the chain").click()
+        await expect(page.locator("#audit-verify-result")).to_contain_text("ok: ", timeout=15_000)
+        await expect(page.locator("#audit-facts")).to_contain_text("rows checked")

@@ -11,6 +11,7 @@ import time
 from collections.abc import Iterator
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pyotp
@@ -19,6 +20,7 @@ import pytest
 from shared.infra.processes import ChildProcess, free_port, spawn
 from shared.settings import database_url_for
 from tests.support.client import ApiUser, balances_of, create_admin
+from tests.support.console import console_session
 from tests.support.system import SERVICES, System, system_env
 from tests.support.waiting import eventually
 
@@ -66,6 +68,7 @@ def real_system(
     env = system_env(service_env, tmp_path)
     env["CRYPTOORCH_EXCHANGE_URL_OVERRIDES"] = json.dumps({"binance": venue[0]})
     env["CRYPTOORCH_EXCHANGE_POLL_SECONDS"] = "0.3"
+    env["CRYPTOORCH_VENUE_BALANCE_INTERVAL_SECONDS"] = "1"
     env["CRYPTOORCH_PAPER_START_PRICES"] = json.dumps({"BTC/USDT": "65000"})
     running = System(env, tmp_path / "logs", f"http://127.0.0.1:{env['CRYPTOORCH_GATEWAY_PORT']}")
     try:
@@ -167,6 +170,41 @@ async def test_real_money_market_buy_fills_at_the_venue_and_books_its_price_and_
         else:  # a fee in the base asset comes out of what was bought
             assert balances_of(balances, "USDT")[0] == Decimal("10000") - Decimal("650")
             assert balances_of(balances, "BTC")[0] == Decimal("0.01") - fee
+        await the_console_shows_the_venue(system, alice.user_id, order_id)
     finally:
         await admin.close()
         await alice.close()
+
+
+async def the_console_shows_the_venue(system: System, account_id: str, order_id: str) -> None:
+    """The order's timeline names the venue's order id and one send; the account shows the
+    venue's last report compared by the ledger: the BTC bought is at the venue (no drift), and
+    the venue holds 100,000 USDT the ledger never saw (the paper deposit is not binance's)."""
+    console = await console_session(
+        system.gateway_url, "ops@example.com", "correct horse battery staple"
+    )
+    try:
+        timeline = (await console.get(f"/v1/admin/orders/{order_id}/timeline")).json()
+        assert timeline["venue_order_id"] and timeline["sends"] == 1, timeline
+        assert timeline["outcome_unknown"] is False
+        submitted = [i for i in timeline["items"] if i["type"] == "OrderSubmitted"]
+        assert [i["venue_order_id"] for i in submitted] == [timeline["venue_order_id"]]
+
+        async def binance() -> dict[str, Any] | None:
+            listed = (await console.get("/v1/admin/accounts", params={"limit": 500})).json()
+            [row] = [a for a in listed["items"] if a["account_id"] == account_id]
+            reports = [v for v in row["venues"] if v["venue"] == "binance" and v["assets"]]
+            return reports[0] if reports else None
+
+        report = await eventually(
+            binance,
+            until=lambda r: r is not None and "BTC" in {a["asset"] for a in r["assets"]},
+            timeout=60,
+            what="the venue's report compared by the ledger",
+        )
+    finally:
+        await console.aclose()
+    assert report is not None
+    drift = {a["asset"]: Decimal(a["drift"]) for a in report["assets"]}
+    assert drift["BTC"] == 0, report
+    assert drift["USDT"] == Decimal("100000"), report

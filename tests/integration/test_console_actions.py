@@ -7,6 +7,9 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -14,19 +17,24 @@ import asyncpg
 import httpx
 import pytest
 
+from services.audit import store as audit_store
+from services.ledger.app import MIGRATIONS as LEDGER_MIGRATIONS
+from shared.audit_chain import GENESIS_HASH, next_row, trail_document
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.topics import Topic
 from shared.contracts.wallet import RecordDeposit
-from shared.db import Connection, create_pool, drop_database, ensure_database
+from shared.db import Connection, connect, create_pool, drop_database, ensure_database
 from shared.inbox import InboxConsumer
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay
+from shared.service import prepare_database
 from tests.integration.test_console import console
 from tests.integration.test_gateway_support import Gateway, gateway
 from tests.support.console import CONSOLE_HEADER
 from tests.support.waiting import eventually
+from tests.unit.audit.messages import filled_order_flow
 
 pytestmark = pytest.mark.integration
 __all__ = ["console", "gateway"]
@@ -256,6 +264,11 @@ async def test_the_system_view_shows_each_service_its_lag_and_the_outbox_without
         assert service["consumer_group"] == f"{gateway.settings.db_prefix}.{service['name']}"
         assert service["consumer_lag"] >= 0 and service["consumer_lag_seconds"] >= 0
     assert system["outbox"]["backlog"] >= 0
+    for name in ("gateway", "audit"):  # their databases exist in this test
+        assert services[name]["outbox_backlog"] >= 0 and services[name]["outbox_error"] is None
+    for name in ("safety", "execution", "ledger"):  # theirs do not: unknown, never a made-up 0
+        assert services[name]["outbox_backlog"] is None, services[name]
+        assert "cannot be read" in services[name]["outbox_error"]
     password = gateway.settings.database_url.split("@")[0].rsplit(":", 1)[-1]
     assert "@" not in system["database"] and password not in response.text
 
@@ -292,3 +305,113 @@ async def test_the_accounts_view_engages_and_releases_an_accounts_kill_switch(
     assert released.status_code == 200, released.text
     switch = await switch_of_trader()
     assert switch is not None and not switch["engaged"]
+
+
+async def test_the_audit_view_verifies_the_chain_and_names_the_first_bad_row(
+    gateway: Gateway, console: httpx.AsyncClient
+) -> None:
+    empty = await console.post("/v1/admin/audit/verify", headers=CONSOLE_HEADER)
+    assert empty.status_code == 200, empty.text
+    assert (empty.json()["ok"], empty.json()["rows_checked"]) == (True, 0)
+    trail = await connect(gateway.settings.audit_export_url())
+    try:
+        head = (0, GENESIS_HASH)
+        for message in filled_order_flow(f"ord-{uuid.uuid4().hex[:8]}")[:3]:
+            row = next_row(*head, trail_document(message))
+            await audit_store.append(trail, row)
+            head = (row.seq, row.hash)
+        await trail.execute(
+            "INSERT INTO audit_checkpoints (seq, hash, taken_at) VALUES ($1, $2, now())", *head
+        )
+        verified = await console.post("/v1/admin/audit/verify", headers=CONSOLE_HEADER)
+        assert verified.status_code == 200, verified.text
+        assert verified.json() | {"verified_at": None} == {
+            "verified_at": None,
+            "verified_by": verified.json()["verified_by"],
+            "ok": True,
+            "rows_checked": 3,
+            "checkpoints_checked": 1,
+            "last_seq": 3,
+            "first_bad_seq": None,
+            "problem": None,
+            "detail": None,
+        }
+        forged = next_row(*head, trail_document(filled_order_flow()[3]))
+        await audit_store.append(trail, replace(forged, hash="f" * 64))  # a rewritten message
+    finally:
+        await trail.close()
+    for refused in (
+        await console.post("/v1/admin/audit/verify"),
+        await console.post("/v1/admin/audit/verify", headers=EVIL),
+    ):
+        assert (refused.status_code, refused.json()["code"]) == (403, "cross_site_refused")
+    broken = await console.post("/v1/admin/audit/verify", headers=CONSOLE_HEADER)
+    assert broken.status_code == 200, broken.text
+    assert (broken.json()["ok"], broken.json()["first_bad_seq"]) == (False, 4)
+    assert (broken.json()["rows_checked"], broken.json()["problem"]) == (3, "hash_mismatch")
+    audit = (await console.get("/v1/admin/system")).json()["audit"]
+    assert audit["checkpoint_seq"] == 3
+    last = audit["last_verification"]
+    assert (last["ok"], last["first_bad_seq"], last["verified_at"]) == (
+        False,
+        4,
+        broken.json()["verified_at"],
+    )
+
+
+async def test_the_accounts_view_shows_the_venue_report_and_the_drift_per_asset(
+    gateway: Gateway, console: httpx.AsyncClient
+) -> None:
+    trader = await gateway.register()
+    await gateway.sql(
+        "INSERT INTO exchange_keys (key_id, user_id, exchange, api_key, secret) "
+        "VALUES ($1, $2, 'binance', '\\x00', '\\x00')",
+        f"key-{trader.user_id}",
+        trader.user_id,
+    )
+
+    async def row_of_trader() -> tuple[dict[str, Any], str | None]:
+        listed = await console.get("/v1/admin/accounts", params={"limit": 500})
+        assert listed.status_code == 200, listed.text
+        [row] = [a for a in listed.json()["items"] if a["account_id"] == trader.user_id]
+        return row, listed.json()["venue_error"]
+
+    row, error = await row_of_trader()  # no ledger database in this test yet
+    assert [v["venue"] for v in row["venues"]] == ["binance"]
+    assert row["venues"][0]["reported_at"] is None
+    assert error is not None and "ledger" in error
+
+    ledger_url = await prepare_database(gateway.settings, "ledger", LEDGER_MIGRATIONS)
+    ledger = await connect(ledger_url)
+    try:
+        await ledger.execute(
+            "INSERT INTO venue_reconciliations (account_id, venue, last_observed_at, streak, "
+            "last_report_at, last_outcome) VALUES ($1, 'binance', $2, 1, $2, 'disagreed')",
+            trader.user_id,
+            datetime(2025, 1, 2, 3, 4, 5, tzinfo=UTC),
+        )
+        await ledger.executemany(
+            "INSERT INTO venue_comparisons (account_id, venue, asset, ledger_total, venue_total) "
+            "VALUES ($1, 'binance', $2, $3, $4)",
+            [
+                (trader.user_id, "BTC", Decimal("0.01"), Decimal("0.01")),
+                (trader.user_id, "USDT", Decimal("1000"), Decimal("900.5")),
+            ],
+        )
+    finally:
+        await ledger.close()
+    row, error = await row_of_trader()
+    assert error is None
+    [binance] = row["venues"]
+    assert (binance["reported_at"], binance["outcome"]) == ("2025-01-02T03:04:05Z", "disagreed")
+    assert binance["assets"] == [
+        {"asset": "BTC", "venue_total": "0.01", "ledger_total": "0.01", "drift": "0"},
+        {"asset": "USDT", "venue_total": "900.5", "ledger_total": "1000", "drift": "-99.5"},
+    ]
+    paper_only = await gateway.register()
+    row_paper = [
+        a
+        for a in (await console.get("/v1/admin/accounts", params={"limit": 500})).json()["items"]
+        if a["account_id"] == paper_only.user_id
+    ]
+    assert row_paper[0]["venues"] == []

@@ -198,6 +198,9 @@ async def test_a_confirmed_shortfall_halts_the_account_and_its_next_order_is_rej
         e for e in await emitted(ledger.pool, user) if isinstance(e, BalanceDiscrepancyDetected)
     ]
     assert len(raised_all) == 1
+    # what the operator console shows: the last report, how it went, the drift per asset
+    assert await last_report(ledger, user) == (START + timedelta(minutes=3), "disagreed")
+    assert await comparisons(ledger, user) == {"USDT": (D("900.5"), D("1000"))}
 
 
 async def test_reports_that_agree_or_come_while_a_hold_is_open_raise_nothing(
@@ -253,3 +256,24 @@ async def test_reports_that_agree_or_come_while_a_hold_is_open_raise_nothing(
     assert Decimal("0") == await ledger.pool.fetchval(
         "SELECT coalesce(sum(amount), 0) FROM balances WHERE owner = $1 AND asset = 'BTC'", user
     )
+    # the console: the last report came while the hold was open; the drift is minute 2's
+    assert await last_report(ledger, user) == (START + timedelta(minutes=6), "skipped_open_hold")
+    assert await comparisons(ledger, user) == {"USDT": (D("1000"), D("1000"))}
+
+
+async def last_report(ledger: ServiceRuntime, user: str) -> tuple[Any, str]:
+    row = await ledger.pool.fetchrow(
+        "SELECT last_report_at, last_outcome FROM venue_reconciliations WHERE account_id = $1",
+        user,
+    )
+    assert row is not None
+    return row["last_report_at"], row["last_outcome"]
+
+
+async def comparisons(ledger: ServiceRuntime, user: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """Asset -> (venue total, ledger total) of the last report compared."""
+    rows = await ledger.pool.fetch(
+        "SELECT asset, venue_total, ledger_total FROM venue_comparisons WHERE account_id = $1",
+        user,
+    )
+    return {r["asset"]: (r["venue_total"], r["ledger_total"]) for r in rows}

@@ -185,6 +185,9 @@ MATRIX: dict[tuple[str, str], Row] = {
     ),
     ("GET", "/v1/admin/restrictions"): Row(admin_only(200), at("/v1/admin/restrictions")),
     ("GET", "/v1/admin/audit/export"): Row(admin_only(200), at("/v1/admin/audit/export")),
+    ("POST", "/v1/admin/audit/verify"): Row(
+        admin_only(200), lambda s, c: Call("/v1/admin/audit/verify", None)
+    ),
     ("GET", "/console"): Row(public(200), at("/console")),
     ("POST", "/v1/admin/session"): Row(
         # a user's own right password: still no console session, whoever else calls

@@ -101,4 +101,11 @@ async def order_timeline(order_id: ResourceId, ctx: Ctx, _: CurrentAdmin) -> Tim
     items = [
         TimelineEntry(**{k: v for k, v in e.items() if k != "correlation_id"}) for e in entries
     ]
-    return Timeline(order_id=order_id, items=items)
+    venue = audit_trace.venue_state(entries)
+    return Timeline(
+        order_id=order_id,
+        items=items,
+        venue_order_id=venue.venue_order_id,
+        sends=venue.sends,
+        outcome_unknown=venue.outcome_unknown,
+    )

@@ -1,19 +1,23 @@
-"""Administrators: every account at a glance (balances, its kill switch) and the system as the
-gateway sees it (its database and broker, their addresses, the audit trail's head and last
-checkpoint, each service's consumer group on the broker: up or down and its lag, the gateway's
-own outbox backlog), for the operator console."""
+"""Administrators: every account at a glance (balances, its kill switch, and at each venue it has
+a key for the ledger's last reconciliation: the venue's report and the drift per asset) and the
+system as the gateway sees it (its database and broker, their addresses, the audit trail's head,
+last checkpoint and last verification, each service's consumer group on the broker: up or down
+and its lag in messages and seconds, and each service's outbox backlog and its oldest row's age),
+for the operator console. Other services' databases are read read-only (`peer_reads`)."""
 
 from __future__ import annotations
 
 import asyncio
+from dataclasses import asdict
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
 import asyncpg
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Query
 
+from services.gateway import peer_reads
 from services.gateway.api.deps import Ctx, CurrentAdmin
 from services.gateway.api.health import readiness
 from services.gateway.api.strict_json import StrictJsonRoute
@@ -21,14 +25,17 @@ from services.gateway.api.views import (
     Accounts,
     AccountView,
     AuditHead,
+    AuditVerificationView,
     BalanceView,
     KillSwitchView,
     OutboxState,
     ServiceState,
     SystemView,
+    VenueAssetView,
+    VenueReportView,
 )
 from services.gateway.domain import wire_decimal
-from services.gateway.store import accounts, trail, wallet
+from services.gateway.store import accounts, trail, verifications, wallet
 from shared.consumer_lag import Lag, LagReader, group_members
 from shared.contracts.accounts import KillSwitchScope
 from shared.contracts.topics import Topic
@@ -56,6 +63,8 @@ async def list_accounts(
             for s in await trail.kill_switches(conn)
             if s.scope is KillSwitchScope.ACCOUNT
         }
+        keyed = await accounts.exchanges_of_accounts(conn, [u.user_id for u in users])
+    reports, venue_error = await venue_reports(ctx, list(keyed))
     items = []
     for user in users:
         rows = balances.get(user.user_id, [])
@@ -75,9 +84,47 @@ async def list_accounts(
                     for row in rows
                 ],
                 kill_switch=KillSwitchView.of(switch) if switch is not None else None,
+                venues=[
+                    _venue_view(venue, reports.get((user.user_id, venue)))
+                    for venue in keyed.get(user.user_id, [])
+                ],
             )
         )
-    return Accounts(items=items)
+    return Accounts(items=items, venue_error=venue_error)
+
+
+async def venue_reports(
+    ctx: Ctx, account_ids: list[str]
+) -> tuple[dict[tuple[str, str], peer_reads.VenueReport], str | None]:
+    """The ledger's reconciliation of each (account, venue), read-only; the error otherwise."""
+    if not account_ids:
+        return {}, None
+    try:
+        async with peer_reads.read_only(ctx.settings.read_database_url("ledger")) as conn:
+            found = await peer_reads.venue_reports(conn, account_ids)
+    except peer_reads.READ_FAILURES as exc:
+        return {}, f"the ledger's database cannot be read: {type(exc).__name__}"
+    return {(r.account_id, r.venue): r for r in found}, None
+
+
+def _venue_view(venue: str, report: peer_reads.VenueReport | None) -> VenueReportView:
+    if report is None:
+        return VenueReportView(venue=venue)
+    return VenueReportView(
+        venue=venue,
+        reported_at=report.reported_at,
+        outcome=report.outcome,
+        compared_at=report.compared_at,
+        assets=[
+            VenueAssetView(
+                asset=a.asset,
+                venue_total=wire_decimal(a.venue_total),
+                ledger_total=wire_decimal(a.ledger_total),
+                drift=wire_decimal(a.drift),
+            )
+            for a in report.assets
+        ],
+    )
 
 
 @router.get("/system")
@@ -87,12 +134,18 @@ async def system_state(ctx: Ctx, _: CurrentAdmin) -> SystemView:
     async with ctx.pool.acquire() as conn:
         engaged = sum(1 for s in await trail.kill_switches(conn) if s.engaged)
         outbox = await outbox_state(conn, now)
+        verified = await verifications.last(conn)
     services, broker_error = await service_states(ctx, now)
+    outboxes = await asyncio.gather(*(peer_outbox(ctx, s.name, now) for s in services))
+    services = [s.model_copy(update=o) for s, o in zip(services, outboxes, strict=True)]
+    audit = await audit_head(ctx.settings.audit_export_url())
+    if verified is not None:
+        audit.last_verification = AuditVerificationView(**asdict(verified))
     return SystemView(
         checks=checks,
         kafka_bootstrap_servers=ctx.settings.kafka_bootstrap_servers,
         database=server_address(ctx.settings.database_url),
-        audit=await audit_head(ctx.settings.audit_export_url()),
+        audit=audit,
         kill_switches_engaged=engaged,
         services=services,
         broker_error=broker_error,
@@ -109,6 +162,17 @@ async def outbox_state(conn: Connection, now: datetime) -> OutboxState:
     oldest = row["oldest"]
     age = max(0.0, (now - oldest).total_seconds()) if oldest is not None else None
     return OutboxState(backlog=row["backlog"], oldest_age_seconds=age)
+
+
+async def peer_outbox(ctx: Ctx, service: str, now: datetime) -> dict[str, Any]:
+    """`service`'s outbox backlog and its oldest row's age, read-only from its database."""
+    try:
+        async with peer_reads.read_only(ctx.settings.read_database_url(service)) as conn:
+            found = await peer_reads.outbox(conn)
+    except peer_reads.READ_FAILURES as exc:
+        return {"outbox_error": f"its database cannot be read: {type(exc).__name__}"}
+    age = None if found.oldest is None else max(0.0, (now - found.oldest).total_seconds())
+    return {"outbox_backlog": found.backlog, "outbox_oldest_age_seconds": age}
 
 
 async def service_states(ctx: Ctx, now: datetime) -> tuple[list[ServiceState], str | None]:

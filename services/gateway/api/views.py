@@ -134,11 +134,21 @@ class TimelineEntry(BaseModel):
     decision: str | None
     reason: str | None
     detail: str | None
+    venue_order_id: str | None = None
+    sends: int | None = None
+    """How many times execution had sent the order to a network venue (None: paper)."""
 
 
 class Timeline(BaseModel):
     order_id: str
     items: list[TimelineEntry]
+    venue_order_id: str | None = None
+    """The venue's id of the order, once the venue has it."""
+    sends: int | None = None
+    """How many times execution sent a real-money order to its venue (None: paper)."""
+    outcome_unknown: bool = False
+    """Execution does not know yet whether the venue has the order and is reconciling (looking
+    it up by client order id, never sending it again meanwhile); the order shows `submitted`."""
 
 
 class ConsoleSession(BaseModel):
@@ -284,6 +294,30 @@ class Restrictions(BaseModel):
     """The restrictions in force (a lifted one is not listed)."""
 
 
+class VenueAssetView(BaseModel):
+    asset: str
+    venue_total: str
+    """What the venue reported the account holds (free + used)."""
+    ledger_total: str
+    """What the ledger held of it at that venue (available + held) when it compared the report."""
+    drift: str
+    """`venue_total - ledger_total`: negative when the venue holds less than the ledger says."""
+
+
+class VenueReportView(BaseModel):
+    """An account at a venue it has a key for, as the ledger last reconciled it."""
+
+    venue: str
+    reported_at: datetime | None = None
+    """When the venue's last balance report was taken (None: no report yet)."""
+    outcome: str | None = None
+    """How the ledger took it: `agreed`, `disagreed` (not confirmed yet), `discrepancy`
+    (confirmed: safety halts the account), or `skipped_open_hold` (not comparable)."""
+    compared_at: datetime | None = None
+    """When the report the drift below comes from was taken."""
+    assets: list[VenueAssetView] = []
+
+
 class AccountView(BaseModel):
     account_id: str
     email: str
@@ -291,10 +325,30 @@ class AccountView(BaseModel):
     balances: list[BalanceView]
     kill_switch: KillSwitchView | None
     """The account's own switch (engaged or released), if one was ever set."""
+    venues: list[VenueReportView] = []
+    """One per venue the account has a key for (none for a paper-only account)."""
 
 
 class Accounts(BaseModel):
     items: list[AccountView]
+    venue_error: str | None = None
+    """Why the venue reports could not be read from the ledger (None: they were)."""
+
+
+class AuditVerificationView(BaseModel):
+    """A verification of the whole chain, as `cryptoorch audit verify` does it, against the
+    checkpoints stored beside the trail."""
+
+    verified_at: datetime
+    verified_by: str
+    ok: bool
+    rows_checked: int
+    checkpoints_checked: int
+    last_seq: int
+    first_bad_seq: int | None = None
+    """The first row that is wrong (or, for rows cut off the end, the first one missing)."""
+    problem: str | None = None
+    detail: str | None = None
 
 
 class AuditHead(BaseModel):
@@ -307,6 +361,8 @@ class AuditHead(BaseModel):
     checkpoint_hash: str | None = None
     checkpoint_at: datetime | None = None
     error: str | None = None
+    last_verification: AuditVerificationView | None = None
+    """The newest verification run from the console (None: never)."""
 
 
 class ServiceState(BaseModel):
@@ -321,6 +377,11 @@ class ServiceState(BaseModel):
     """Messages its group has not consumed yet (None: unknown)."""
     consumer_lag_seconds: float | None = None
     """Age of the oldest of them (0 when caught up)."""
+    outbox_backlog: int | None = None
+    """Rows in its outbox not yet published (None: its database could not be read)."""
+    outbox_oldest_age_seconds: float | None = None
+    """Age of the oldest of them (None: none waits, or unknown)."""
+    outbox_error: str | None = None
 
 
 class OutboxState(BaseModel):

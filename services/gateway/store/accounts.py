@@ -171,3 +171,16 @@ async def newest_accounts(conn: Connection, limit: int) -> list[AccountRow]:
         "SELECT user_id, email, role FROM users ORDER BY created_at DESC, user_id LIMIT $1", limit
     )
     return [AccountRow(row["user_id"], row["email"], Role(row["role"])) for row in rows]
+
+
+async def exchanges_of_accounts(conn: Connection, user_ids: list[str]) -> dict[str, list[str]]:
+    """The venues each of `user_ids` has a key for (validated or not), by account."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT user_id, exchange FROM exchange_keys WHERE user_id = ANY($1::text[]) "
+        "ORDER BY user_id, exchange",
+        user_ids,
+    )
+    found: dict[str, list[str]] = {}
+    for row in rows:
+        found.setdefault(row["user_id"], []).append(row["exchange"])
+    return found

@@ -8,8 +8,10 @@ from collections.abc import Sequence
 
 from services.audit.chain import GENESIS_HASH, TrailRow, next_row, trail_document
 from services.audit.trace import causal_order, summarise
+from shared.audit_trace import VenueState, venue_state
 from shared.contracts import Envelope, new_message
 from shared.contracts.deadletter import DeadLettered
+from shared.contracts.execution import OrderOutcomeUnknown, OrderSubmitted
 from shared.contracts.ledger import FundsHoldRejected, HoldPurpose
 from shared.contracts.reasons import RejectReason
 from tests.unit.audit.messages import filled_order_flow, message
@@ -115,3 +117,38 @@ def test_messages_in_a_causal_cycle_are_listed_not_lost() -> None:
     ordered = causal_order([second, forged_first])
 
     assert [row.seq for row, _ in ordered] == [1, 2]
+
+
+def test_a_real_money_order_shows_its_venue_id_its_sends_and_an_unknown_outcome() -> None:
+    """The console's timeline: "outcome unknown" while execution reconciles, then the venue's
+    order id and how many sends it took once the venue has answered."""
+    flow = filled_order_flow()
+    held = flow[2]
+    unknown = message(
+        OrderOutcomeUnknown(
+            order_id="ord-1", client_order_id="co-1", detail="timed out after sending", sends=1
+        ),
+        producer="execution",
+        cause=held,
+        second=20,
+    )
+    submitted = message(
+        OrderSubmitted(
+            order_id="ord-1", client_order_id="co-1", venue="binance", venue_order_id="V-9", sends=2
+        ),
+        producer="execution",
+        cause=held,
+        second=21,
+    )
+    rows = [next_row(seq - 1, GENESIS_HASH, trail_document(m)) for seq, m in enumerate(flow, 1)]
+    rows = [r for r in rows if r.columns["type"] != "OrderSubmitted"][:3]
+    reconciling = [*rows, next_row(3, GENESIS_HASH, trail_document(unknown))]
+    entries = [summarise(row, depth) for row, depth in causal_order(reconciling)]
+
+    assert [e["decision"] for e in entries][-1] == "outcome unknown"
+    assert venue_state(entries) == VenueState(None, 1, outcome_unknown=True)
+
+    answered = [*reconciling, next_row(4, GENESIS_HASH, trail_document(submitted))]
+    entries = [summarise(row, depth) for row, depth in causal_order(answered)]
+    assert entries[-1]["venue_order_id"] == "V-9" and entries[-1]["sends"] == 2
+    assert venue_state(entries) == VenueState("V-9", 2, outcome_unknown=False)

@@ -101,7 +101,7 @@ async function start() {
   startSwitches(signedOut);
   startRestrictions(signedOut);
   startDeadLetters(signedOut);
-  startAudit();
+  startAudit(signedOut);
   try {
     signedIn(await api("/v1/admin/session"));
   } catch {

@@ -1,6 +1,6 @@
 // The Accounts, System and Audit views: pictures from the admin API; an account's kill switch
-// is engaged or released from its row.
-import { api, ApiError, el, time } from "./api.js";
+// is engaged or released from its row; the audit chain is verified from the Audit view.
+import { api, ApiError, el, SignedOut, time } from "./api.js";
 import { openTimeline } from "./timeline.js";
 
 export async function showAccounts() {
@@ -22,10 +22,41 @@ export async function showAccounts() {
             ? el("ul", { class: "plain" }, account.balances.map((b) => el("li", {}, `${b.asset}: ${b.available} / ${b.held}`)))
             : "none",
         ),
+        el("td", {}, account.venues.length ? account.venues.map(venueReport) : data.venue_error ? `unknown: ${data.venue_error}` : "paper only"),
         el("td", {}, switchState(account.kill_switch), switchControl(account)),
         el("td", {}, restrictions.has(account.account_id) ? `restricted: ${restrictions.get(account.account_id).reason}` : "none"),
       ),
     ),
+  );
+}
+
+// The ledger's last reconciliation at a venue the account has a key for: when the venue last
+// reported, how the ledger took it, and per asset the venue's total, the ledger's and the drift.
+function venueReport(report) {
+  if (!report.reported_at) return el("p", {}, `${report.venue}: no report yet`);
+  const heading = `${report.venue}: reported ${time(report.reported_at)}, ${report.outcome ?? "not compared"}`;
+  const rows = report.assets.map((a) =>
+    el(
+      "tr",
+      { class: Number(a.drift) < 0 ? "rejected" : null },
+      el("td", {}, a.asset),
+      el("td", { class: "number" }, a.venue_total),
+      el("td", { class: "number" }, a.ledger_total),
+      el("td", { class: "number" }, a.drift),
+    ),
+  );
+  return el(
+    "div",
+    { class: "venue" },
+    el("p", {}, heading),
+    rows.length
+      ? el(
+          "table",
+          { "aria-label": `Drift at ${report.venue}` },
+          el("thead", {}, el("tr", {}, el("th", {}, "Asset"), el("th", {}, "Venue"), el("th", {}, "Ledger"), el("th", {}, "Drift"))),
+          el("tbody", {}, rows),
+        )
+      : null,
   );
 }
 
@@ -82,6 +113,8 @@ export async function showSystem() {
     ["Database server", data.database],
     ["Kill switches engaged", String(data.kill_switches_engaged)],
     ["Audit trail", data.audit.readable ? `readable, ${data.audit.head_seq ?? 0} rows` : `unreadable (${data.audit.error})`],
+    ["Last checkpoint", checkpoint(data.audit)],
+    ["Last verification", verification(data.audit.last_verification)],
     ["Gateway outbox backlog", data.outbox ? `${data.outbox.backlog} rows${data.outbox.oldest_age_seconds === null ? "" : `, oldest ${data.outbox.oldest_age_seconds.toFixed(1)} s`}` : null],
     ["Broker error", data.broker_error ?? "none"],
   ]);
@@ -96,10 +129,22 @@ export async function showSystem() {
         el("td", { class: "number" }, known(s.members)),
         el("td", { class: "number" }, known(s.consumer_lag)),
         el("td", { class: "number" }, known(s.consumer_lag_seconds)),
+        el("td", { class: "number" }, s.outbox_error ? `unknown (${s.outbox_error})` : known(s.outbox_backlog)),
+        el("td", { class: "number" }, s.outbox_oldest_age_seconds === null || s.outbox_oldest_age_seconds === undefined ? "" : s.outbox_oldest_age_seconds.toFixed(1)),
         el("td", {}, s.consumer_group),
       ),
     ),
   );
+}
+
+function checkpoint(audit) {
+  return audit.checkpoint_seq ? `#${audit.checkpoint_seq} at ${time(audit.checkpoint_at)}, ${audit.checkpoint_hash}` : "none yet";
+}
+
+function verification(v) {
+  if (!v) return "never from the console";
+  const verdict = v.ok ? "ok" : `BROKEN at seq ${v.first_bad_seq ?? "?"} (${v.problem}): ${v.detail ?? ""}`;
+  return `${verdict}; ${v.rows_checked} rows checked, ${v.checkpoints_checked} checkpoints, at ${time(v.verified_at)}`;
 }
 
 export async function showAudit() {
@@ -108,11 +153,36 @@ export async function showAudit() {
   facts(document.getElementById("audit-facts"), [
     ["Trail", audit.readable ? "readable" : `unreadable (${audit.error})`],
     ["Last row", audit.head_seq ? `#${audit.head_seq} at ${time(audit.head_at)}` : "none"],
-    ["Last checkpoint", audit.checkpoint_seq ? `#${audit.checkpoint_seq} at ${time(audit.checkpoint_at)}, ${audit.checkpoint_hash}` : "none yet"],
+    ["Last checkpoint", checkpoint(audit)],
+    ["Last verification", verification(audit.last_verification)],
   ]);
 }
 
-export function startAudit() {
+// Verify the whole chain now (POST /v1/admin/audit/verify); the result stays on the page and
+// becomes the "last verification" of the System and Audit views.
+async function verifyChain(onSignedOut) {
+  const result = document.getElementById("audit-verify-result");
+  const button = document.getElementById("audit-verify");
+  result.textContent = "verifying…";
+  button.disabled = true;
+  try {
+    const v = await api("/v1/admin/audit/verify", { method: "POST" });
+    result.textContent = v.ok ? `ok: ${v.rows_checked} rows checked` : `broken: first bad seq ${v.first_bad_seq ?? "?"} (${v.problem}): ${v.detail ?? ""}`;
+    result.className = v.ok ? "ok" : "error";
+    await showAudit();
+  } catch (failure) {
+    if (failure instanceof SignedOut) onSignedOut();
+    else if (failure instanceof ApiError) {
+      result.textContent = failure.message;
+      result.className = "error";
+    } else throw failure;
+  } finally {
+    button.disabled = false;
+  }
+}
+
+export function startAudit(onSignedOut) {
+  document.getElementById("audit-verify").addEventListener("click", () => verifyChain(onSignedOut));
   const form = document.getElementById("audit-search");
   form.addEventListener("submit", (event) => {
     event.preventDefault();
