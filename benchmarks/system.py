@@ -14,6 +14,7 @@ import asyncpg
 import httpx
 import psutil
 
+from benchmarks import kill_switch
 from benchmarks.harness import Report
 from benchmarks.load import in_second_process
 from cryptoorch.runtime_info import SERVICES
@@ -56,7 +57,8 @@ async def _wait_healthy(url: str, supervisor: Supervisor, deadline: float) -> No
             await asyncio.sleep(0.2)
 
 
-async def _users(url: str, env: dict[str, str], count: int) -> list[str]:
+async def _users(url: str, env: dict[str, str], count: int) -> tuple[str, list[str]]:
+    """The admin's token and `count` funded traders' tokens."""
     from cryptoorch.admin_cmd import create_admin_user
 
     os.environ.update({k: env[k] for k in ("DATABASE_URL", "CRYPTOORCH_DB_PREFIX")})
@@ -67,7 +69,8 @@ async def _users(url: str, env: dict[str, str], count: int) -> list[str]:
             "/v1/auth/login",
             json={"email": "bench-admin@example.com", "password": "bench admin password"},
         )
-        admin = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        admin_token = str(login.json()["access_token"])
+        admin = {"Authorization": f"Bearer {admin_token}"}
         for i in range(count):
             body = {"email": f"trader{i}@example.com", "password": "bench trader password"}
             user_id = (await client.post("/v1/auth/register", json=body)).json()["user_id"]
@@ -90,7 +93,7 @@ async def _users(url: str, env: dict[str, str], count: int) -> list[str]:
                 if any(i["asset"] == "USDT" and i["available"] != "0" for i in items):
                     break
                 await asyncio.sleep(0.1)
-    return tokens
+    return admin_token, tokens
 
 
 async def _drain(gateway_db: str, since: float, wait_seconds: float = 600) -> list[asyncpg.Record]:
@@ -143,7 +146,7 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
         supervisor.start(name)
     try:
         await _wait_healthy(url, supervisor, time.monotonic() + 120)
-        tokens = await _users(url, env, 16)
+        admin_token, tokens = await _users(url, env, 16)
         gateway_db = database_url_for(server_url, f"{prefix}_gateway")
         seconds = max(5.0, 60 * scale)
 
@@ -207,5 +210,7 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
             f"fixed rate {rate:.0f} orders/s: HTTP accept p50 {accept_p50 * 1000:.1f} ms / p99 "
             f"{accept_p99 * 1000:.1f} ms; accept → filled p50 {e2e_p50 * 1000:.0f} ms / p99 {e2e_p99 * 1000:.0f} ms"
         )
+        execution_db = database_url_for(server_url, f"{prefix}_execution")
+        await kill_switch.run(url, admin_token, tokens, gateway_db, execution_db, report)
     finally:
         supervisor.stop_all()
