@@ -7,6 +7,7 @@ appends that continue meanwhile do not confuse the check.
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from services.audit import store
-from services.audit.chain import ChainFold, Checkpoint, Finding, Problem, TrailRow
+from services.audit.chain import ChainFold, Checkpoint, Finding, Problem, TrailRow, stored_row
 from services.audit.checkpoints import read_checkpoints
 from services.audit.errors import CheckpointFileInvalid
 from shared.db import Connection
@@ -60,15 +61,22 @@ async def _verify_snapshot(
     conn: Connection, checkpoints: list[Checkpoint], on_progress: Progress | None
 ) -> VerifyResult:
     fold = ChainFold(checkpoints)
+    feed = fold.feed_stored
     finding: Finding | None = None
     bad_row: TrailRow | None = None
-    async for row in store.iter_rows(conn):
-        finding = fold.feed(row)
-        if finding is not None:
-            bad_row = row
-            break
-        if on_progress is not None and fold.rows_checked % PROGRESS_EVERY == 0:
-            on_progress(fold.rows_checked)
+    reported = 0
+    async with contextlib.aclosing(store.stored_chunks(conn)) as chunks:
+        async for chunk in chunks:
+            for stored in chunk:
+                finding = feed(stored)
+                if finding is not None:
+                    bad_row = stored_row(stored)
+                    break
+            if finding is not None:
+                break
+            if on_progress is not None and fold.rows_checked >= reported + PROGRESS_EVERY:
+                reported = fold.rows_checked
+                on_progress(reported)
     if on_progress is not None:
         on_progress(fold.rows_checked)
     if finding is None:
