@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared import logs, metrics, telemetry
 from shared.db import create_pool, ensure_database
-from shared.inbox import Handler, InboxConsumer
+from shared.inbox import BatchHandler, Handler, InboxConsumer
 from shared.kafka import TopicsOnCluster, ensure_topics, make_producer, wait_for_broker
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay
@@ -80,12 +80,22 @@ class ServiceRuntime:
 
     def consume(self, topics: list[str], handler: Handler) -> InboxConsumer:
         """Consume `topics` in this service's consumer group through the inbox."""
+        return self._consumer(topics, handler, None)
+
+    def consume_batches(self, topics: list[str], handler: BatchHandler) -> InboxConsumer:
+        """`consume`, with a handler that takes each batch's messages at once."""
+        return self._consumer(topics, None, handler)
+
+    def _consumer(
+        self, topics: list[str], handler: Handler | None, batch_handler: BatchHandler | None
+    ) -> InboxConsumer:
         consumer = InboxConsumer(
             pool=self.pool,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=f"{self.settings.db_prefix}.{self.name}",
             topics=topics,
             handler=handler,
+            batch_handler=batch_handler,
             batch_size=self.settings.consumer_batch_size,
             max_attempts=self.settings.consumer_max_attempts,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,

@@ -153,9 +153,9 @@ def next_rows(head_seq: int, head_hash: str, documents: Sequence[dict[str, Any]]
     return rows
 
 
-StoredRow = tuple[int, str, str, str, str, str, str, int, datetime, str, str, str, str | None]
-"""A row as `audit verify` reads it: seq, prev_hash, hash, the message as JSON text, then
-`COLUMNS` with the two ids as PostgreSQL writes them as text (asyncpg's records unpack so)."""
+StoredRow = Iterable[Any]
+"""A row as `audit verify` reads it (an asyncpg record unpacks so): seq, prev_hash, hash, the
+message as JSON text, then `COLUMNS` with the two ids as PostgreSQL writes them as text."""
 
 
 def stored_row(stored: StoredRow) -> TrailRow:
@@ -331,6 +331,7 @@ class ChainFold:
 
 def _integers_only(value: dict[str, Any] | list[Any]) -> bool:
     """Whether an orjson-read value holds no float (orjson makes only exact built-in types)."""
+    item: Any
     for item in value.values() if type(value) is dict else value:
         kind = type(item)
         if kind is float:

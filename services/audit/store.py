@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -129,7 +129,7 @@ _STORED_SELECT = (
 
 async def stored_chunks(
     conn: Connection, *, size: int = 5000
-) -> AsyncIterator[list[asyncpg.Record]]:
+) -> AsyncGenerator[list[asyncpg.Record], None]:
     """Every row in seq order, `size` at a time, through a server-side cursor (call inside a
     transaction; close with `aclosing`). A chunk is one round trip and one list, and the next
     one is asked for before this one is handed out, so PostgreSQL reads it while the caller

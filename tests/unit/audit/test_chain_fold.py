@@ -50,7 +50,7 @@ def as_stored(row: TrailRow) -> StoredRow:
     columns = [
         str(v) if k in ("event_id", "causation_id") and v else v for k, v in row.columns.items()
     ]
-    return (row.seq, row.prev_hash, row.hash, json.dumps(row.message), *columns)  # type: ignore[return-value]
+    return (row.seq, row.prev_hash, row.hash, json.dumps(row.message), *columns)
 
 
 def verify(rows: list[TrailRow], checkpoints: Sequence[Checkpoint] = ()) -> Finding | None:
