@@ -23,6 +23,7 @@ import json
 import logging
 import re
 import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
@@ -32,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
-from shared import metrics
+from shared import metrics, telemetry
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.envelope import Envelope, UndecodableMessage, decode, encode, new_message
 from shared.contracts.topics import dead_letter_topic
@@ -50,7 +51,8 @@ BatchHandler = Callable[[Connection, Sequence[Envelope]], Awaitable[None]]
 """Applies the messages of a batch (in order, none a duplicate) in the caller's transaction.
 It is called again with one message at a time, each in a savepoint, when the batch fails, so
 a poison message is found, retried and dead-lettered alone. Each message still gets its
-consumer span (its trace goes on), but none is current while the handler runs."""
+consumer span when spans are recorded (its trace goes on), but none is current while the
+handler runs: a batch handler does not publish in a message's trace."""
 _RECORD_INBOX = (
     'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
     "SELECT event_id, topic, partition, \"offset\", 'applied' "
@@ -107,6 +109,7 @@ class InboxConsumer:
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 500,
         rebalance_timeout_ms: int = 5000,
+        fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
     ) -> None:
         if (handler is None) == (batch_handler is None):
             raise ValueError("an inbox consumer takes a handler or a batch handler")
@@ -127,7 +130,7 @@ class InboxConsumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
             rebalance_timeout_ms=rebalance_timeout_ms,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=fetch_max_wait_ms,
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
         self._cluster = ClusterIdentity(bootstrap_servers)
@@ -297,8 +300,8 @@ class InboxConsumer:
                     [r.offset for r, _ in applying],
                 )
         self.stats.applied += len(applying)
-        for record, message in applying:
-            metrics.CONSUMED.labels(record.topic, message.type).inc()
+        for (topic, kind), count in Counter((r.topic, m.type) for r, m in applying).items():
+            metrics.CONSUMED.labels(topic, kind).inc(count)
         self.stats.duplicates += duplicates
         self.stats.batches += 1
         return done, failure
@@ -315,7 +318,7 @@ class InboxConsumer:
         assert self._batch_handler is not None
         if not messages:
             return
-        spans = [self._span(record, message) for record, message in messages]
+        spans = [self._span(r, m) for r, m in messages] if telemetry.recording() else []
         try:
             await self._batch_handler(conn, [message for _, message in messages])
         finally:

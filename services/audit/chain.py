@@ -47,6 +47,11 @@ def canonical_json(value: Any) -> bytes:
     the check lets through (`test_canonical_json` holds them against each other); what orjson
     refuses (an integer beyond 64 bits, text that is not UTF-8) goes through `json` itself.
     """
+    if type(value) in (dict, list) and _plain(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except TypeError:
+            pass  # a key that is not text, an integer beyond 64 bits, text that is not UTF-8
     _check_canonical(value)
     try:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
@@ -83,7 +88,10 @@ def link_hash(prev_hash: str, message: Any) -> str:
 
 def trail_document(message: Envelope) -> dict[str, Any]:
     """The message as the trail keeps it: the envelope as encoded on the wire, secrets redacted."""
-    document: dict[str, Any] = json.loads(encode(message))
+    wire = encode(message)
+    document: dict[str, Any] = orjson.loads(wire)
+    if not _plain(document):  # orjson reads an integer beyond 64 bits as a float: `json` does not
+        document = json.loads(wire)
     document["payload"] = redact(document.get("payload"))
     return document
 
@@ -232,7 +240,7 @@ class ChainFold:
                 document = orjson.loads(message)
             except orjson.JSONDecodeError:
                 document = None
-            if type(document) is dict and _integers_only(document):
+            if type(document) is dict and _plain(document):
                 digest = hashlib.sha256(
                     self._last_digest + orjson.dumps(document, option=orjson.OPT_SORT_KEYS)
                 ).hexdigest()
@@ -329,14 +337,19 @@ class ChainFold:
         )
 
 
-def _integers_only(value: dict[str, Any] | list[Any]) -> bool:
-    """Whether an orjson-read value holds no float (orjson makes only exact built-in types)."""
+_LEAVES = frozenset({str, int, bool, type(None)})
+
+
+def _plain(value: dict[str, Any] | list[Any]) -> bool:
+    """Whether `value` holds only JSON's exact built-in types and no float (what orjson reads
+    from JSON text is built-in; a float is a number `json` may read otherwise, or refused)."""
     item: Any
     for item in value.values() if type(value) is dict else value:
         kind = type(item)
-        if kind is float:
-            return False
-        if (kind is dict or kind is list) and not _integers_only(item):
+        if kind is dict or kind is list:
+            if not _plain(item):
+                return False
+        elif kind not in _LEAVES:
             return False
     return True
 

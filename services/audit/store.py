@@ -74,11 +74,13 @@ _COLUMN_TYPES = {
 }
 _APPEND = (
     f"INSERT INTO audit_trail (seq, prev_hash, hash, message, {', '.join(COLUMNS)}) "
-    "SELECT seq, prev_hash, hash, message::jsonb, "
-    f"{', '.join(COLUMNS)} FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+    f"SELECT seq, prev_hash, hash, message::jsonb, {', '.join(COLUMNS)} "
+    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
     + ", ".join(f"${i}::{_COLUMN_TYPES[name]}[]" for i, name in enumerate(COLUMNS, start=5))
     + f") AS batch (seq, prev_hash, hash, message, {', '.join(COLUMNS)})"
 )
+"""The batch as one array per column (cheaper for the database than a JSON array of rows or
+a statement per row, measured: 22 against 31 and 30 µs of its CPU a row)."""
 
 
 async def append(conn: Connection, rows: Sequence[TrailRow]) -> None:
@@ -95,11 +97,11 @@ async def append(conn: Connection, rows: Sequence[TrailRow]) -> None:
     )
 
 
-def _json_text(message: object) -> str:
+def _json_text(value: object) -> str:
     try:
-        return orjson.dumps(message).decode()
+        return orjson.dumps(value).decode()
     except TypeError:  # an integer beyond 64 bits: `json` writes it
-        return json.dumps(message)
+        return json.dumps(value)
 
 
 def _trail_row(record: asyncpg.Record) -> TrailRow:
