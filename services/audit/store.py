@@ -6,7 +6,7 @@ import asyncio
 import contextlib
 import json
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -113,12 +113,6 @@ def _trail_row(record: asyncpg.Record) -> TrailRow:
         message=json.loads(message) if isinstance(message, str) else message,
         columns={name: record[name] for name in COLUMNS},
     )
-
-
-async def iter_rows(conn: Connection, *, prefetch: int = 5000) -> AsyncIterator[TrailRow]:
-    """Every row in seq order through a server-side cursor (call inside a transaction)."""
-    async for record in conn.cursor(f"{_ROW_SELECT} ORDER BY seq", prefetch=prefetch):
-        yield _trail_row(record)
 
 
 _STORED_SELECT = (

@@ -8,8 +8,9 @@ appends that continue meanwhile do not confuse the check.
 from __future__ import annotations
 
 import contextlib
+import gc
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -54,7 +55,22 @@ async def verify_chain(
     except CheckpointFileInvalid as exc:
         return VerifyResult(False, 0, 0, 0, "", None, Problem.CHECKPOINT_FILE_INVALID, str(exc))
     async with conn.transaction(isolation="repeatable_read", readonly=True):
-        return await _verify_snapshot(conn, checkpoints, on_progress)
+        with _collector_paused():
+            return await _verify_snapshot(conn, checkpoints, on_progress)
+
+
+@contextlib.contextmanager
+def _collector_paused() -> Iterator[None]:
+    """The fold makes no reference cycles (everything it reads is freed as it goes), so the
+    cycle collector would only walk each chunk's records again and again: a tenth of the
+    CPU of a verify (measured). Paused while it runs, as it was after."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 async def _verify_snapshot(
