@@ -6,13 +6,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import Report, stopwatch
+from benchmarks.harness import Report, skip_backlog, stopwatch
 from services.audit.app import build as build_audit
 from services.audit.chain import COLUMNS, GENESIS_HASH, next_row, trail_document
 from services.audit.settings import AuditSettings
@@ -28,14 +29,14 @@ from services.safety.domain import (
 )
 from services.safety.domain.markets import MarketListing, MarketRules
 from services.safety.settings import SafetySettings
-from shared.contracts import Envelope, encode, new_message
+from shared.contracts import Envelope, all_topics, encode, new_message
 from shared.contracts.accounts import UserRegistered
 from shared.contracts.execution import ListedMarket, MarketsListed, PriceTick
 from shared.contracts.orders import OrderSpec, OrderType, PlaceOrder, Side
 from shared.contracts.wallet import RecordDeposit
 from shared.db import connect, ensure_database
 from shared.ids import SYSTEM_ACCOUNT
-from shared.kafka import make_producer
+from shared.kafka import ensure_topics, make_producer
 from shared.migrate import migrate
 from shared.service import ServiceRuntime
 from shared.settings import CommonSettings
@@ -213,12 +214,17 @@ async def safety_service(server: str, bootstrap: str, report: Report, count: int
 async def audit_service(
     server: str, bootstrap: str, report: Report, count: int, scratch: Path
 ) -> None:
+    tag = "benchaudit" + uuid.uuid4().hex[:8]
     settings = AuditSettings(
         KAFKA_BOOTSTRAP_SERVERS=bootstrap,
         DATABASE_URL=server,
-        db_prefix="benchaudit",
+        db_prefix=tag,
         audit_checkpoint_file=scratch / "checkpoints.jsonl",
     )
+    # Audit reads every topic: without this it would append what the earlier suites left
+    # there (thousands of messages) inside the measured window, counting none of them.
+    await ensure_topics(bootstrap)
+    await skip_backlog(bootstrap, f"{tag}.audit", all_topics())
     messages = [
         new_message(
             RecordDeposit(
