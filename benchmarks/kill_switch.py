@@ -97,8 +97,8 @@ async def run(
         )
         open_ids = [r["order_id"] for r in rested if r["status"] == RESTING]
         if len(open_ids) < len(rested):
-            ended = sorted({f"{r['status']} {r['reject_reason'] or ''}" for r in rested})
-            print(f"  {len(rested) - len(open_ids)} resting orders ended early: {ended}")
+            early = sorted({f"{r['status']} {r['reject_reason'] or ''}" for r in rested})
+            print(f"  {len(rested) - len(open_ids)} resting orders ended early: {early}")
 
         probes: list[str] = []
         stop = asyncio.Event()

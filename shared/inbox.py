@@ -1,9 +1,11 @@
 """The idempotent consumer: batches in one transaction, offsets after commit, poison to the DLQ.
 
 For each batch from the broker: skip event ids already in `inbox`, apply the
-rest through the handler (each in a savepoint), record their ids, commit, and
-only then commit the offsets. A message that keeps failing is retried with
-backoff `max_attempts` times and then dead-lettered: its original bytes go to
+rest through the handler, record their ids (one statement), commit, and only then
+commit the offsets. A handler takes one message, or (`batch_handler`) every message
+of the batch at once, so a service can write the batch as one set of statements.
+A message that keeps failing is retried with backoff `max_attempts` times and
+then dead-lettered: its original bytes go to
 `<topic>.dlq` through the outbox, with the error, in the same transaction that
 records it in the inbox, so the partition moves on and nothing is half-written.
 A database outage is not the message's fault: it is retried without limit.
@@ -21,7 +23,8 @@ import json
 import logging
 import re
 import uuid
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -30,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
-from shared import metrics
+from shared import metrics, telemetry
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.envelope import Envelope, UndecodableMessage, decode, encode, new_message
 from shared.contracts.topics import dead_letter_topic
@@ -44,6 +47,23 @@ from shared.telemetry import extract_context, tracer
 log = logging.getLogger(__name__)
 _TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 Handler = Callable[[Connection, Envelope], Awaitable[None]]
+BatchHandler = Callable[[Connection, Sequence[Envelope]], Awaitable[None]]
+"""Applies the messages of a batch (in order, none a duplicate) in the caller's transaction.
+It is called again with one message at a time, each in a savepoint, when the batch fails, so
+a poison message is found, retried and dead-lettered alone. Each message still gets its
+consumer span when spans are recorded (its trace goes on), but none is current while the
+handler runs: a batch handler does not publish in a message's trace."""
+_RECORD_INBOX = (
+    'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
+    "SELECT event_id, topic, partition, \"offset\", 'applied' "
+    "FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[]) "
+    'AS batch (event_id, topic, partition, "offset") '
+    "ON CONFLICT (event_id) DO UPDATE SET "
+    "outcome = 'applied', topic = EXCLUDED.topic, partition = EXCLUDED.partition, "
+    '"offset" = EXCLUDED."offset", processed_at = now() '
+    "WHERE inbox.outcome = 'dead_lettered'"
+)
+"""The batch's event ids, in one statement (a re-driven dead letter becomes `applied`)."""
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
@@ -81,17 +101,22 @@ class InboxConsumer:
         bootstrap_servers: str,
         group_id: str,
         topics: list[str],
-        handler: Handler,
+        handler: Handler | None = None,
+        batch_handler: BatchHandler | None = None,
         batch_size: int = 500,
         max_attempts: int = 3,
         backoff_seconds: float = 0.2,
         session_timeout_ms: int = 6000,
         heartbeat_interval_ms: int = 500,
         rebalance_timeout_ms: int = 5000,
+        fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
     ) -> None:
+        if (handler is None) == (batch_handler is None):
+            raise ValueError("an inbox consumer takes a handler or a batch handler")
         self._pool = pool
         self._group_id = group_id
         self._handler = handler
+        self._batch_handler = batch_handler
         self._topics = topics
         self._batch_size = batch_size
         self._max_attempts = max_attempts
@@ -105,7 +130,7 @@ class InboxConsumer:
             session_timeout_ms=session_timeout_ms,
             heartbeat_interval_ms=heartbeat_interval_ms,
             rebalance_timeout_ms=rebalance_timeout_ms,
-            fetch_max_wait_ms=FETCH_MAX_WAIT_MS,
+            fetch_max_wait_ms=fetch_max_wait_ms,
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
         self._cluster = ClusterIdentity(bootstrap_servers)
@@ -227,9 +252,8 @@ class InboxConsumer:
         *,
         careful: bool,
     ) -> tuple[int, _Failure | None]:
-        done, applied, failure = 0, 0, None
-        rows: list[tuple[uuid.UUID, str, int, int]] = []
-        applied_kinds: list[tuple[str, str]] = []
+        done, failure = 0, None
+        applying: list[tuple[Record, Envelope]] = []
         async with self._pool.acquire() as conn, conn.transaction():
             ids = [m.event_id for m in decoded if isinstance(m, Envelope)]
             seen = {
@@ -248,42 +272,62 @@ class InboxConsumer:
                     metrics.DUPLICATES.labels(record.topic).inc()
                     done += 1
                     continue
-                try:
-                    if careful:
+                if careful:
+                    try:
                         async with conn.transaction():
-                            await self._apply_one(conn, record, message)
-                    else:
-                        await self._apply_one(conn, record, message)
+                            await self._apply_messages(conn, [(record, message)])
+                    except TRANSIENT_ERRORS:
+                        raise
+                    except Exception as exc:  # the message's fault: retried, then dead-lettered
+                        failure = _Failure(record, exc)
+                        break
+                seen[message.event_id] = "applied"
+                applying.append((record, message))
+                done += 1
+            if not careful:
+                try:
+                    await self._apply_messages(conn, applying)
                 except TRANSIENT_ERRORS:
                     raise
-                except Exception as exc:  # the message's fault: retried, then dead-lettered
-                    if not careful:
-                        raise _MessageFailed from exc
-                    failure = _Failure(record, exc)
-                    break
-                seen[message.event_id] = "applied"
-                rows.append((message.event_id, record.topic, record.partition, record.offset))
-                applied_kinds.append((record.topic, message.type))
-                done += 1
-                applied += 1
-            await conn.executemany(
-                'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
-                "VALUES ($1, $2, $3, $4, 'applied') ON CONFLICT (event_id) DO UPDATE SET "
-                "outcome = 'applied', topic = EXCLUDED.topic, partition = EXCLUDED.partition, "
-                '"offset" = EXCLUDED."offset", processed_at = now() '
-                "WHERE inbox.outcome = 'dead_lettered'",
-                rows,
-            )
-        self.stats.applied += applied
-        for topic, kind in applied_kinds:
-            metrics.CONSUMED.labels(topic, kind).inc()
+                except Exception as exc:  # one of them is at fault: found the careful way
+                    raise _MessageFailed from exc
+            if applying:
+                await conn.execute(
+                    _RECORD_INBOX,
+                    [m.event_id for _, m in applying],
+                    [r.topic for r, _ in applying],
+                    [r.partition for r, _ in applying],
+                    [r.offset for r, _ in applying],
+                )
+        self.stats.applied += len(applying)
+        for (topic, kind), count in Counter((r.topic, m.type) for r, m in applying).items():
+            metrics.CONSUMED.labels(topic, kind).inc(count)
         self.stats.duplicates += duplicates
         self.stats.batches += 1
         return done, failure
 
-    async def _apply_one(self, conn: Connection, record: Record, message: Envelope) -> None:
+    async def _apply_messages(
+        self, conn: Connection, messages: Sequence[tuple[Record, Envelope]]
+    ) -> None:
+        """Apply `messages` in order: one at a time through the handler, each in its consumer
+        span; or all at once through the batch handler, inside the span of each."""
+        if self._handler is not None:
+            for record, message in messages:
+                await self._apply_one(conn, record, message, self._handler)
+            return
+        assert self._batch_handler is not None
+        if not messages:
+            return
+        spans = [self._span(r, m) for r, m in messages] if telemetry.recording() else []
+        try:
+            await self._batch_handler(conn, [message for _, message in messages])
+        finally:
+            for span in spans:
+                span.end()
+
+    def _span(self, record: Record, message: Envelope) -> trace.Span:
         headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
-        with self._tracer.start_as_current_span(
+        return self._tracer.start_span(
             f"apply {message.type}",
             context=extract_context(headers),
             kind=trace.SpanKind.CONSUMER,
@@ -293,9 +337,14 @@ class InboxConsumer:
                 "cryptoorch.message_type": message.type,
                 "cryptoorch.correlation_id": message.correlation_id,
             },
-        ):
+        )
+
+    async def _apply_one(
+        self, conn: Connection, record: Record, message: Envelope, handler: Handler
+    ) -> None:
+        with trace.use_span(self._span(record, message), end_on_exit=True):
             log.debug("inbox: applying %s %s of %s", message.type, message.event_id, record.topic)
-            await self._handler(conn, message)
+            await handler(conn, message)
 
     async def _dead_letter(self, failure: _Failure, attempts: int) -> None:
         record = failure.record

@@ -14,6 +14,7 @@ import base64
 import binascii
 import json
 import re
+from functools import lru_cache
 from typing import Any
 
 REDACTED = "[REDACTED]"
@@ -50,8 +51,9 @@ _EMBEDDED_SUFFIX = "_b64"
 """Base64 of a whole message (a dead letter's original bytes): redacted inside, re-encoded."""
 
 
+@lru_cache(maxsize=4096)
 def is_secret_key(key: str) -> bool:
-    """Whether a value stored under `key` must never be kept."""
+    """Whether a value stored under `key` must never be kept (remembered: messages repeat keys)."""
     normal = _NOT_ALNUM.sub("_", _CAMEL_BOUNDARY.sub("_", key).lower()).strip("_")
     if normal in SECRET_KEYS or any(f in normal for f in _SECRET_FRAGMENTS):
         return True

@@ -19,8 +19,14 @@ from aiokafka import AIOKafkaProducer
 
 from shared import logs, metrics, telemetry
 from shared.db import create_pool, ensure_database
-from shared.inbox import Handler, InboxConsumer
-from shared.kafka import TopicsOnCluster, ensure_topics, make_producer, wait_for_broker
+from shared.inbox import BatchHandler, Handler, InboxConsumer
+from shared.kafka import (
+    FETCH_MAX_WAIT_MS,
+    TopicsOnCluster,
+    ensure_topics,
+    make_producer,
+    wait_for_broker,
+)
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay
 from shared.settings import CommonSettings
@@ -80,17 +86,43 @@ class ServiceRuntime:
 
     def consume(self, topics: list[str], handler: Handler) -> InboxConsumer:
         """Consume `topics` in this service's consumer group through the inbox."""
+        return self._consumer(topics, handler, None)
+
+    def consume_batches(
+        self,
+        topics: list[str],
+        handler: BatchHandler,
+        *,
+        fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+    ) -> InboxConsumer:
+        """`consume`, with a handler that takes each batch's messages at once.
+
+        `fetch_max_wait_ms`: how long a fetch waits at the broker for data (see
+        `shared.kafka.FETCH_MAX_WAIT_MS`); longer for a consumer no one waits on that reads
+        many partitions: each empty answer costs it a decode of every partition.
+        """
+        return self._consumer(topics, None, handler, fetch_max_wait_ms)
+
+    def _consumer(
+        self,
+        topics: list[str],
+        handler: Handler | None,
+        batch_handler: BatchHandler | None,
+        fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+    ) -> InboxConsumer:
         consumer = InboxConsumer(
             pool=self.pool,
             bootstrap_servers=self.settings.kafka_bootstrap_servers,
             group_id=f"{self.settings.db_prefix}.{self.name}",
             topics=topics,
             handler=handler,
+            batch_handler=batch_handler,
             batch_size=self.settings.consumer_batch_size,
             max_attempts=self.settings.consumer_max_attempts,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_ms,
             rebalance_timeout_ms=self.settings.consumer_rebalance_timeout_ms,
+            fetch_max_wait_ms=fetch_max_wait_ms,
         )
         self.consumers.append(consumer)
         return consumer

@@ -93,6 +93,14 @@ def tracer(name: str) -> trace.Tracer:
     return trace.get_tracer(name)
 
 
+def recording() -> bool:
+    """Whether a span started now may be recorded: not without a provider, nor with `none`
+    (ALWAYS_OFF). Lets code skip spans that would serve nothing but their ids (a span costs
+    about 12 µs even unrecorded)."""
+    provider = trace.get_tracer_provider()
+    return isinstance(provider, TracerProvider) and provider.sampler is not ALWAYS_OFF
+
+
 def inject_headers() -> dict[str, str]:
     """The current trace context as message headers; with no current trace (a price tick, a
     timer, a CLI command in a process without a tracer provider), a new one: every message

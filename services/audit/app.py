@@ -17,7 +17,9 @@ async def build(runtime: ServiceRuntime) -> None:
     if not isinstance(settings, AuditSettings):
         raise AuditError("the audit service runs with AuditSettings")
     database = f"{settings.db_prefix}_{runtime.name}"
-    runtime.consume(all_topics(), append_to_trail)
+    runtime.consume_batches(
+        all_topics(), append_to_trail, fetch_max_wait_ms=settings.audit_fetch_max_wait_ms
+    )
     runtime.background(
         ChainLinksTask(
             runtime.pool, database=database, poll_seconds=settings.audit_links_poll_seconds

@@ -24,6 +24,11 @@ class AuditSettings(CommonSettings):
     """How often the chain head is looked at to decide whether a checkpoint is due."""
     audit_links_poll_seconds: float = Field(default=0.5, gt=0, le=60)
     """How often rows appended since the last `AuditChainLinks` are published as links."""
+    audit_fetch_max_wait_ms: int = Field(default=100, ge=1, le=1000)
+    """How long the consumer's fetch waits at the broker for data. The trail is on no one's
+    path, and it reads every partition of every topic: at the 5 ms the other services use,
+    its empty answers alone cost 40% of a core (measured); at 100 ms, 1.4%. A message that
+    arrives meanwhile is answered at once, so under load this adds nothing."""
     audit_checkpoint_file: Path = DEFAULT_CHECKPOINT_FILE
     """JSON lines `{seq, hash, at, database}` outside the database (directory created if needed).
     Keep it on other storage than the database: a rewrite of the whole table shows against it."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
+import orjson
 
 from services.audit.chain import COLUMNS, GENESIS_HASH, TrailRow
 from shared.contracts.audit import AuditLink
@@ -29,11 +30,13 @@ walk, which halved append throughput at a batch of 500 (measured)."""
 class ChainHead:
     seq: int
     hash: str
-    already_appended: bool = False
+    already_appended: frozenset[uuid.UUID] = field(default_factory=frozenset)
+    """Which of the event ids asked about are in the trail already."""
 
 
-async def lock_head(conn: Connection, event_id: uuid.UUID) -> ChainHead:
-    """Hold the append lock until the transaction ends; the last row; whether `event_id` is in.
+async def lock_head(conn: Connection, event_ids: Sequence[uuid.UUID]) -> ChainHead:
+    """Hold the append lock until the transaction ends; the last row; which of `event_ids`
+    are in the trail already.
 
     Two statements on purpose: a statement's snapshot is taken before it waits for the lock,
     so reading the last row in the same statement could miss what the previous holder wrote.
@@ -41,13 +44,13 @@ async def lock_head(conn: Connection, event_id: uuid.UUID) -> ChainHead:
     await conn.execute("SELECT pg_advisory_xact_lock($1)", APPEND_LOCK_KEY)
     row = await conn.fetchrow(
         "SELECT last.seq, last.hash, "
-        "EXISTS (SELECT 1 FROM audit_trail WHERE event_id = $1) AS appended "
+        "ARRAY(SELECT event_id FROM audit_trail WHERE event_id = ANY($1::uuid[])) AS appended "
         "FROM (SELECT 1) AS one LEFT JOIN LATERAL "
         "(SELECT seq, hash FROM audit_trail ORDER BY seq DESC LIMIT 1) AS last ON TRUE",
-        event_id,
+        event_ids,
     )
     assert row is not None
-    return ChainHead(row["seq"] or 0, row["hash"] or GENESIS_HASH, row["appended"])
+    return ChainHead(row["seq"] or 0, row["hash"] or GENESIS_HASH, frozenset(row["appended"]))
 
 
 async def read_head(conn: Connection) -> ChainHead:
@@ -56,18 +59,47 @@ async def read_head(conn: Connection) -> ChainHead:
     return ChainHead(row["seq"], row["hash"]) if row is not None else ChainHead(0, GENESIS_HASH)
 
 
-async def append(conn: Connection, row: TrailRow) -> None:
-    """Insert the next row (call with the append lock held: `lock_head`)."""
+_COLUMN_TYPES = {
+    "event_id": "uuid",
+    "topic": "text",
+    "type": "text",
+    "version": "int",
+    "occurred_at": "timestamptz",
+    "producer": "text",
+    "account_id": "text",
+    "correlation_id": "text",
+    "causation_id": "uuid",
+}
+_APPEND = (
+    f"INSERT INTO audit_trail (seq, prev_hash, hash, message, {', '.join(COLUMNS)}) "
+    f"SELECT seq, prev_hash, hash, message::jsonb, {', '.join(COLUMNS)} "
+    "FROM unnest($1::bigint[], $2::text[], $3::text[], $4::text[], "
+    + ", ".join(f"${i}::{_COLUMN_TYPES[name]}[]" for i, name in enumerate(COLUMNS, start=5))
+    + f") AS batch (seq, prev_hash, hash, message, {', '.join(COLUMNS)})"
+)
+"""The batch as one array per column (cheaper for the database than a JSON array of rows or
+a statement per row, measured: 22 against 31 and 30 µs of its CPU a row)."""
+
+
+async def append(conn: Connection, rows: Sequence[TrailRow]) -> None:
+    """Insert the next rows, in one statement (call with the append lock held: `lock_head`)."""
+    if not rows:
+        return
     await conn.execute(
-        f"INSERT INTO audit_trail (seq, prev_hash, hash, message, {', '.join(COLUMNS)}) "
-        f"VALUES ($1, $2, $3, $4::text::jsonb, "
-        f"{', '.join(f'${i}' for i in range(5, 5 + len(COLUMNS)))})",
-        row.seq,
-        row.prev_hash,
-        row.hash,
-        json.dumps(row.message),
-        *(row.columns[name] for name in COLUMNS),
+        _APPEND,
+        [row.seq for row in rows],
+        [row.prev_hash for row in rows],
+        [row.hash for row in rows],
+        [_json_text(row.message) for row in rows],
+        *([row.columns[name] for row in rows] for name in COLUMNS),
     )
+
+
+def _json_text(value: object) -> str:
+    try:
+        return orjson.dumps(value).decode()
+    except TypeError:  # an integer beyond 64 bits: `json` writes it
+        return json.dumps(value)
 
 
 def _trail_row(record: asyncpg.Record) -> TrailRow:
@@ -79,12 +111,6 @@ def _trail_row(record: asyncpg.Record) -> TrailRow:
         message=json.loads(message) if isinstance(message, str) else message,
         columns={name: record[name] for name in COLUMNS},
     )
-
-
-async def iter_rows(conn: Connection, *, prefetch: int = 5000) -> AsyncIterator[TrailRow]:
-    """Every row in seq order through a server-side cursor (call inside a transaction)."""
-    async for record in conn.cursor(f"{_ROW_SELECT} ORDER BY seq", prefetch=prefetch):
-        yield _trail_row(record)
 
 
 async def last_seq(conn: Connection) -> int:

@@ -35,7 +35,7 @@ async def trail(
     try:
         for message in filled_order_flow("ord-a") + filled_order_flow("ord-b"):
             async with conn.transaction():
-                await append_to_trail(conn, message)
+                await append_to_trail(conn, [message])
         yield conn
     finally:
         await conn.close()

@@ -17,7 +17,7 @@ import asyncpg
 import pytest
 
 from services.audit import store
-from services.audit.chain import GENESIS_HASH, next_row
+from services.audit.chain import GENESIS_HASH, next_row, next_rows
 from services.audit.checkpoints import take_checkpoint
 from services.audit.handlers import append_to_trail
 from services.audit.links import publish_links
@@ -65,11 +65,7 @@ class Trail:
             "TRUNCATE audit_trail",
         )
         async with self.conn.transaction():
-            seq, head = 0, GENESIS_HASH
-            for document in documents:
-                row = next_row(seq, head, document)
-                await store.append(self.conn, row)
-                seq, head = row.seq, row.hash
+            await store.append(self.conn, next_rows(0, GENESIS_HASH, documents))
 
     async def documents(self) -> list[dict[str, Any]]:
         rows = await self.conn.fetch("SELECT message::text AS m FROM audit_trail ORDER BY seq")
@@ -98,9 +94,10 @@ async def trail(
 
 
 async def append(conn: Connection, messages: Sequence[Envelope]) -> None:
+    """Each message in a transaction of its own, as a consumer batch of one."""
     for message in messages:
         async with conn.transaction():
-            await append_to_trail(conn, message)
+            await append_to_trail(conn, [message])
 
 
 async def three_orders_with_checkpoints(trail: Trail) -> list[int]:
@@ -261,7 +258,7 @@ async def test_the_same_message_appended_three_times_is_in_the_trail_once(trail:
     head = await store.read_head(trail.conn)
     again = next_row(head.seq, head.hash, (await trail.documents())[0])
     with pytest.raises(asyncpg.UniqueViolationError):  # and the database refuses it anyway
-        await store.append(trail.conn, again)
+        await store.append(trail.conn, [again])
 
 
 async def test_trace_lists_every_message_of_a_filled_order_in_causal_order(trail: Trail) -> None:

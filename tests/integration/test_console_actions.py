@@ -318,7 +318,7 @@ async def test_the_audit_view_verifies_the_chain_and_names_the_first_bad_row(
         head = (0, GENESIS_HASH)
         for message in filled_order_flow(f"ord-{uuid.uuid4().hex[:8]}")[:3]:
             row = next_row(*head, trail_document(message))
-            await audit_store.append(trail, row)
+            await audit_store.append(trail, [row])
             head = (row.seq, row.hash)
         await trail.execute(
             "INSERT INTO audit_checkpoints (seq, hash, taken_at) VALUES ($1, $2, now())", *head
@@ -337,7 +337,7 @@ async def test_the_audit_view_verifies_the_chain_and_names_the_first_bad_row(
             "detail": None,
         }
         forged = next_row(*head, trail_document(filled_order_flow()[3]))
-        await audit_store.append(trail, replace(forged, hash="f" * 64))  # a rewritten message
+        await audit_store.append(trail, [replace(forged, hash="f" * 64)])  # a rewritten message
     finally:
         await trail.close()
     for refused in (

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from services.audit.chain import GENESIS_HASH, canonical_json, link_hash, trail_document
 from services.audit.errors import UncanonicalValue
@@ -84,3 +87,18 @@ def test_each_hash_commits_to_the_previous_one() -> None:
     place, _ = documented_messages()
 
     assert link_hash(GENESIS_HASH, place) != link_hash("1" + GENESIS_HASH[1:], place)
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=30,
+)
+
+
+@settings(max_examples=400)
+@given(JSON_VALUES)
+def test_the_bytes_are_pythons_json_dumps_for_any_value(value: object) -> None:
+    reference = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+    assert canonical_json(value) == reference.encode("utf-8")

@@ -1,8 +1,11 @@
-"""The chain fold names the first broken row for every kind of tampering the trail can suffer."""
+"""The chain fold names the first broken row for every kind of tampering the trail can suffer,
+with the same verdict whether it reads rows as the table stores them (`feed_stored`, the fast
+path `audit verify` takes) or as `TrailRow`s (`feed`, the exact rules)."""
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -13,8 +16,10 @@ from services.audit.chain import (
     Checkpoint,
     Finding,
     Problem,
+    StoredRow,
     TrailRow,
     next_row,
+    next_rows,
     trail_document,
 )
 from tests.unit.audit.messages import filled_order_flow
@@ -40,13 +45,30 @@ def checkpoint_at(rows: list[TrailRow], seq: int) -> Checkpoint:
     return Checkpoint(seq, rows[seq - 1].hash, f"checkpoint-{seq}")
 
 
+def as_stored(row: TrailRow) -> StoredRow:
+    """The row as `audit verify` reads it from the table: JSON text, the ids as text."""
+    columns = [
+        str(v) if k in ("event_id", "causation_id") and v else v for k, v in row.columns.items()
+    ]
+    return (row.seq, row.prev_hash, row.hash, json.dumps(row.message), *columns)
+
+
 def verify(rows: list[TrailRow], checkpoints: Sequence[Checkpoint] = ()) -> Finding | None:
-    fold = ChainFold(checkpoints)
+    """The first finding, the same from both paths (and the same counts on the way)."""
+    exact, fast = ChainFold(checkpoints), ChainFold(checkpoints)
     for row in rows:
-        finding = fold.feed(row)
+        finding = exact.feed(row)
+        assert fast.feed_stored(as_stored(row)) == finding
         if finding is not None:
             return finding
-    return fold.finish()
+    assert (fast.rows_checked, fast.checkpoints_checked, fast.last_hash) == (
+        exact.rows_checked,
+        exact.checkpoints_checked,
+        exact.last_hash,
+    )
+    finding = exact.finish()
+    assert fast.finish() == finding
+    return finding
 
 
 def with_message(row: TrailRow, message: dict[str, Any]) -> TrailRow:
@@ -61,6 +83,50 @@ def test_an_untouched_trail_verifies_with_its_checkpoints() -> None:
     assert fold.finish() is None
     assert (fold.rows_checked, fold.checkpoints_checked) == (14, 2)
     assert fold.last_hash == rows[-1].hash
+    assert verify(rows, [checkpoint_at(rows, 5), checkpoint_at(rows, 14)]) is None
+
+
+def test_a_batch_chained_at_once_is_the_chain_of_its_messages_one_by_one() -> None:
+    documents = [row.message for row in trail(orders=30)]
+
+    batch = next_rows(0, GENESIS_HASH, documents)
+
+    assert batch == build_chain(documents)
+    assert [row.seq for row in batch] == list(range(1, 211))
+    assert verify(batch) is None
+
+
+def test_a_row_changed_in_the_middle_of_a_batch_is_named() -> None:
+    rows = next_rows(0, GENESIS_HASH, [row.message for row in trail(orders=30)])
+    middle = rows[104]
+    rows[104] = with_message(middle, {**middle.message, "account_id": "someone-else"})
+
+    finding = verify(rows)
+
+    assert finding is not None
+    assert (finding.seq, finding.problem) == (105, Problem.HASH_MISMATCH)
+
+
+def test_integers_beyond_64_bits_verify_and_a_rehashed_float_does_not() -> None:
+    rows = trail()
+    huge = dict(rows[0].message, payload={**rows[0].message["payload"], "n": 10**30})
+    rows = build_chain([huge, *(row.message for row in rows[1:])])
+    assert verify(rows) is None
+    assert '"n":1000000000000000000000000000000' in json.dumps(
+        rows[0].message, separators=(",", ":")
+    )
+
+    floated = dict(rows[1].message, payload={**rows[1].message["payload"], "n": 1.5})
+    forged = dataclasses.replace(rows[1], message=floated)
+    text = json.dumps(floated, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    rehashed = hashlib.sha256(bytes.fromhex(rows[0].hash) + text.encode()).hexdigest()
+    rows[1] = dataclasses.replace(forged, hash=rehashed)
+
+    finding = verify(rows[:2])
+
+    assert finding is not None
+    assert (finding.seq, finding.problem) == (2, Problem.HASH_MISMATCH)
+    assert "non-integer number" in finding.detail
 
 
 def test_one_changed_byte_of_a_payload_names_that_row() -> None:
