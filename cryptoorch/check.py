@@ -263,6 +263,8 @@ async def _read_outbox(
             message = decode(bytes(row["value"]))
         except UndecodableMessage:
             continue  # a re-driven original: counted where it was first emitted
+        if str(message.event_id) != row["event_id"]:
+            continue  # a re-driven original under an id of its own (shared/dlq.py): likewise
         if row["topic"].endswith(".dlq") and isinstance(message.payload, DeadLettered):
             body = message.payload
             snapshot.dead_letters.append(

@@ -7,17 +7,31 @@ Playwright; skipped with the reason when it is not installed): sign-in is refuse
 who is not an admin and to a wrong password; the admin sees a new order in Orders within 2 s
 without a reload, opens its timeline; the chain is verified from the Audit view; a global
 switch waits for a confirmation; an account switch engaged from the page rejects the
-account's next order `KILL_SWITCH`, and released from the page lets the next one fill; the
+account's next order `KILL_SWITCH`, and released from the page lets the next one fill; a
+poison message parked in a DLQ is listed with its error and re-driven from the page after its
+cause is fixed, taking effect once; the Audit view finds an order by its correlation id; the
 page never asks anything of another origin; a screenshot of each view is written to the
 test's folder.
+
+The poison message. No service of the five parks a message for a cause an operator can fix
+and then re-drive: each parks what is wrong in itself (undecodable, an unknown switch scope, a
+deposit past the column's bound), and re-driving it would fail again. What an operator does
+fix is a consumer of their own (here a statements exporter of the operator's, in its own
+group, reading the ledger's events like any downstream system) whose handler fails until its
+cause is fixed. The poison is a real message (the ledger's `HoldSettled` of the first order),
+so the test writes nothing to any topic and declares no `expects_dead_letters`: the five never
+park it, and its re-drives reach them as duplicates their inboxes skip (`cryptoorch check`
+then finds every message of the order in the trail exactly once).
 """
 
 from __future__ import annotations
 
+import asyncio
+import re
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -25,9 +39,22 @@ from typing import Any
 import asyncpg
 import pytest
 
+from shared.contracts import Envelope
+from shared.contracts.ledger import HoldSettled
+from shared.contracts.topics import Topic
+from shared.db import Connection
+from shared.inbox import InboxConsumer
+from shared.infra.resolve import Infrastructure
+from shared.kafka import make_producer
+from shared.outbox import OutboxRelay
 from shared.settings import database_url_for
 from tests.support.client import ApiUser, balances_of, create_admin
-from tests.support.console import console_session, next_event_where, server_events
+from tests.support.console import (
+    console_session,
+    effects_database,
+    next_event_where,
+    server_events,
+)
 from tests.support.system import System
 from tests.support.waiting import eventually
 
@@ -178,11 +205,87 @@ async def system_and_audit_views(console: Any, order_rows: int) -> None:
     assert last["verified_at"] == verified.json()["verified_at"] and last["ok"] is True
 
 
+@dataclass
+class Statements:
+    """The operator's own statements exporter: a consumer of the ledger's events in a group of
+    its own, whose handler fails on the `HoldSettled` of `order_id` while `broken` (its fee
+    schedule lacks the symbol) and counts what it applied in `effects`."""
+
+    infra: Infrastructure
+    pool: asyncpg.Pool
+    order_id: str
+    broken: bool = True
+    group: str = field(default_factory=lambda: f"statements-{uuid.uuid4().hex[:8]}")
+    consumer: InboxConsumer | None = None
+
+    async def export(self, conn: Connection, message: Envelope) -> None:
+        if message.correlation_id != self.order_id or message.type != HoldSettled.TYPE:
+            return
+        if self.broken:
+            raise LookupError("the statements' fee schedule has no row for BTC/USDT")
+        await conn.execute(
+            "INSERT INTO effects VALUES ($1, 1) ON CONFLICT (correlation_id) "
+            "DO UPDATE SET applied = effects.applied + 1",
+            message.correlation_id,
+        )
+
+    async def applied(self) -> dict[str, int]:
+        rows = await self.pool.fetch("SELECT correlation_id, applied FROM effects")
+        return {r["correlation_id"]: r["applied"] for r in rows}
+
+    def duplicates(self) -> int:
+        assert self.consumer is not None
+        return self.consumer.stats.duplicates
+
+    async def run_until_parked(self, stop: asyncio.Event) -> asyncio.Task[None]:
+        """Start consuming; return once its dead letter is on the broker (its outbox relayed)."""
+        self.consumer = InboxConsumer(
+            pool=self.pool,
+            bootstrap_servers=self.infra.kafka_bootstrap_servers,
+            group_id=self.group,
+            topics=[Topic.LEDGER_EVENTS.value],
+            handler=self.export,
+            max_attempts=1,
+            backoff_seconds=0.01,
+            session_timeout_ms=3000,
+            heartbeat_interval_ms=300,
+            rebalance_timeout_ms=2000,
+        )
+        running = asyncio.create_task(self.consumer.run(stop))
+        producer = make_producer(self.infra.kafka_bootstrap_servers)
+        await producer.start()
+        relay = OutboxRelay("statements", producer)
+        try:
+
+            async def relayed() -> int:
+                async with self.pool.acquire() as conn:
+                    while await relay.publish_pending(conn):
+                        pass
+                assert self.consumer is not None and not running.done()
+                return self.consumer.stats.dead_lettered
+
+            await eventually(
+                relayed, until=lambda n: n >= 1, timeout=30, what="the HoldSettled parked"
+            )
+            async with self.pool.acquire() as conn:
+                while await relay.publish_pending(conn):
+                    pass
+        finally:
+            await producer.stop()
+        return running
+
+
+@pytest.fixture
+async def statements_db(infra: Infrastructure, tmp_path: Path) -> AsyncIterator[asyncpg.Pool]:
+    async with effects_database(infra.database_url, tmp_path / "statements") as pool:
+        yield pool
+
+
 @pytest.mark.skipif(
     not CHROMIUM.exists(), reason="no /usr/bin/chromium: `make install` as root installs it"
 )
 async def test_the_operator_watches_an_order_arrive_in_the_browser(
-    desk: Desk, tmp_path: Path
+    desk: Desk, tmp_path: Path, infra: Infrastructure, statements_db: asyncpg.Pool
 ) -> None:
     playwright_api = pytest.importorskip("playwright.async_api")
     base = desk.system.gateway_url
@@ -269,10 +372,13 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
             await desk.safety_halts(False)
             assert (await desk.outcome(await desk.buy()))["status"] == "filled"
 
+            statements = Statements(infra, statements_db, order_id)
+            await redrive_from_the_page(page, expect, statements, tmp_path)
+
             for view in VIEWS[1:]:
                 await navigation.get_by_role("link", name=view).click()
                 await expect(page.get_by_role("heading", name=view, exact=True)).to_be_visible()
-                await check_view(page, expect, view)
+                await check_view(page, expect, view, order_id)
                 shot = tmp_path / f"console-{view.lower().replace(' ', '-')}.png"
                 if not shot.exists():
                     await page.screenshot(path=shot, full_page=True)
@@ -285,7 +391,57 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
     print(f"screenshots: {tmp_path}")
 
 
-async def check_view(page: Any, expect: Any, view: str) -> None:
+async def redrive_from_the_page(
+    page: Any, expect: Any, statements: Statements, tmp_path: Path
+) -> None:
+    """The statements exporter parks the order's `HoldSettled`; the Dead letters view lists it
+    with its error; the cause fixed, Re-drive and its confirmation re-drive it; the page shows
+    the count and the exporter applied it once; a second (impatient) re-drive changes nothing."""
+    stop = asyncio.Event()
+    running = await statements.run_until_parked(stop)
+    try:
+        await page.get_by_role("navigation").get_by_role("link", name="Dead letters").click()
+        topics = page.locator("#dead-letters-topics")
+        await expect(topics).to_contain_text(f"{Topic.LEDGER_EVENTS.dlq} (1)", timeout=15_000)
+        letter = topics.locator("tbody tr", has_text="fee schedule has no row for BTC/USDT")
+        await expect(letter).to_contain_text("LookupError")
+        await expect(letter).to_contain_text(statements.order_id)  # the original message
+        await expect(letter).to_contain_text("0 / 3")
+        await expect(letter).to_contain_text(statements.group)  # the consumer that parked it
+        redrive = letter.get_by_role("button", name=re.compile(r"^Re-drive \d+@\d+$"))
+        confirm = page.locator("#dead-letters-confirm")
+
+        await redrive.click()  # asked before the cause is fixed: the operator cancels
+        await expect(confirm).to_contain_text(f"Re-drive {Topic.LEDGER_EVENTS.value} message")
+        await confirm.get_by_role("button", name="Cancel").click()
+        await expect(confirm).to_be_hidden()
+        await expect(letter).to_contain_text("0 / 3")
+
+        statements.broken = False  # the operator fixes the cause
+        await redrive.click()
+        await confirm.get_by_role("button", name="Confirm re-drive").click()
+        await expect(letter).to_contain_text("1 / 3")
+        assert await eventually(
+            statements.applied, until=bool, what="the re-driven HoldSettled applied"
+        ) == {statements.order_id: 1}
+        await page.screenshot(path=tmp_path / "console-dead-letters.png", full_page=True)
+
+        skipped = statements.duplicates()
+        await redrive.click()
+        await confirm.get_by_role("button", name="Confirm re-drive").click()
+        await expect(letter).to_contain_text("2 / 3")
+        await eventually(
+            lambda: asyncio.sleep(0, statements.duplicates()),
+            until=lambda n: n > skipped,
+            what="the second re-drive skipped by the exporter's inbox",
+        )
+        assert await statements.applied() == {statements.order_id: 1}, "taken effect once"
+    finally:
+        stop.set()
+        await running
+
+
+async def check_view(page: Any, expect: Any, view: str, order_id: str) -> None:
     """What each of the later views shows with the five services running."""
     if view == "Accounts":
         rows = page.locator("#accounts-table tbody tr")
@@ -315,3 +471,10 @@ async def check_view(page: Any, expect: Any, view: str) -> None:
         await page.get_by_role("button", name="Verify the chain").click()
         await expect(page.locator("#audit-verify-result")).to_contain_text("ok: ", timeout=15_000)
         await expect(page.locator("#audit-facts")).to_contain_text("rows checked")
+        search = page.locator("#audit-search")
+        await search.get_by_label("Correlation id").fill(order_id)
+        await search.get_by_role("button", name="Search").click()
+        timeline = page.locator("#timeline")
+        await expect(timeline).to_contain_text(f"Timeline of {order_id}")
+        for kind in ("PlaceOrder", "HoldSettled", "DeadLettered"):  # and where it was parked
+            await expect(timeline).to_contain_text(kind, timeout=15_000)

@@ -23,16 +23,15 @@ from shared.audit_chain import GENESIS_HASH, next_row, trail_document
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.topics import Topic
 from shared.contracts.wallet import RecordDeposit
-from shared.db import Connection, connect, create_pool, drop_database, ensure_database
+from shared.db import Connection, connect
 from shared.inbox import InboxConsumer
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer
-from shared.migrate import migrate
 from shared.outbox import OutboxRelay
 from shared.service import prepare_database
 from tests.integration.test_console import console
 from tests.integration.test_gateway_support import Gateway, gateway
-from tests.support.console import CONSOLE_HEADER
+from tests.support.console import CONSOLE_HEADER, effects_database
 from tests.support.waiting import eventually
 from tests.unit.audit.messages import filled_order_flow
 
@@ -89,16 +88,8 @@ async def test_restricting_from_another_site_or_as_a_user_is_refused(
 @pytest.fixture
 async def consumer_pool(infra: Infrastructure, tmp_path: Path) -> AsyncIterator[asyncpg.Pool]:
     """The database of a consumer that parks a message (inbox, outbox and an effects table)."""
-    name = "t" + uuid.uuid4().hex[:12] + "_consumer"
-    url = await ensure_database(infra.database_url, name)
-    (tmp_path / "0001_effects.sql").write_text(
-        "CREATE TABLE effects (correlation_id TEXT PRIMARY KEY, applied INT NOT NULL)"
-    )
-    await migrate(url, tmp_path)
-    pool = await create_pool(url, size=4)
-    yield pool
-    await pool.close()
-    await drop_database(infra.database_url, name)
+    async with effects_database(infra.database_url, tmp_path / "consumer") as pool:
+        yield pool
 
 
 async def letters_of(console: httpx.AsyncClient, event_id: str) -> list[dict[str, Any]]:

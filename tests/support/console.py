@@ -1,15 +1,24 @@
-"""The operator console as a client sees it: a cookie session and the server-sent order stream."""
+"""The operator console as a client sees it: a cookie session and the server-sent order stream;
+and the database of a consumer of a test's own, whose messages the console's Dead letters view
+shows and re-drives."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+import uuid
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
+
+from shared.db import create_pool, drop_database, ensure_database
+from shared.migrate import migrate
 
 CONSOLE_HEADER = {"X-Requested-By": "console"}
 
@@ -62,3 +71,23 @@ async def next_event_where(
             raise AssertionError(f"no {what} within {timeout} s") from None
         if wanted(event):
             return event
+
+
+@asynccontextmanager
+async def effects_database(database_url: str, folder: Path) -> AsyncIterator[asyncpg.Pool]:
+    """A fresh database for a consumer of the test's own that parks a message: the shared inbox
+    and outbox, and `effects` (correlation_id, applied) counting what its handler applied.
+    `folder` receives its migration; the database is dropped afterwards."""
+    name = "t" + uuid.uuid4().hex[:12] + "_consumer"
+    url = await ensure_database(database_url, name)
+    await asyncio.to_thread(folder.mkdir, parents=True, exist_ok=True)
+    (folder / "0001_effects.sql").write_text(
+        "CREATE TABLE effects (correlation_id TEXT PRIMARY KEY, applied INT NOT NULL)"
+    )
+    await migrate(url, folder)
+    pool = await create_pool(url, size=4)
+    try:
+        yield pool
+    finally:
+        await pool.close()
+        await drop_database(database_url, name)
