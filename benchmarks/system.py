@@ -7,6 +7,7 @@ import asyncio
 import os
 import time
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from statistics import quantiles
 
@@ -16,6 +17,7 @@ import psutil
 
 from benchmarks import kill_switch
 from benchmarks.harness import Report
+from benchmarks.hops import hop_delays
 from benchmarks.load import in_second_process
 from cryptoorch.runtime_info import SERVICES
 from cryptoorch.supervisor import Supervisor
@@ -210,6 +212,13 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
             f"fixed rate {rate:.0f} orders/s: HTTP accept p50 {accept_p50 * 1000:.1f} ms / p99 "
             f"{accept_p99 * 1000:.1f} ms; accept → filled p50 {e2e_p50 * 1000:.0f} ms / p99 {e2e_p99 * 1000:.0f} ms"
         )
+        hops = await hop_delays(
+            server_url, prefix, list(SERVICES), datetime.fromtimestamp(started, UTC)
+        )
+        print("  per hop at the fixed rate, p50 / p99 (messages):", flush=True)
+        for line in hops:
+            print(f"    {line}", flush=True)
+        report.notes += ["per hop at the fixed rate, p50 / p99:", *hops]
         execution_db = database_url_for(server_url, f"{prefix}_execution")
         await kill_switch.run(url, admin_token, tokens, gateway_db, execution_db, report)
     finally:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -139,6 +140,10 @@ async def test_an_upper_case_account_halt_cancels_the_resting_order_and_refuses_
     assert switch["mode"] == "halt"
     cancelled = await desk.settled(resting)
     assert cancelled["status"] == "cancelled", cancelled
+    took = datetime.fromisoformat(cancelled["updated_at"]) - datetime.fromisoformat(
+        switch["changed_at"]
+    )
+    print(f"halt: resting order shown cancelled {took.total_seconds() * 1000:.0f} ms after engage")
     await desk.funds("USDT", (Decimal("10000"), Decimal(0)))
     for side in ("buy", "sell"):
         refused = await desk.market(side)

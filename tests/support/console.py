@@ -59,18 +59,24 @@ async def server_events(response: httpx.Response) -> AsyncIterator[ServerEvent]:
 async def next_event_where(
     events: AsyncIterator[ServerEvent], wanted: Any, *, timeout: float, what: str
 ) -> ServerEvent:
-    """The first event for which `wanted(event)` holds, within `timeout` seconds."""
+    """The first event for which `wanted(event)` holds, within `timeout` seconds; the failure
+    lists the events that came meanwhile."""
     deadline = time.monotonic() + timeout
+    seen: list[str] = []
     while True:
         left = deadline - time.monotonic()
-        if left <= 0:
-            raise AssertionError(f"no {what} within {timeout} s")
         try:
+            if left <= 0:
+                raise TimeoutError
             event = await asyncio.wait_for(anext(events), timeout=left)
         except TimeoutError:
-            raise AssertionError(f"no {what} within {timeout} s") from None
+            came = "\n".join(seen[-20:]) or "(none)"
+            raise AssertionError(
+                f"no {what} within {timeout} s; events meanwhile:\n{came}"
+            ) from None
         if wanted(event):
             return event
+        seen.append(f"{event.name}: {event.data[:300]}")
 
 
 @asynccontextmanager
