@@ -208,10 +208,11 @@ class EmbeddedKafka:
         state_path.write_text(json.dumps(state))
         classpath = ["-cp", f"{libs}/*"]
         archive = class_archive(java)
-        if record_classes_to is not None:
-            classpath = [f"-XX:ArchiveClassesAtExit={record_classes_to}", *classpath]
-        elif archive.exists():
+        if archive.exists() and record_classes_to is None:
             classpath = [f"-XX:SharedArchiveFile={archive}", "-Xlog:cds=off", *classpath]
+        broker_classpath = classpath
+        if record_classes_to is not None:  # the broker's classes, not the storage tool's
+            broker_classpath = [f"-XX:ArchiveClassesAtExit={record_classes_to}", *classpath]
         if not (folder / "log" / "meta.properties").exists():
             storage = [java, "-Xmx256m", *classpath, "kafka.tools.StorageTool", "format"]
             storage += [f"--cluster-id={cluster_id}", "-c", str(properties), "--ignore-formatted"]
@@ -229,7 +230,7 @@ class EmbeddedKafka:
                 )
         process = spawn(
             "kafka",
-            [java, *JVM_OPTIONS, *classpath, "kafka.Kafka", str(properties)],
+            [java, *JVM_OPTIONS, *broker_classpath, "kafka.Kafka", str(properties)],
             log_path=log_path,
             death_signal=signal.SIGTERM,  # a clean shutdown: no log recovery on the next start
             stop_signal=signal.SIGTERM,
