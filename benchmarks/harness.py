@@ -7,11 +7,20 @@ import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from statistics import quantiles
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.contracts import Envelope, encode
 from shared.kafka import make_producer, topic_partitions
+
+
+def p50_p99(values: list[float]) -> tuple[float, float]:
+    """The median and the 99th percentile (one value: itself; none: zeros)."""
+    if len(values) < 2:
+        return (values[0], values[0]) if values else (0.0, 0.0)
+    cuts = quantiles(values, n=100, method="inclusive")
+    return cuts[49], cuts[98]
 
 
 @dataclass

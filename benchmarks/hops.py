@@ -13,18 +13,11 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime
-from statistics import quantiles
 
 import asyncpg
 
+from benchmarks.harness import p50_p99
 from shared.settings import database_url_for
-
-
-def _p50_p99(values: list[float]) -> tuple[float, float]:
-    if len(values) < 2:
-        return (values[0], values[0]) if values else (0.0, 0.0)
-    cuts = quantiles(values, n=100, method="inclusive")
-    return cuts[49], cuts[98]
 
 
 async def _fetch(url: str, query: str, since: datetime) -> list[asyncpg.Record]:
@@ -78,8 +71,8 @@ async def hop_delays(
     lines = []
     for key in sorted(consume):
         topic, producer, consumer = key
-        r50, r99 = _p50_p99(relay[key])
-        c50, c99 = _p50_p99(consume[key])
+        r50, r99 = p50_p99(relay[key])
+        c50, c99 = p50_p99(consume[key])
         lines.append(
             f"{topic:<26} {producer:>9} → {consumer:<9} {len(consume[key]):>6}  "
             f"commit→publish {r50 * 1000:6.1f} / {r99 * 1000:6.1f} ms   "

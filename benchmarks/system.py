@@ -9,14 +9,13 @@ import time
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from statistics import quantiles
 
 import asyncpg
 import httpx
 import psutil
 
 from benchmarks import kill_switch
-from benchmarks.harness import Report
+from benchmarks.harness import Report, p50_p99
 from benchmarks.hops import hop_delays
 from benchmarks.load import in_second_process
 from cryptoorch.runtime_info import SERVICES
@@ -36,13 +35,6 @@ UNLIMITED = {
     "CRYPTOORCH_SUSPICIOUS_REJECTIONS_PER_HOUR": "100000000",
 }
 """The bench measures throughput, not the limits: they are lifted for its users."""
-
-
-def _percentiles(values: list[float]) -> tuple[float, float]:
-    if len(values) < 2:
-        return (values[0], values[0]) if values else (0.0, 0.0)
-    cuts = quantiles(values, n=100, method="inclusive")
-    return cuts[49], cuts[98]
 
 
 async def _wait_healthy(url: str, supervisor: Supervisor, deadline: float) -> None:
@@ -195,13 +187,13 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
             {"url": url, "tokens": tokens, "seconds": seconds / 2, "rate": rate, "concurrency": 64},
         )
         rows = await _drain(gateway_db, started)
-        accept_p50, accept_p99 = _percentiles(steady["latencies"])
+        accept_p50, accept_p99 = p50_p99(steady["latencies"])
         e2e = [
             (r["updated_at"] - r["created_at"]).total_seconds()
             for r in rows
             if r["status"] == "filled"
         ]
-        e2e_p50, e2e_p99 = _percentiles(e2e)
+        e2e_p50, e2e_p99 = p50_p99(e2e)
         print(
             f"  at a fixed {rate:.0f} orders/s: HTTP accept p50 {accept_p50 * 1000:.1f} ms, "
             f"p99 {accept_p99 * 1000:.1f} ms; accept → filled p50 {e2e_p50 * 1000:.0f} ms, "
