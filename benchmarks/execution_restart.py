@@ -18,8 +18,8 @@ import asyncpg
 
 from benchmarks.harness import Report, publish, skip_backlog, stopwatch
 from services.execution.app import CONSUMED_TOPICS, build_with
+from services.execution.remote.work import VenueWork
 from services.execution.settings import ExecutionSettings
-from services.execution.venue_work import VenueWork
 from services.execution.venues.ccxt_client import ccxt_async
 from shared.contracts import Envelope, new_message
 from shared.contracts.accounts import ExchangeKeyAdded

@@ -13,7 +13,7 @@ from decimal import Decimal
 import asyncpg
 
 from cryptoorch.check_venues import Row
-from services.execution.domain import client_order_id
+from services.execution.domain.orders import client_order_id
 from shared.money import multiply, quantize_down, quantize_up
 
 ORDER_TERMINAL = ("filled", "rejected", "cancelled", "failed")

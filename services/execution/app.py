@@ -9,25 +9,25 @@ from decimal import Decimal
 
 import asyncpg
 
-from services.execution.balances import BalanceReporter
 from services.execution.dead_man import DeadMan, VenueTimers
-from services.execution.deposits import DepositWatcher
+from services.execution.domain.outcomes import Backoff
 from services.execution.handlers import ExecutionHandler, VenueFactory, utc_now
-from services.execution.keys import KeyChecker
-from services.execution.listings import MarketLister, announce_listing
-from services.execution.market import start
-from services.execution.outcomes import Backoff
-from services.execution.remote_clients import RemoteClients, VenueOpener
-from services.execution.remote_orders import AfterSend, RemoteOrders, RemoteRules
-from services.execution.remote_withdrawals import RemoteWithdrawals
+from services.execution.paper.market import start
+from services.execution.paper.store import PaperStore
+from services.execution.paper.ticker import PaperMarket
+from services.execution.paper.venue import PAPER, PaperRules, PaperVenue
+from services.execution.remote.balances import BalanceReporter
+from services.execution.remote.clients import RemoteClients, VenueOpener
+from services.execution.remote.deposits import DepositWatcher
+from services.execution.remote.keys import KeyChecker
+from services.execution.remote.listings import MarketLister, announce_listing
+from services.execution.remote.orders import AfterSend, RemoteOrders, RemoteRules
+from services.execution.remote.withdrawals import RemoteWithdrawals
+from services.execution.remote.work import VenueWork
 from services.execution.settings import ExecutionSettings
-from services.execution.ticker import PaperMarket
-from services.execution.venue_work import VenueWork
 from services.execution.venues.base import RemoteVenue, Venue
 from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.venues.ccxt_venue import CcxtVenue
-from services.execution.venues.paper import PAPER, PaperRules, PaperVenue
-from services.execution.venues.paper_store import PaperStore
 from shared.contracts.execution import ListedMarket
 from shared.contracts.topics import Topic
 from shared.db import Connection

@@ -23,11 +23,11 @@ from datetime import datetime
 import asyncpg
 
 from services.execution.announce import Announcer, Emit
-from services.execution.errors import ExecutionError
+from services.execution.domain.errors import ExecutionError
 from services.execution.handlers import CLOCK_SKEW, VenueFactory
-from services.execution.keys_store import KeyStore
 from services.execution.orders import OrderFlow
-from services.execution.remote_clients import RemoteClients
+from services.execution.remote.clients import RemoteClients
+from services.execution.remote.keys_store import KeyStore
 from services.execution.store import PostgresExecutionStore
 from shared.db import TRANSIENT_ERRORS, Connection
 

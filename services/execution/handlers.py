@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from services.execution.announce import Announcer, Emit
-from services.execution.domain import KILL_SWITCH_REASON
-from services.execution.errors import InvalidKillSwitch, MalformedHold
+from services.execution.domain.errors import InvalidKillSwitch, MalformedHold
+from services.execution.domain.orders import KILL_SWITCH_REASON
 from services.execution.orders import OrderFlow
 from services.execution.store import ExecutionStore, PostgresExecutionStore
 from services.execution.venues.base import Venue

@@ -13,7 +13,8 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from services.execution.announce import Announcer
-from services.execution.domain import (
+from services.execution.domain.errors import VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.orders import (
     KILL_SWITCH_REASON,
     PAPER_VENUE,
     TERMINAL,
@@ -25,7 +26,6 @@ from services.execution.domain import (
     status_after,
     venue_refusal,
 )
-from services.execution.errors import VenueOutcomeUnknown, VenueRejected
 from services.execution.store import ExecutionStore
 from services.execution.venues.base import OrderRequest, Venue, VenueOrder
 from shared.contracts.envelope import Payload

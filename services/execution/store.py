@@ -12,14 +12,14 @@ from typing import Protocol
 
 import asyncpg
 
-from services.execution.domain import (
+from services.execution.domain.orders import (
     OrderRecord,
     OrderStatus,
     Trade,
     WithdrawalRecord,
     WithdrawalStatus,
 )
-from services.execution.keys_store import KeyStore
+from services.execution.remote.keys_store import KeyStore
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.contracts.orders import OrderType, Side
 from shared.db import Connection

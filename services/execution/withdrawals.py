@@ -10,8 +10,8 @@ import logging
 from collections.abc import Callable
 
 from services.execution.announce import Announcer
-from services.execution.domain import PAPER_VENUE, WithdrawalRecord, WithdrawalStatus
-from services.execution.errors import VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.errors import VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.orders import PAPER_VENUE, WithdrawalRecord, WithdrawalStatus
 from services.execution.store import ExecutionStore
 from services.execution.venues.base import Venue, WithdrawalRequest
 from shared.contracts.execution import WithdrawalFailed, WithdrawalSent

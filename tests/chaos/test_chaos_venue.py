@@ -32,7 +32,7 @@ import pytest
 from cryptoorch.check import check_system
 from cryptoorch.check_cmd import print_report
 from cryptoorch.check_venues import VenueRecords
-from services.execution.domain import client_order_id
+from services.execution.domain.orders import client_order_id
 from shared.settings import database_url_for
 from tests.support.chaos import Monkey, plan_kills
 from tests.support.client import ApiUser, create_admin

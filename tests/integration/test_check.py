@@ -23,7 +23,7 @@ import asyncpg
 import pyotp
 import pytest
 
-from services.execution.domain import client_order_id
+from services.execution.domain.orders import client_order_id
 from shared.contracts import encode, new_message
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.ledger import BalanceChanged

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.execution.balances import report_id
+from services.execution.remote.balances import report_id
 from shared.contracts.execution import VenueBalancesReported
 from tests.integration import test_execution_support as support
 from tests.integration.test_execution_support import Execution

@@ -12,7 +12,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.execution.domain import client_order_id
+from services.execution.domain.orders import client_order_id
 from shared.contracts.execution import (
     FillStatus,
     OrderFailed,

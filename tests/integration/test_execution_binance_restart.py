@@ -9,7 +9,7 @@ from decimal import Decimal
 
 import pytest
 
-from services.execution.domain import OrderRecord, client_order_id
+from services.execution.domain.orders import OrderRecord, client_order_id
 from shared.contracts.execution import FillStatus, OrderFilled, OrderSubmitted
 from tests.integration import test_execution_support as support
 from tests.integration.test_execution_support import Execution, real_order_held, types

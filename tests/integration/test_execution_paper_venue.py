@@ -13,8 +13,8 @@ import pytest
 import services.execution
 from services.execution.app import paper_rules, seed_paper_prices, venue_factory
 from services.execution.handlers import ExecutionHandler, utc_now
+from services.execution.paper.ticker import PaperMarket
 from services.execution.settings import ExecutionSettings
-from services.execution.ticker import PaperMarket
 from shared.contracts import Envelope, Payload, decode, new_message
 from shared.contracts.execution import FillStatus, OrderFilled, PriceTick, WithdrawalSent
 from shared.contracts.ledger import FundsHeld, HoldPurpose

@@ -21,9 +21,9 @@ import pytest
 
 import services.execution
 from services.execution.app import build_with
-from services.execution.deposits import deposit_id
-from services.execution.remote_clients import VenueOpener
-from services.execution.remote_orders import AfterSend
+from services.execution.remote.clients import VenueOpener
+from services.execution.remote.deposits import deposit_id
+from services.execution.remote.orders import AfterSend
 from services.execution.settings import ExecutionSettings
 from services.execution.venues.ccxt_client import ccxt_async
 from shared.contracts import Envelope, Payload, decode, encode, new_message

@@ -14,7 +14,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 
 from services.execution.app import build as build_execution
-from services.execution.domain import client_order_id
+from services.execution.domain.orders import client_order_id
 from services.execution.settings import ExecutionSettings
 from services.ledger import store as ledger_store
 from services.ledger.app import MIGRATIONS as LEDGER_MIGRATIONS

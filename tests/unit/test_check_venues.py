@@ -13,7 +13,7 @@ from cryptoorch.check_venues import (
     merge_external,
 )
 from cryptoorch.invariants import Snapshot, find_violations
-from services.execution.domain import client_order_id
+from services.execution.domain.orders import client_order_id
 from services.execution.venues.ccxt_venue import withdrawal_client_id
 
 ORDER, USER, WITHDRAWAL = "order-1", "user-1", "withdrawal-1"

@@ -3,7 +3,7 @@
 The vocabulary follows ccxt's unified API (order status `open`/`closed`/`canceled`/`rejected`,
 trades with their own ids) so a ccxt adapter maps onto it directly. An adapter signals a
 definite refusal with `VenueRejected` and an unknown outcome with `VenueOutcomeUnknown`
-(both in `services.execution.errors`); anything else is a bug.
+(both in `services.execution.domain.errors`); anything else is a bug.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Protocol
 
-from services.execution.domain import Trade, VenueOrderStatus
+from services.execution.domain.orders import Trade, VenueOrderStatus
 from shared.contracts.execution import ListedMarket
 from shared.contracts.orders import OrderType, Side
 

@@ -14,8 +14,8 @@ import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
-from services.execution.outcomes import VenueReply, Verdict, classify, describe
+from services.execution.domain.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.outcomes import VenueReply, Verdict, classify, describe
 from services.execution.venues.ccxt_client import RequestLog, ccxt_async
 
 T = TypeVar("T")

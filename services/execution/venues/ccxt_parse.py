@@ -7,7 +7,7 @@ import logging
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from services.execution.domain import Trade, VenueOrderStatus
+from services.execution.domain.orders import Trade, VenueOrderStatus
 from services.execution.venues.base import DepositSeen, VenueOrder
 from shared.contracts.execution import ListedMarket
 

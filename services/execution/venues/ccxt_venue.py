@@ -1,7 +1,7 @@
 """A ccxt exchange behind the `Venue` protocol, for one user's key.
 
 Nothing is ever retried here: a failed call is classified (`ccxt_calls`) and the caller decides,
-following the unknown-outcome rule in `services.execution.outcomes`.
+following the unknown-outcome rule in `services.execution.domain.outcomes`.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from services.execution.errors import VenueOutcomeUnknown, VenueRejected
-from services.execution.outcomes import Verdict
+from services.execution.domain.errors import VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.outcomes import Verdict
 from services.execution.venues import ccxt_parse as parse
 from services.execution.venues.base import (
     DepositSeen,

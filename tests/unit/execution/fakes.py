@@ -6,7 +6,8 @@ import dataclasses
 from datetime import datetime
 from decimal import Decimal
 
-from services.execution.domain import (
+from services.execution.domain.errors import VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.orders import (
     OrderRecord,
     OrderStatus,
     Trade,
@@ -16,7 +17,6 @@ from services.execution.domain import (
     limit_crossed,
     plan_trades,
 )
-from services.execution.errors import VenueOutcomeUnknown, VenueRejected
 from services.execution.venues.base import (
     OrderRequest,
     VenueOrder,

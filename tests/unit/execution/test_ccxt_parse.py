@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from services.execution.domain import VenueOrderStatus
+from services.execution.domain.orders import VenueOrderStatus
 from services.execution.venues import ccxt_parse
 from services.execution.venues.base import DepositSeen
 

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.execution.domain import (
+from services.execution.domain.orders import (
     CLIENT_ORDER_ID_PATTERN,
     OrderRecord,
     OrderStatus,

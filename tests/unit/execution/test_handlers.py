@@ -6,8 +6,8 @@ from typing import cast
 
 import pytest
 
-from services.execution.domain import OrderStatus, WithdrawalStatus, client_order_id
-from services.execution.errors import InvalidKillSwitch, MalformedHold
+from services.execution.domain.errors import InvalidKillSwitch, MalformedHold
+from services.execution.domain.orders import OrderStatus, WithdrawalStatus, client_order_id
 from services.execution.handlers import ExecutionHandler
 from services.execution.store import ExecutionStore
 from services.execution.venues.base import Venue

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from services.execution.listings import listing_parts
+from services.execution.remote.listings import listing_parts
 from services.execution.venues.ccxt_parse import DECIMAL_PLACES, TICK_SIZE, listed_markets
 from shared.contracts.envelope import decode, encode, new_message
 from shared.contracts.execution import MARKETS_PER_MESSAGE, ListedMarket, MarketsListed

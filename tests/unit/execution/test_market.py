@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from services.execution.market import WalkPoint, shock, start, step
+from services.execution.paper.market import WalkPoint, shock, start, step
 
 VOLATILITY = Decimal("0.0005")
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from services.execution.outcomes import (
+from services.execution.domain.outcomes import (
     Backoff,
     NotFoundStep,
     VenueReply,

@@ -3,7 +3,7 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from services.execution.per_client import each_by_client
+from services.execution.remote.per_client import each_by_client
 
 
 class Clients:

@@ -1,7 +1,7 @@
 """Users' exchange keys: stored sealed when `ExchangeKeyAdded` arrives, checked in the background
 with ccxt `fetch_balance` (never inside a transaction), reported as `ExchangeKeyValidated`. A key
 validated while its venue's listing is due brings that listing too, in the same transaction and
-just before it (see `services.execution.listings`).
+just before it (see `services.execution.remote.listings`).
 
 The plaintext never leaves the venue client: not in the database, a log line or a message.
 A check that cannot complete (timeout, 5xx) is retried with backoff; one that cannot even
@@ -17,11 +17,11 @@ from datetime import datetime
 import asyncpg
 
 from services.execution.announce import Announcer, Emit
-from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
-from services.execution.keys_store import KeyStatus, KeyStore, StoredKey
-from services.execution.listings import MarketLister
-from services.execution.outcomes import Backoff
-from services.execution.remote_clients import RemoteClients
+from services.execution.domain.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.outcomes import Backoff
+from services.execution.remote.clients import RemoteClients
+from services.execution.remote.keys_store import KeyStatus, KeyStore, StoredKey
+from services.execution.remote.listings import MarketLister
 from shared.contracts.execution import ExchangeKeyValidated
 
 log = logging.getLogger(__name__)

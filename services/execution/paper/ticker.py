@@ -16,12 +16,12 @@ from decimal import Decimal
 import asyncpg
 
 from services.execution.announce import Announcer, Emit
-from services.execution.domain import PAPER_VENUE
-from services.execution.market import WalkPoint, step
+from services.execution.domain.orders import PAPER_VENUE
 from services.execution.orders import OrderFlow
+from services.execution.paper.market import WalkPoint, step
+from services.execution.paper.store import PaperStore
+from services.execution.paper.venue import PaperRules, PaperVenue
 from services.execution.store import PostgresExecutionStore
-from services.execution.venues.paper import PaperRules, PaperVenue
-from services.execution.venues.paper_store import PaperStore
 from shared.contracts.execution import PriceTick
 from shared.db import TRANSIENT_ERRORS, Connection
 from shared.ids import SYSTEM_ACCOUNT

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import asyncpg
 
-from services.execution.errors import VenueRejected
-from services.execution.keys_store import KeyStore, StoredKey
+from services.execution.domain.errors import VenueRejected
+from services.execution.remote.keys_store import KeyStore, StoredKey
 from services.execution.venues.base import RemoteVenue
 from shared.sealed import SealBroken, unseal
 

@@ -7,8 +7,8 @@ from decimal import Decimal
 
 import asyncpg
 
-from services.execution.domain import Trade, VenueOrderStatus
-from services.execution.market import WalkPoint
+from services.execution.domain.orders import Trade, VenueOrderStatus
+from services.execution.paper.market import WalkPoint
 from services.execution.venues.base import OrderRequest, WithdrawalRequest
 from shared.contracts.orders import OrderType, Side
 from shared.db import Connection

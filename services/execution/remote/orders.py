@@ -9,7 +9,7 @@ No network call ever happens inside a database transaction. One pass (`tick`):
    is given its send back (`unsend`);
 3. due open and unknown orders are looked up by client order id (or cancelled, when asked):
    new trades become `OrderFilled` once each, an unknown order follows the rule in
-   `services.execution.outcomes` and is never sent again while its outcome is unknown.
+   `services.execution.domain.outcomes` and is never sent again while its outcome is unknown.
 `reconcile_all` does step 3 for every non-terminal order at once: the startup reconciliation,
 one client's orders one after the other, several clients at once (`per_client`).
 """
@@ -25,13 +25,13 @@ from datetime import datetime
 import asyncpg
 
 from services.execution.announce import Announcer, Emit
-from services.execution.domain import OrderRecord, OrderStatus
-from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.orders import OrderRecord, OrderStatus
+from services.execution.domain.outcomes import Backoff, NotFoundStep, after_not_found
 from services.execution.orders import OrderFlow
-from services.execution.outcomes import Backoff, NotFoundStep, after_not_found
-from services.execution.per_client import each_by_client
-from services.execution.remote_clients import RemoteClients
-from services.execution.remote_store import RemoteOrderStore, Tracked
+from services.execution.remote.clients import RemoteClients
+from services.execution.remote.per_client import each_by_client
+from services.execution.remote.store import RemoteOrderStore, Tracked
 from services.execution.store import PostgresExecutionStore
 from services.execution.venues.base import OrderRequest, VenueOrder
 from shared.contracts.reasons import RejectReason

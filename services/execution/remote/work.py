@@ -10,14 +10,14 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-from services.execution.balances import BalanceReporter
 from services.execution.dead_man import VenueTimers
-from services.execution.deposits import DepositWatcher
-from services.execution.keys import KeyChecker
-from services.execution.listings import MarketLister
-from services.execution.remote_clients import RemoteClients
-from services.execution.remote_orders import RemoteOrders
-from services.execution.remote_withdrawals import RemoteWithdrawals
+from services.execution.remote.balances import BalanceReporter
+from services.execution.remote.clients import RemoteClients
+from services.execution.remote.deposits import DepositWatcher
+from services.execution.remote.keys import KeyChecker
+from services.execution.remote.listings import MarketLister
+from services.execution.remote.orders import RemoteOrders
+from services.execution.remote.withdrawals import RemoteWithdrawals
 from services.execution.venues.ccxt_client import ccxt_async
 from shared.db import TRANSIENT_ERRORS
 

@@ -13,21 +13,21 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from services.execution.domain import (
+from services.execution.domain.errors import VenueRejected
+from services.execution.domain.orders import (
     PAPER_VENUE,
     Trade,
     VenueOrderStatus,
     arrival_fill_price,
     plan_trades,
 )
-from services.execution.errors import VenueRejected
+from services.execution.paper.store import PaperOrder, PaperStore
 from services.execution.venues.base import (
     OrderRequest,
     VenueOrder,
     WithdrawalReceipt,
     WithdrawalRequest,
 )
-from services.execution.venues.paper_store import PaperOrder, PaperStore
 from shared.db import Connection
 from shared.ids import derived_id
 

@@ -12,9 +12,9 @@ from datetime import datetime
 import asyncpg
 
 from services.execution.announce import Announcer, Emit
-from services.execution.each_key import answers
-from services.execution.keys_store import StoredKey
-from services.execution.remote_clients import RemoteClients
+from services.execution.remote.clients import RemoteClients
+from services.execution.remote.each_key import answers
+from services.execution.remote.keys_store import StoredKey
 from services.execution.venues.base import DepositSeen
 from shared.contracts.execution import DepositDetected
 from shared.db import Connection

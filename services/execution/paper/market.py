@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from services.execution.domain import PRICE_QUANTUM
+from services.execution.domain.orders import PRICE_QUANTUM
 from shared.money import multiply
 
 MAX_SHOCK = Decimal(4)

@@ -11,8 +11,8 @@ from typing import TypeVar
 
 import asyncpg
 
-from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
-from services.execution.keys_store import KeyStore, StoredKey
+from services.execution.domain.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.remote.keys_store import KeyStore, StoredKey
 
 T = TypeVar("T")
 Ask = Callable[[StoredKey, int], Awaitable[T]]

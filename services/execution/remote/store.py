@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import asyncpg
 
-from services.execution.domain import (
+from services.execution.domain.orders import (
     PAPER_VENUE,
     OrderRecord,
     WithdrawalRecord,

@@ -17,12 +17,12 @@ from datetime import datetime
 import asyncpg
 
 from services.execution.announce import Announcer, Emit
-from services.execution.domain import WithdrawalStatus
-from services.execution.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
-from services.execution.per_client import each_by_client
-from services.execution.remote_clients import RemoteClients
-from services.execution.remote_orders import NOT_SENT, RECONCILE_PARALLELISM, RemoteRules
-from services.execution.remote_store import RemoteWithdrawalStore, TrackedWithdrawal
+from services.execution.domain.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
+from services.execution.domain.orders import WithdrawalStatus
+from services.execution.remote.clients import RemoteClients
+from services.execution.remote.orders import NOT_SENT, RECONCILE_PARALLELISM, RemoteRules
+from services.execution.remote.per_client import each_by_client
+from services.execution.remote.store import RemoteWithdrawalStore, TrackedWithdrawal
 from services.execution.store import PostgresExecutionStore
 from services.execution.venues.base import WithdrawalReceipt, WithdrawalRequest
 from services.execution.withdrawals import WithdrawalFlow

@@ -17,9 +17,9 @@ import asyncpg
 from pydantic import ValidationError
 
 from services.execution.announce import Announcer, Emit
-from services.execution.each_key import VENUE_FAILURES, answers
-from services.execution.keys_store import StoredKey
-from services.execution.remote_clients import RemoteClients
+from services.execution.remote.clients import RemoteClients
+from services.execution.remote.each_key import VENUE_FAILURES, answers
+from services.execution.remote.keys_store import StoredKey
 from shared import metrics
 from shared.contracts.execution import VenueBalancesReported
 from shared.ids import derived_id

@@ -18,9 +18,9 @@ from datetime import datetime
 import asyncpg
 
 from services.execution.announce import Announcer, Emit
-from services.execution.each_key import VENUE_FAILURES
-from services.execution.keys_store import KeyStore, StoredKey
-from services.execution.remote_clients import RemoteClients
+from services.execution.remote.clients import RemoteClients
+from services.execution.remote.each_key import VENUE_FAILURES
+from services.execution.remote.keys_store import KeyStore, StoredKey
 from shared.contracts.execution import MARKETS_PER_MESSAGE, ListedMarket, MarketsListed
 from shared.db import Connection
 from shared.ids import SYSTEM_ACCOUNT
