@@ -19,9 +19,11 @@ from services.execution.paper.venue import PAPER, PaperRules, PaperVenue
 from services.execution.remote.balances import BalanceReporter
 from services.execution.remote.clients import RemoteClients, VenueOpener
 from services.execution.remote.deposits import DepositWatcher
+from services.execution.remote.deps import VenueDeps
 from services.execution.remote.keys import KeyChecker
 from services.execution.remote.listings import MarketLister, announce_listing
-from services.execution.remote.orders import AfterSend, RemoteOrders, RemoteRules
+from services.execution.remote.orders import AfterSend, RemoteOrders
+from services.execution.remote.sending import RemoteRules
 from services.execution.remote.withdrawals import RemoteWithdrawals
 from services.execution.remote.work import VenueWork
 from services.execution.settings import ExecutionSettings
@@ -105,30 +107,24 @@ def venue_work(
     after_send: AfterSend | None = None,
 ) -> VenueWork:
     clients = RemoteClients(pool, opener or ccxt_opener(settings), settings.exchange_seal_key)
+    deps = VenueDeps(pool, clients, emit=enqueue, clock=utc_now)
     rules = remote_rules(settings)
     lister = MarketLister(
-        pool,
-        clients,
-        emit=enqueue,
-        clock=utc_now,
-        monotonic=time.monotonic,
-        refresh_seconds=settings.exchange_markets_refresh_seconds,
+        deps, monotonic=time.monotonic, refresh_seconds=settings.exchange_markets_refresh_seconds
     )
     return VenueWork(
         clients=clients,
-        keys=KeyChecker(pool, clients, rules.backoff, emit=enqueue, clock=utc_now, lister=lister),
-        orders=RemoteOrders(
-            pool, clients, rules, emit=enqueue, clock=utc_now, after_send=after_send
-        ),
-        withdrawals=RemoteWithdrawals(pool, clients, rules, emit=enqueue, clock=utc_now),
-        deposits=DepositWatcher(pool, clients, emit=enqueue, clock=utc_now),
+        keys=KeyChecker(deps, rules.backoff, lister=lister),
+        orders=RemoteOrders(deps, rules, after_send=after_send),
+        withdrawals=RemoteWithdrawals(deps, rules),
+        deposits=DepositWatcher(deps),
         poll_seconds=settings.exchange_poll_seconds,
         deposit_poll_seconds=settings.deposit_poll_seconds,
         startup_reconcile_seconds=settings.exchange_startup_reconcile_seconds,
-        balances=BalanceReporter(pool, clients, emit=enqueue, clock=utc_now),
+        balances=BalanceReporter(deps),
         balance_poll_seconds=settings.venue_balance_interval_seconds,
         listings=lister,
-        timers=VenueTimers(pool, clients, clock=utc_now),
+        timers=VenueTimers(deps),
     )
 
 

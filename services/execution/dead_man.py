@@ -26,7 +26,7 @@ from services.execution.announce import Announcer, Emit
 from services.execution.domain.errors import ExecutionError
 from services.execution.handlers import CLOCK_SKEW, VenueFactory
 from services.execution.orders import OrderFlow
-from services.execution.remote.clients import RemoteClients
+from services.execution.remote.deps import VenueDeps
 from services.execution.remote.keys_store import KeyStore
 from services.execution.store import PostgresExecutionStore
 from shared.db import TRANSIENT_ERRORS, Connection
@@ -147,30 +147,26 @@ class VenueTimers:
     that has one (`cancelAllAfter`), after each arming. Best effort: a venue that fails is
     logged and not asked again for this arming; our own timer still fires."""
 
-    def __init__(
-        self, pool: asyncpg.Pool, clients: RemoteClients, clock: Callable[[], datetime]
-    ) -> None:
-        self._pool = pool
-        self._clients = clients
-        self._clock = clock
+    def __init__(self, deps: VenueDeps) -> None:
+        self._deps = deps
 
     async def tick(self, limit: int = 50) -> int:
-        async with self._pool.acquire() as conn:
+        async with self._deps.pool.acquire() as conn:
             armings = await DeadManStore(conn).untold(limit)
             keys = await KeyStore(conn).valid_keys() if armings else []
         for arming in armings:
             timeout_ms = 0  # disarmed: 0 clears the venue's timer
             if arming.armed_until is not None:
-                left = (arming.armed_until - self._clock()).total_seconds()
+                left = (arming.armed_until - self._deps.clock()).total_seconds()
                 timeout_ms = max(int(left * 1000), 1)
             for key, _ in keys:
                 if key.account_id != arming.account_id:
                     continue
                 try:
-                    client = self._clients.for_key(key)
+                    client = self._deps.clients.for_key(key)
                     await client.cancel_all_after(timeout_ms)
                 except ExecutionError as exc:
                     log.warning("%s: cancelAllAfter not set: %s", key.exchange, exc)
-            async with self._pool.acquire() as conn:
+            async with self._deps.pool.acquire() as conn:
                 await DeadManStore(conn).told(arming)
         return len(armings)

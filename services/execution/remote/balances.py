@@ -10,14 +10,10 @@ logged and counted (`cryptoorch_venue_reconciliations_total{outcome="fetch_faile
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
-import asyncpg
 from pydantic import ValidationError
 
-from services.execution.announce import Announcer, Emit
-from services.execution.remote.clients import RemoteClients
+from services.execution.remote.deps import VenueDeps
 from services.execution.remote.each_key import VENUE_FAILURES, answers
 from services.execution.remote.keys_store import StoredKey
 from shared import metrics
@@ -38,26 +34,16 @@ def report_id(venue: str, account_id: str) -> str:
 
 
 class BalanceReporter:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        clients: RemoteClients,
-        *,
-        emit: Emit,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self._pool = pool
-        self._clients = clients
-        self._emit = emit
-        self._clock = clock
+    def __init__(self, deps: VenueDeps) -> None:
+        self._deps = deps
 
     async def tick(self) -> int:
         """One fetch per account with a validated key; how many reports were published."""
         reported = 0
-        walk = answers(self._pool, self._fetch, skipped=_not_reported, failures=FETCH_FAILURES)
+        walk = answers(self._deps.pool, self._fetch, skipped=_not_reported, failures=FETCH_FAILURES)
         async for key, report in walk:
-            async with self._pool.acquire() as conn, conn.transaction():
-                announce = Announcer(conn, self._emit, self._clock(), cause=None)
+            async with self._deps.pool.acquire() as conn, conn.transaction():
+                announce = self._deps.announcer(conn)
                 await announce(
                     report,
                     account_id=key.account_id,
@@ -68,8 +54,10 @@ class BalanceReporter:
         return reported
 
     async def _fetch(self, key: StoredKey, _added_ms: int) -> VenueBalancesReported:
-        totals = await self._clients.for_key(key).balances()
-        return VenueBalancesReported(venue=key.exchange, balances=totals, observed_at=self._clock())
+        totals = await self._deps.clients.for_key(key).balances()
+        return VenueBalancesReported(
+            venue=key.exchange, balances=totals, observed_at=self._deps.clock()
+        )
 
 
 def _not_reported(key: StoredKey, exc: Exception) -> None:

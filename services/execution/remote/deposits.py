@@ -6,13 +6,8 @@ one `DepositDetected`, once (a unique key in the database, in the transaction th
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
-import asyncpg
-
-from services.execution.announce import Announcer, Emit
-from services.execution.remote.clients import RemoteClients
+from services.execution.remote.deps import VenueDeps
 from services.execution.remote.each_key import answers
 from services.execution.remote.keys_store import StoredKey
 from services.execution.venues.base import DepositSeen
@@ -42,31 +37,21 @@ async def record_deposit(conn: Connection, venue: str, account_id: str, seen: De
 
 
 class DepositWatcher:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        clients: RemoteClients,
-        *,
-        emit: Emit,
-        clock: Callable[[], datetime],
-    ) -> None:
-        self._pool = pool
-        self._clients = clients
-        self._emit = emit
-        self._clock = clock
+    def __init__(self, deps: VenueDeps) -> None:
+        self._deps = deps
 
     async def tick(self) -> int:
         """One look at every account with a validated key; how many deposits were new."""
         new = 0
-        async for key, found in answers(self._pool, self._deposits, skipped=_skipped):
+        async for key, found in answers(self._deps.pool, self._deposits, skipped=_skipped):
             for seen in found:
-                async with self._pool.acquire() as conn, conn.transaction():
+                async with self._deps.pool.acquire() as conn, conn.transaction():
                     if not await record_deposit(conn, key.exchange, key.account_id, seen):
                         continue
                     detected = DepositDetected(
                         venue=key.exchange, txid=seen.txid, asset=seen.asset, amount=seen.amount
                     )
-                    announce = Announcer(conn, self._emit, self._clock(), cause=None)
+                    announce = self._deps.announcer(conn)
                     await announce(
                         detected,
                         account_id=key.account_id,
@@ -76,7 +61,7 @@ class DepositWatcher:
         return new
 
     async def _deposits(self, key: StoredKey, added_ms: int) -> list[DepositSeen]:
-        return await self._clients.for_key(key).deposits(since_ms=added_ms)
+        return await self._deps.clients.for_key(key).deposits(since_ms=added_ms)
 
 
 def _skipped(key: StoredKey, exc: Exception) -> None:

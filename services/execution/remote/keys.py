@@ -11,15 +11,10 @@ start (the seal cannot be opened, ccxt knows no such exchange) marks the key inv
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from datetime import datetime
 
-import asyncpg
-
-from services.execution.announce import Announcer, Emit
 from services.execution.domain.errors import VenueNotReached, VenueOutcomeUnknown, VenueRejected
 from services.execution.domain.outcomes import Backoff
-from services.execution.remote.clients import RemoteClients
+from services.execution.remote.deps import VenueDeps
 from services.execution.remote.keys_store import KeyStatus, KeyStore, StoredKey
 from services.execution.remote.listings import MarketLister
 from shared.contracts.execution import ExchangeKeyValidated
@@ -30,23 +25,17 @@ log = logging.getLogger(__name__)
 class KeyChecker:
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        clients: RemoteClients,
+        deps: VenueDeps,
         backoff: Backoff,
         *,
-        emit: Emit,
-        clock: Callable[[], datetime],
         lister: MarketLister | None = None,
     ) -> None:
-        self._pool = pool
-        self._clients = clients
+        self._deps = deps
         self._backoff = backoff
-        self._emit = emit
-        self._clock = clock
         self._lister = lister
 
     async def tick(self) -> None:
-        async with self._pool.acquire() as conn:
+        async with self._deps.pool.acquire() as conn:
             due = await KeyStore(conn).due_for_check(20)
         for key in due:
             await self.check(key)
@@ -54,7 +43,7 @@ class KeyChecker:
     async def check(self, key: StoredKey) -> None:
         verdict: tuple[KeyStatus, str] | None
         try:
-            await self._clients.for_key(key).check_credentials()
+            await self._deps.clients.for_key(key).check_credentials()
             verdict = (KeyStatus.VALID, "")
         except VenueRejected as exc:
             verdict = (KeyStatus.INVALID, exc.detail)
@@ -62,12 +51,12 @@ class KeyChecker:
             log.warning("exchange key %s: check inconclusive: %s", key.key_id, exc.detail)
             verdict = None
         if verdict is None or verdict[0] is KeyStatus.INVALID:
-            await self._clients.forget(key)
+            await self._deps.clients.forget(key)
         markets, announced = None, False
         if verdict is not None and verdict[0] is KeyStatus.VALID and self._lister is not None:
             if self._lister.is_due(key.exchange):
                 markets = await self._lister.markets_of(key, reload=False)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._deps.pool.acquire() as conn, conn.transaction():
             keys = KeyStore(conn)
             if verdict is None:
                 delay = self._backoff.delay(key.failures)
@@ -84,7 +73,7 @@ class KeyChecker:
                     valid=status is KeyStatus.VALID,
                     detail=detail,
                 )
-                announce = Announcer(conn, self._emit, self._clock(), cause=None)
+                announce = self._deps.announcer(conn)
                 await announce(validated, account_id=key.account_id, correlation_id=key.key_id)
         if announced and self._lister is not None:
             self._lister.listed(key.exchange)

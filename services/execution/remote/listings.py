@@ -15,10 +15,8 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-import asyncpg
-
 from services.execution.announce import Announcer, Emit
-from services.execution.remote.clients import RemoteClients
+from services.execution.remote.deps import VenueDeps
 from services.execution.remote.each_key import VENUE_FAILURES
 from services.execution.remote.keys_store import KeyStore, StoredKey
 from shared.contracts.execution import MARKETS_PER_MESSAGE, ListedMarket, MarketsListed
@@ -61,18 +59,12 @@ class MarketLister:
 
     def __init__(
         self,
-        pool: asyncpg.Pool,
-        clients: RemoteClients,
+        deps: VenueDeps,
         *,
-        emit: Emit,
-        clock: Callable[[], datetime],
         monotonic: Callable[[], float],
         refresh_seconds: float,
     ) -> None:
-        self._pool = pool
-        self._clients = clients
-        self._emit = emit
-        self._clock = clock
+        self._deps = deps
         self._monotonic = monotonic
         self._refresh_seconds = refresh_seconds
         self._next_at: dict[str, float] = {}
@@ -84,7 +76,7 @@ class MarketLister:
     async def markets_of(self, key: StoredKey, *, reload: bool) -> list[ListedMarket] | None:
         """The venue's markets through this key's client; None when the venue did not answer."""
         try:
-            return await self._clients.for_key(key).markets(reload=reload)
+            return await self._deps.clients.for_key(key).markets(reload=reload)
         except VENUE_FAILURES as exc:
             log.warning("markets of %s: not listed this time: %s", key.exchange, exc)
             self._next_at[key.exchange] = self._monotonic() + RETRY_SECONDS
@@ -92,7 +84,7 @@ class MarketLister:
 
     async def announce(self, conn: Connection, venue: str, markets: Sequence[ListedMarket]) -> None:
         """Inside the caller's transaction; counted as listed once that transaction commits."""
-        await announce_listing(conn, self._emit, self._clock(), venue, markets)
+        await announce_listing(conn, self._deps.emit, self._deps.clock(), venue, markets)
 
     def listed(self, venue: str) -> None:
         self._listed.add(venue)
@@ -100,7 +92,7 @@ class MarketLister:
 
     async def tick(self) -> int:
         """Each venue with a validated key whose listing is due, listed again; how many were."""
-        async with self._pool.acquire() as conn:
+        async with self._deps.pool.acquire() as conn:
             keys = await KeyStore(conn).valid_keys()
         by_venue: dict[str, StoredKey] = {}
         for key, _ in keys:
@@ -112,7 +104,7 @@ class MarketLister:
             markets = await self.markets_of(key, reload=venue in self._listed)
             if markets is None:
                 continue
-            async with self._pool.acquire() as conn, conn.transaction():
+            async with self._deps.pool.acquire() as conn, conn.transaction():
                 await self.announce(conn, venue, markets)
             self.listed(venue)
             published += 1
