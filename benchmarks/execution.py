@@ -20,6 +20,7 @@ from benchmarks.execution_restart import MIGRATIONS, NAME
 from benchmarks.harness import Report, publish, read_to_end, skip_backlog, stopwatch
 from services.execution.app import CONSUMED_TOPICS, build
 from services.execution.settings import ExecutionSettings
+from shared.clock import utc_now
 from shared.contracts import Envelope, Payload, new_message
 from shared.contracts.execution import FillStatus
 from shared.contracts.ledger import FundsHeld, HoldPurpose
@@ -47,7 +48,9 @@ def market_order_held(order_id: str) -> FundsHeld:
 
 
 def envelope(payload: Payload, account: str, correlation_id: str) -> Envelope:
-    return new_message(payload, producer="bench", account_id=account, correlation_id=correlation_id)
+    return new_message(
+        payload, producer="bench", account_id=account, correlation_id=correlation_id, now=utc_now()
+    )
 
 
 class FillReader:

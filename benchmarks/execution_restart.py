@@ -21,6 +21,7 @@ from services.execution.app import CONSUMED_TOPICS, build_with
 from services.execution.remote.work import VenueWork
 from services.execution.settings import ExecutionSettings
 from services.execution.venues.ccxt_client import ccxt_async
+from shared.clock import utc_now
 from shared.contracts import Envelope, new_message
 from shared.contracts.accounts import ExchangeKeyAdded
 from shared.contracts.ledger import FundsHeld, HoldPurpose
@@ -39,7 +40,9 @@ MARKET, LIMIT, FILL_AT = Decimal("65000.00"), Decimal("60000.00"), Decimal("5900
 
 
 def _message(payload: FundsHeld | ExchangeKeyAdded, account: str, correlation: str) -> Envelope:
-    return new_message(payload, producer="bench", account_id=account, correlation_id=correlation)
+    return new_message(
+        payload, producer="bench", account_id=account, correlation_id=correlation, now=utc_now()
+    )
 
 
 def _limit_buy_held(order_id: str) -> FundsHeld:

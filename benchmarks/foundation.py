@@ -10,6 +10,7 @@ import asyncpg
 from aiokafka import AIOKafkaConsumer
 
 from benchmarks.harness import Report, stopwatch
+from shared.clock import utc_now
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, ensure_database
@@ -25,6 +26,7 @@ def _message(i: int) -> Envelope:
         producer="bench",
         account_id=f"acc-{i % 64}",
         correlation_id=f"d{i}",
+        now=utc_now(),
     )
 
 

@@ -19,6 +19,7 @@ from services.ledger.replay import fold
 from services.ledger.replay_wire import Reading, read_log
 from services.ledger.settings import LedgerSettings
 from services.ledger.tally import Tally
+from shared.clock import utc_now
 from shared.contracts import Envelope, Payload, decode, encode, new_message
 from shared.contracts.decisions import OrderApproved
 from shared.contracts.execution import FillStatus, OrderFilled
@@ -44,12 +45,14 @@ _FILLED = OrderFilled(
     status=FillStatus.FILLED,
     cumulative_amount=Decimal("0.01"),
 )
-_TEMPLATE = new_message(_APPROVED, producer="bench", account_id="u", correlation_id="o")
+_TEMPLATE = new_message(
+    _APPROVED, producer="bench", account_id="u", correlation_id="o", now=utc_now()
+)
 
 
 def _deposit(user: str) -> Envelope:
     body = RecordDeposit(deposit_id=user, asset="USDT", amount=Decimal(10**6), reference=user)
-    return new_message(body, producer="bench", account_id=user, correlation_id=user)
+    return new_message(body, producer="bench", account_id=user, correlation_id=user, now=utc_now())
 
 
 def _envelope(payload: Payload, user: str, order_id: str) -> Envelope:

@@ -29,6 +29,7 @@ from services.safety.domain import (
 )
 from services.safety.domain.markets import MarketListing, MarketRules
 from services.safety.settings import SafetySettings
+from shared.clock import utc_now
 from shared.contracts import Envelope, all_topics, encode, new_message
 from shared.contracts.accounts import UserRegistered
 from shared.contracts.execution import ListedMarket, MarketsListed, PriceTick
@@ -165,12 +166,14 @@ async def safety_service(server: str, bootstrap: str, report: Report, count: int
         producer="bench",
         account_id=SYSTEM_ACCOUNT,
         correlation_id="markets:paper",
+        now=utc_now(),
     )
     tick = new_message(
         PriceTick(venue="paper", symbol="BTC/USDT", price=Decimal("65000"), sequence=1),
         producer="bench",
         account_id=SYSTEM_ACCOUNT,
         correlation_id="BTC/USDT",
+        now=utc_now(),
     )
     registrations = [  # safety decides only for accounts it has seen registered
         new_message(
@@ -178,11 +181,18 @@ async def safety_service(server: str, bootstrap: str, report: Report, count: int
             producer="bench",
             account_id=f"acc-{n}",
             correlation_id=f"acc-{n}",
+            now=utc_now(),
         )
         for n in range(64)
     ]
     orders = [
-        new_message(_order(i), producer="bench", account_id=f"acc-{i % 64}", correlation_id=f"o{i}")
+        new_message(
+            _order(i),
+            producer="bench",
+            account_id=f"acc-{i % 64}",
+            correlation_id=f"o{i}",
+            now=utc_now(),
+        )
         for i in range(count)
     ]
     rate = await _through_service(
@@ -233,6 +243,7 @@ async def audit_service(
             producer="bench",
             account_id=f"acc-{i % 64}",
             correlation_id=f"d{i}",
+            now=utc_now(),
         )
         for i in range(count)
     ]
@@ -269,6 +280,7 @@ async def audit_verify(server: str, report: Report, rows: int) -> None:
                 producer="bench",
                 account_id=f"acc-{i % 64}",
                 correlation_id=f"d{i}",
+                now=utc_now(),
             )
             row = next_row(head_seq, head_hash, trail_document(message))
             head_seq, head_hash = row.seq, row.hash

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
 from cryptoorch import runtime_info
+from shared.clock import utc_now
 from shared.contracts import decode
 from shared.contracts.deadletter import DeadLettered
 from shared.db import connect
@@ -88,7 +89,7 @@ async def redrive(service: str, dead_letter_id: str, *, limit: int = DEFAULT_MAX
             return False
         body = decode(bytes(row["value"])).body(DeadLettered)
         await redrive_once(
-            conn, dead_letter_id, body, limit=limit, redriven_by="cli", now=datetime.now(UTC)
+            conn, dead_letter_id, body, limit=limit, redriven_by="cli", now=utc_now()
         )
         return True
     finally:

@@ -19,7 +19,6 @@ import getpass
 import json
 import os
 from collections.abc import Coroutine
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import asyncpg
@@ -29,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cryptoorch import runtime_info
+from shared.clock import utc_now
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.db import connect
 from shared.settings import CommonSettings
@@ -99,7 +99,7 @@ async def record_switch(request: KillSwitchBody, changed_by: str) -> KillSwitch:
                 engaged=request.engaged,
                 reason=request.reason,
                 changed_by=changed_by,
-                now=datetime.now(UTC),
+                now=utc_now(),
                 mode=request.mode,
             )
     finally:

@@ -6,13 +6,13 @@ status --json`: `kafka_bootstrap_servers`, `kill_switches`, `services`, and for 
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
 from aiokafka.errors import KafkaError
 
 from cryptoorch import runtime_info
+from shared.clock import utc_now
 from shared.consumer_lag import LagReader
 
 BROKER_SECONDS = 30.0
@@ -87,7 +87,7 @@ async def add_consumer_lag(services: dict[str, dict[str, Any]], bootstrap: str) 
     could not be read (the fields stay None: unknown, not zero)."""
     for row in services.values():
         row["consumer_lag"] = row["consumer_lag_seconds"] = None
-    now = datetime.now(UTC)
+    now = utc_now()
 
     async def read() -> None:
         async with LagReader(bootstrap) as reader:

@@ -34,6 +34,7 @@ from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
 from shared import metrics, telemetry
+from shared.clock import utc_now
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.envelope import Envelope, UndecodableMessage, decode, encode, new_message
 from shared.contracts.topics import dead_letter_topic
@@ -380,6 +381,7 @@ class InboxConsumer:
             account_id=key[:100],
             correlation_id=str(original_id),
             event_id=event_id,
+            now=utc_now(),
         )
         log.error("inbox: dead-lettering %s: %s", _record_key(record), parked.error)
         async with self._pool.acquire() as conn, conn.transaction():

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 from dataclasses import asdict
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import asyncpg
@@ -21,6 +21,7 @@ import asyncpg
 from services.audit import store
 from services.audit.chain import Checkpoint
 from services.audit.errors import CheckpointFileInvalid
+from shared.clock import utc_now
 from shared.contracts import new_message
 from shared.contracts.audit import AuditCheckpoint
 from shared.db import TRANSIENT_ERRORS, Connection
@@ -132,10 +133,10 @@ class CheckpointTask:
         self._poll = poll_seconds
 
     async def run(self, stop: asyncio.Event) -> None:
-        started = datetime.now(UTC)
+        started = utc_now()
         while not stop.is_set():
             try:
-                await self.checkpoint_if_due(started, datetime.now(UTC))
+                await self.checkpoint_if_due(started, utc_now())
             except TRANSIENT_ERRORS as exc:  # database or file unavailable: the next look retries
                 log.warning("audit: checkpoint not taken (%s); retrying", exc)
             try:

@@ -12,11 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 import asyncpg
 
 from services.audit import store
+from shared.clock import utc_now
 from shared.contracts import Topic, new_message
 from shared.contracts.audit import MAX_LINKS, AuditChainLinks, AuditLink
 from shared.db import TRANSIENT_ERRORS, Connection
@@ -91,6 +92,6 @@ class ChainLinksTask:
     async def catch_up(self, stop: asyncio.Event | None = None) -> None:
         async with self._pool.acquire() as conn:
             while stop is None or not stop.is_set():
-                now = datetime.now(UTC)
+                now = utc_now()
                 if await publish_links(conn, database=self._database, now=now) is None:
                     return

@@ -11,7 +11,7 @@ import asyncpg
 
 from services.execution.dead_man import DeadMan, VenueTimers
 from services.execution.domain.outcomes import Backoff
-from services.execution.handlers import ExecutionHandler, VenueFactory, utc_now
+from services.execution.handlers import ExecutionHandler, VenueFactory
 from services.execution.paper.market import start
 from services.execution.paper.store import PaperStore
 from services.execution.paper.ticker import PaperMarket
@@ -30,6 +30,7 @@ from services.execution.settings import ExecutionSettings
 from services.execution.venues.base import RemoteVenue, Venue
 from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.venues.ccxt_venue import CcxtVenue
+from shared.clock import utc_now
 from shared.contracts.execution import ListedMarket
 from shared.contracts.topics import Topic
 from shared.db import Connection

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from services.execution.announce import Announcer, Emit
 from services.execution.domain.errors import InvalidKillSwitch, MalformedHold
@@ -22,6 +22,7 @@ from services.execution.store import ExecutionStore, PostgresExecutionStore
 from services.execution.venues.base import Venue
 from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.withdrawals import WithdrawalFlow
+from shared.clock import utc_now
 from shared.contracts.accounts import (
     ExchangeKeyAdded,
     KillSwitchChanged,
@@ -38,10 +39,6 @@ VenueFactory = Callable[[Connection, str], Venue | None]
 """The in-transaction adapter for a venue name (the paper venue), or None."""
 CLOCK_SKEW = timedelta(seconds=5)
 """Orders recorded this long after the switch's `occurred_at` (another clock) still count."""
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass(frozen=True)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from pathlib import Path
 
 from services.gateway import auth
@@ -11,6 +10,7 @@ from services.gateway.activity import emit, user_registered
 from services.gateway.emails import checked_email
 from services.gateway.errors import AdminCreationRefused
 from services.gateway.store import accounts
+from shared.clock import utc_now
 from shared.db import connect
 from shared.ids import new_id
 from shared.migrate import migrate
@@ -40,7 +40,7 @@ async def create_admin(database_url: str, email: str, password: str) -> str:
         async with conn.transaction():
             user_id = new_id()
             if await accounts.insert_user(conn, user_id, email, password_hash, auth.Role.ADMIN):
-                now = datetime.now(UTC)
+                now = utc_now()
                 await emit(conn, user_id, user_registered(user_id, auth.Role.ADMIN.value, now))
                 return user_id
             existing = await accounts.user_by_email(conn, email)

@@ -38,13 +38,14 @@ from services.gateway.api import (
     withdrawals,
 )
 from services.gateway.auth import TokenIssuer
-from services.gateway.context import BrokerProbe, GatewayContext, utc_now
+from services.gateway.context import BrokerProbe, GatewayContext
 from services.gateway.encryption import SecretBox
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import BodySizeLimit, NoStore, RequestMetrics
 from services.gateway.readmodels import TOPICS, ReadModels
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import accounts, cancels
+from shared.clock import utc_now
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)

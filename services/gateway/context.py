@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import asyncpg
 
@@ -14,12 +14,9 @@ from services.gateway.errors import EncryptionUnavailable
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.ratelimit import AttemptLimit, AttemptLimits
 from services.gateway.settings import GatewaySettings
+from shared.clock import utc_now
 
 BrokerProbe = Callable[[], Awaitable[bool]]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 @dataclass

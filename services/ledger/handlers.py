@@ -7,6 +7,7 @@ from services.ledger.domain import LedgerPolicy, decide, needs, touched_user_ass
 from services.ledger.domain.reconcile import ReconcilePolicy
 from services.ledger.venue_check import reconcile
 from shared import metrics
+from shared.clock import Clock, utc_now
 from shared.contracts.envelope import Envelope, Payload, new_message
 from shared.contracts.execution import VenueBalancesReported
 from shared.contracts.ledger import FundsHeld, FundsHoldRejected
@@ -18,13 +19,15 @@ from shared.outbox import enqueue
 PRODUCER = "ledger"
 
 
-def make_handler(policy: LedgerPolicy, reconciling: ReconcilePolicy | None = None) -> Handler:
+def make_handler(
+    policy: LedgerPolicy, reconciling: ReconcilePolicy | None = None, *, clock: Clock = utc_now
+) -> Handler:
     """The handler for every topic the ledger consumes; other message types are ignored."""
     reconcile_policy = reconciling or ReconcilePolicy()
 
     async def handle(conn: Connection, message: Envelope) -> None:
         if isinstance(message.payload, VenueBalancesReported):
-            await reconcile(conn, message, reconcile_policy)  # books nothing
+            await reconcile(conn, message, reconcile_policy, now=clock())  # books nothing
             return
         need = needs(message.payload)
         if need is None:
@@ -43,6 +46,7 @@ def make_handler(policy: LedgerPolicy, reconciling: ReconcilePolicy | None = Non
             correlation_id = need.hold_id or message.correlation_id
             if isinstance(message.payload, RecordDeposit):
                 correlation_id = message.payload.deposit_id
+            now = clock()
             await enqueue(
                 conn,
                 *(
@@ -52,6 +56,7 @@ def make_handler(policy: LedgerPolicy, reconciling: ReconcilePolicy | None = Non
                         account_id=owner,
                         correlation_id=correlation_id,
                         cause=message,
+                        now=now,
                     )
                     for event in events
                 ),

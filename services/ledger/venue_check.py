@@ -89,7 +89,9 @@ async def _save_comparison(
     )
 
 
-async def reconcile(conn: Connection, message: Envelope, policy: ReconcilePolicy) -> None:
+async def reconcile(
+    conn: Connection, message: Envelope, policy: ReconcilePolicy, *, now: datetime
+) -> None:
     report = message.body(VenueBalancesReported)
     account_id, venue = message.account_id, report.venue
     state = await conn.fetchrow(
@@ -168,6 +170,7 @@ async def reconcile(conn: Connection, message: Envelope, policy: ReconcilePolicy
                 account_id=account_id,
                 correlation_id=message.correlation_id,
                 cause=message,
+                now=now,
             )
             for event in found
         ),

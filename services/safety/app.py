@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from services.safety.errors import SafetyError
-from services.safety.handlers import Clock, SafetyHandlers, utc_now
+from services.safety.handlers import SafetyHandlers
 from services.safety.settings import SafetySettings
+from shared.clock import Clock, utc_now
 from shared.contracts.topics import Topic
 from shared.service import ServiceRuntime
 

@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import datetime
 
 from services.safety.domain import (
     KillSwitchScope,
@@ -31,6 +30,7 @@ from services.safety.store import SafetyStore
 from services.safety.store_controls import ControlsStore
 from services.safety.store_events import EventStore
 from shared import metrics
+from shared.clock import Clock, utc_now
 from shared.contracts.accounts import KillSwitchChanged, UserRegistered
 from shared.contracts.decisions import SuspiciousActivityFlagged
 from shared.contracts.envelope import Envelope, new_message
@@ -52,11 +52,6 @@ from shared.outbox import enqueue
 
 log = logging.getLogger(__name__)
 PRODUCER = "safety"
-Clock = Callable[[], datetime]
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 class SafetyHandlers:

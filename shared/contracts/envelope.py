@@ -10,7 +10,7 @@ from __future__ import annotations
 import builtins
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny, ValidationError
@@ -79,16 +79,16 @@ def new_message(
     producer: str,
     account_id: str,
     correlation_id: str,
+    now: datetime,
     cause: Envelope | None = None,
-    now: datetime | None = None,
     event_id: uuid.UUID | None = None,
 ) -> Envelope:
-    """Wrap a payload; with `cause`, link it to the message that caused it."""
+    """Wrap a payload written at `now`; with `cause`, link it to the message that caused it."""
     return Envelope(
         event_id=event_id or uuid.uuid4(),
         type=payload.TYPE,
         version=payload.VERSION,
-        occurred_at=now or datetime.now(UTC),
+        occurred_at=now,
         producer=producer,
         account_id=account_id,
         correlation_id=correlation_id,

@@ -32,6 +32,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
+from shared.clock import utc_now
 from shared.contracts import Envelope, Topic, all_topics, encode, new_message
 from shared.contracts.orders import CancelOrder
 from shared.contracts.topics import PARTITIONS
@@ -60,6 +61,7 @@ def message(phase: str, n: int) -> Envelope:
         producer="test",
         account_id="probe",
         correlation_id=f"{phase}-{n}",
+        now=utc_now(),
     )
 
 

@@ -27,6 +27,7 @@ from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
 from shared import metrics
+from shared.clock import utc_now
 from shared.contracts import decode
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.envelope import encode, new_message
@@ -388,6 +389,7 @@ async def test_a_redelivered_message_is_applied_once_and_counted_as_a_duplicate(
         producer="test",
         account_id=user.user_id,
         correlation_id=deposit_id,
+        now=utc_now(),
     )
     before = await observed.scrape()
 

@@ -16,6 +16,7 @@ import pytest
 from services.audit.app import build
 from services.audit.settings import AuditSettings
 from services.audit.verify import verify_chain
+from shared.clock import utc_now
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.db import connect
@@ -44,6 +45,7 @@ def deposits(account: str, count: int, *, poison_at: int | None = None) -> list[
             producer="test",
             account_id=account,
             correlation_id=f"{account}-d{n}",
+            now=utc_now(),
         )
         for n in range(count)
     ]

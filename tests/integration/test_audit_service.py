@@ -16,6 +16,7 @@ from services.audit.app import build
 from services.audit.checkpoints import read_checkpoints
 from services.audit.settings import AuditSettings
 from services.audit.verify import verify_chain
+from shared.clock import utc_now
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.deadletter import DeadLettered
 from shared.db import connect
@@ -59,6 +60,7 @@ def dead_letter_of(message: Envelope) -> Envelope:
         producer="test.ledger",
         account_id=message.account_id,
         correlation_id=str(message.event_id),
+        now=utc_now(),
     )
 
 

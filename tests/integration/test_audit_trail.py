@@ -22,6 +22,7 @@ from services.audit.checkpoints import take_checkpoint
 from services.audit.handlers import append_to_trail
 from services.audit.links import publish_links
 from services.audit.settings import AuditSettings
+from shared.clock import utc_now
 from shared.contracts import Envelope, decode, new_message
 from shared.contracts.audit import AuditChainLinks, AuditCheckpoint
 from shared.contracts.execution import PriceTick
@@ -302,7 +303,9 @@ async def test_verify_without_a_running_system_exits_2(trail: Trail) -> None:
 
 def price_tick(sequence: int) -> Envelope:
     tick = PriceTick(venue="paper", symbol="BTC/USDT", price="65000", sequence=sequence)
-    return new_message(tick, producer="execution", account_id=SYSTEM_ACCOUNT, correlation_id="BTC")
+    return new_message(
+        tick, producer="execution", account_id=SYSTEM_ACCOUNT, correlation_id="BTC", now=utc_now()
+    )
 
 
 async def published_links(trail: Trail) -> list[AuditChainLinks]:
@@ -318,6 +321,7 @@ async def test_each_rows_hash_is_published_once_in_batches_without_prices(trail:
         producer="audit",
         account_id=SYSTEM_ACCOUNT,
         correlation_id="audit-checkpoint-16",
+        now=utc_now(),
     )
     # seq 1 price, 2-5 order, 6 price, 7-9 order, 10-16 other, 17 audit's own message
     await append(trail.conn, [price_tick(1), *order[:4], price_tick(2), *order[4:], *other, own])

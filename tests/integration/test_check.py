@@ -24,6 +24,7 @@ import pyotp
 import pytest
 
 from services.execution.domain.orders import client_order_id
+from shared.clock import utc_now
 from shared.contracts import encode, new_message
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.ledger import BalanceChanged
@@ -202,6 +203,7 @@ async def test_a_message_stuck_in_an_outbox_fails_the_check(run: Run) -> None:
         producer="ledger",
         account_id=run.user_id,
         correlation_id=run.filled,
+        now=utc_now(),
     )
     async with run.db("ledger") as conn:
         await conn.execute(
@@ -356,6 +358,7 @@ async def test_a_dead_letter_fails_the_check_unless_it_was_expected(run: Run) ->
         producer="ledger",
         account_id=run.user_id,
         correlation_id=str(original_id),
+        now=utc_now(),
     )
     async with run.db("ledger") as conn:
         await conn.execute(

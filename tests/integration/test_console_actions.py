@@ -20,6 +20,7 @@ import pytest
 from services.audit import store as audit_store
 from services.ledger.app import MIGRATIONS as LEDGER_MIGRATIONS
 from shared.audit_chain import GENESIS_HASH, next_row, trail_document
+from shared.clock import utc_now
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.topics import Topic
 from shared.contracts.wallet import RecordDeposit
@@ -149,6 +150,7 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
             producer="test",
             account_id="acc-" + correlation,
             correlation_id=correlation,
+            now=utc_now(),
         )
         await producer.send_and_wait(
             topic.value,

@@ -14,6 +14,7 @@ import pytest
 
 from services.ledger.app import MIGRATIONS, NAME, build
 from services.ledger.settings import LedgerSettings
+from shared.clock import utc_now
 from shared.contracts.envelope import new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.infra.resolve import Infrastructure
@@ -169,7 +170,13 @@ async def test_a_deposit_the_ledger_cannot_book_is_shown_rejected(
     )
     await publish(
         infra,
-        new_message(command, producer="test", account_id=user.user_id, correlation_id=elsewhere),
+        new_message(
+            command,
+            producer="test",
+            account_id=user.user_id,
+            correlation_id=elsewhere,
+            now=utc_now(),
+        ),
     )
 
     async def booked() -> int:

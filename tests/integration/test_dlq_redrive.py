@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 
 from cryptoorch import dlq
+from shared.clock import utc_now
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, drop_database, ensure_database
@@ -90,6 +91,7 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
             producer="test",
             account_id="acc-1",
             correlation_id="d-1",
+            now=utc_now(),
         )
         await producer.send_and_wait(topic, encode(message), key=b"acc-1")
 
@@ -162,6 +164,7 @@ async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit
             producer="test",
             account_id="acc-2",
             correlation_id="d-2",
+            now=utc_now(),
         )
         await producer.send_and_wait(topic, encode(message), key=b"acc-2")
         [first] = await eventually(parked, what="the message parked")

@@ -12,9 +12,10 @@ import pytest
 
 import services.execution
 from services.execution.app import paper_rules, seed_paper_prices, venue_factory
-from services.execution.handlers import ExecutionHandler, utc_now
+from services.execution.handlers import ExecutionHandler
 from services.execution.paper.ticker import PaperMarket
 from services.execution.settings import ExecutionSettings
+from shared.clock import utc_now
 from shared.contracts import Envelope, Payload, decode, new_message
 from shared.contracts.execution import FillStatus, OrderFilled, PriceTick, WithdrawalSent
 from shared.contracts.ledger import FundsHeld, HoldPurpose
@@ -46,7 +47,9 @@ class Paper:
         )
 
     async def deliver(self, payload: Payload, *, account: str = "alice") -> Envelope:
-        message = new_message(payload, producer="test", account_id=account, correlation_id="c")
+        message = new_message(
+            payload, producer="test", account_id=account, correlation_id="c", now=utc_now()
+        )
         async with self.pool.acquire() as conn, conn.transaction():
             await self.handler(conn, message)
         return message

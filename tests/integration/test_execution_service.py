@@ -13,6 +13,7 @@ import pytest
 import services.execution
 from services.execution.app import build
 from services.execution.settings import ExecutionSettings
+from shared.clock import utc_now
 from shared.contracts import Envelope, Topic, decode, encode, new_message
 from shared.contracts.execution import FillStatus, OrderFilled, OrderSubmitted, PriceTick
 from shared.contracts.ledger import FundsHeld, HoldPurpose
@@ -61,6 +62,7 @@ async def test_funds_held_for_a_market_buy_comes_back_submitted_and_filled(
         producer="ledger",
         account_id="alice",
         correlation_id=order_id,
+        now=utc_now(),
     )
 
     async with running_service("execution", settings, MIGRATIONS, build):

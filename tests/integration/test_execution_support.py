@@ -26,6 +26,7 @@ from services.execution.remote.deposits import deposit_id
 from services.execution.remote.orders import AfterSend
 from services.execution.settings import ExecutionSettings
 from services.execution.venues.ccxt_client import ccxt_async
+from shared.clock import utc_now
 from shared.contracts import Envelope, Payload, decode, encode, new_message
 from shared.contracts.accounts import ExchangeKeyAdded
 from shared.contracts.execution import ExchangeKeyValidated
@@ -87,7 +88,11 @@ class Execution:
 
     async def publish(self, payload: Payload, *, account: str, correlation_id: str) -> Envelope:
         message = new_message(
-            payload, producer="test", account_id=account, correlation_id=correlation_id
+            payload,
+            producer="test",
+            account_id=account,
+            correlation_id=correlation_id,
+            now=utc_now(),
         )
         producer = make_producer(self.settings.kafka_bootstrap_servers)
         await producer.start()

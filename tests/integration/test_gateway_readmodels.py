@@ -9,6 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
+from shared.clock import utc_now
 from shared.contracts import decisions, execution, ledger
 from shared.contracts.audit import AuditChainLinks, AuditLink
 from shared.contracts.envelope import Envelope, new_message
@@ -311,7 +312,11 @@ def chain_links(*links: tuple[uuid.UUID, int]) -> Envelope:
         ],
     )
     return new_message(
-        payload, producer="audit", account_id=SYSTEM_ACCOUNT, correlation_id="audit-links-test"
+        payload,
+        producer="audit",
+        account_id=SYSTEM_ACCOUNT,
+        correlation_id="audit-links-test",
+        now=utc_now(),
     )
 
 
@@ -328,6 +333,7 @@ async def test_audit_entries_carry_the_chain_hashes_the_audit_service_publishes(
         account_id=user.user_id,
         correlation_id=order_id,
         cause=placed,
+        now=utc_now(),
     )
 
     await publish(infra, chain_links((placed.event_id, 41), (approved.event_id, 42)))

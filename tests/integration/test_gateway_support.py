@@ -26,8 +26,8 @@ from aiokafka import AIOKafkaProducer
 
 from services.gateway.admin import create_admin
 from services.gateway.app import build
-from services.gateway.context import utc_now
 from services.gateway.settings import GatewaySettings
+from shared.clock import utc_now
 from shared.contracts.envelope import Envelope, Payload, decode, encode, new_message
 from shared.db import connect
 from shared.infra import free_port
@@ -217,5 +217,5 @@ async def publish(infra: Infrastructure, *messages: Envelope) -> None:
 
 def event(payload: Payload, user_id: str, correlation_id: str, producer: str = "test") -> Envelope:
     return new_message(
-        payload, producer=producer, account_id=user_id, correlation_id=correlation_id
+        payload, producer=producer, account_id=user_id, correlation_id=correlation_id, now=utc_now()
     )

@@ -11,6 +11,7 @@ import asyncpg
 import pytest
 from aiokafka.errors import OutOfOrderSequenceNumber
 
+from shared.clock import utc_now
 from shared.contracts import Envelope, decode, encode, new_message
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.wallet import RecordDeposit
@@ -62,6 +63,7 @@ def deposit(reference: str) -> Envelope:
         producer="test",
         account_id="acc-1",
         correlation_id=reference,
+        now=utc_now(),
     )
 
 

@@ -20,6 +20,7 @@ import httpx
 import pyotp
 import pytest
 
+from shared.clock import utc_now
 from shared.contracts import Topic, encode
 from shared.contracts.envelope import new_message
 from shared.ids import new_id
@@ -106,7 +107,11 @@ async def test_poison_on_every_topic_is_parked_in_its_dlq_and_changes_nothing(
             payload = payloads[topic]  # a KeyError here: a new topic needs a poison message
             assert payload.TOPIC is topic
             message = new_message(
-                payload, producer="attacker", account_id=user.user_id, correlation_id=new_id()
+                payload,
+                producer="attacker",
+                account_id=user.user_id,
+                correlation_id=new_id(),
+                now=utc_now(),
             )
             unknown_version = envelope_bytes(encode(message).decode(), version=99)
             injected[topic.value] = [MALFORMED, unknown_version]

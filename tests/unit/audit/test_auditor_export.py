@@ -23,6 +23,7 @@ from shared.audit_export import (
     jsonl_line,
     seq_range,
 )
+from shared.clock import utc_now
 from shared.contracts import Envelope, new_message, registered
 from shared.contracts.accounts import KillSwitchChanged, UserRegistered
 from shared.contracts.deadletter import DeadLettered
@@ -134,7 +135,9 @@ def test_the_csv_export_has_the_same_columns_and_reverifies() -> None:
 
 
 def message(payload: Any, producer: str = "gateway", account: str = "user-1") -> dict[str, Any]:
-    envelope = new_message(payload, producer=producer, account_id=account, correlation_id="c-1")
+    envelope = new_message(
+        payload, producer=producer, account_id=account, correlation_id="c-1", now=utc_now()
+    )
     return trail_document(envelope)
 
 

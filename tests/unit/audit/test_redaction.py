@@ -8,6 +8,7 @@ import json
 import pytest
 
 from services.audit.chain import canonical_json, trail_document
+from shared.clock import utc_now
 from shared.contracts import new_message
 from shared.contracts.accounts import ExchangeKeyAdded
 from shared.contracts.deadletter import DeadLettered
@@ -72,6 +73,7 @@ def test_sealed_exchange_credentials_never_enter_the_trail() -> None:
         producer="gateway",
         account_id="user-1",
         correlation_id="k-1",
+        now=utc_now(),
     )
 
     document = trail_document(added)
@@ -106,7 +108,13 @@ def test_a_dead_letter_of_a_message_with_a_secret_keeps_no_secret() -> None:
         consumer="cryptoorch.gateway",
     )
     document = trail_document(
-        new_message(parked, producer="cryptoorch.gateway", account_id="user-1", correlation_id="x")
+        new_message(
+            parked,
+            producer="cryptoorch.gateway",
+            account_id="user-1",
+            correlation_id="x",
+            now=utc_now(),
+        )
     )
     stored = canonical_json(document)
 
@@ -134,6 +142,7 @@ def test_a_message_without_secrets_is_stored_exactly_as_encoded() -> None:
         producer="safety",
         account_id="user-1",
         correlation_id="ord-1",
+        now=utc_now(),
     )
 
     assert trail_document(rejected) == json.loads(rejected.model_dump_json())

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from services.audit.chain import GENESIS_HASH, TrailRow, next_row, trail_document
 from services.audit.trace import causal_order, summarise
 from shared.audit_trace import VenueState, venue_state
+from shared.clock import utc_now
 from shared.contracts import Envelope, new_message
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.execution import OrderOutcomeUnknown, OrderSubmitted
@@ -71,6 +72,7 @@ def test_a_dead_letter_comes_after_the_message_it_parked() -> None:
         account_id="user-1",
         correlation_id=str(flow[1].event_id),
         event_id=uuid.UUID(int=99),
+        now=utc_now(),
     )
     rows = rows_in_append_order([2, 0, 1], [*flow, parked])
 

@@ -11,6 +11,7 @@ from services.execution.domain.orders import OrderStatus, WithdrawalStatus, clie
 from services.execution.handlers import ExecutionHandler
 from services.execution.store import ExecutionStore
 from services.execution.venues.base import Venue
+from shared.clock import utc_now
 from shared.contracts.accounts import ExchangeKeyAdded, KillSwitchChanged, KillSwitchMode
 from shared.contracts.envelope import Envelope, Payload, new_message
 from shared.contracts.execution import (
@@ -59,7 +60,9 @@ class World:
     async def deliver(
         self, payload: Payload, account: str = "alice", corr: str = "o-1"
     ) -> Envelope:
-        message = new_message(payload, producer="test", account_id=account, correlation_id=corr)
+        message = new_message(
+            payload, producer="test", account_id=account, correlation_id=corr, now=utc_now()
+        )
         await self.handler(CONN, message)
         return message
 
@@ -333,10 +336,14 @@ async def test_after_a_reduce_only_switch_a_late_buy_is_cancelled_and_a_late_sel
 async def test_a_released_switch_lets_the_next_order_through_and_an_older_engage_does_not() -> None:
     world = World()
     engaged = new_message(
-        account_switch(True), producer="test", account_id="alice", correlation_id="k"
+        account_switch(True), producer="test", account_id="alice", correlation_id="k", now=utc_now()
     )
     released = new_message(
-        account_switch(False), producer="test", account_id="alice", correlation_id="k"
+        account_switch(False),
+        producer="test",
+        account_id="alice",
+        correlation_id="k",
+        now=utc_now(),
     )
     await world.handler(CONN, released)
     await world.handler(CONN, engaged)  # older than the release: changes nothing

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from shared.clock import utc_now
 from shared.contracts.decisions import OrderApproved, WithdrawalApproved
 from shared.contracts.envelope import Envelope, Payload, new_message
 from shared.contracts.execution import (
@@ -27,7 +28,9 @@ def D(text: str | int) -> Decimal:
 
 
 def envelope(payload: Payload, *, account: str = USER, correlation: str = "c-1") -> Envelope:
-    return new_message(payload, producer="test", account_id=account, correlation_id=correlation)
+    return new_message(
+        payload, producer="test", account_id=account, correlation_id=correlation, now=utc_now()
+    )
 
 
 def deposit(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from shared.clock import utc_now
 from shared.contracts.accounts import KillSwitchChanged, UserRegistered
 from shared.contracts.envelope import Envelope, Payload, new_message
 from shared.contracts.execution import (
@@ -27,7 +28,11 @@ def wrap(
     payload: Payload, account: str, correlation: str, producer: str, at: datetime | None
 ) -> Envelope:
     return new_message(
-        payload, producer=producer, account_id=account, correlation_id=correlation, now=at
+        payload,
+        producer=producer,
+        account_id=account,
+        correlation_id=correlation,
+        now=at or utc_now(),
     )
 
 

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from shared.clock import utc_now
 from shared.contracts import UndecodableMessage, decode, encode, new_message, registered
 from shared.contracts.compatibility import breaking_changes
 from shared.contracts.envelope import Payload
@@ -20,7 +21,11 @@ def place_order() -> bytes:
     spec = OrderSpec(order_id="o-1", symbol="BTC/USDT", side="buy", type="market", amount="0.01")
     return encode(
         new_message(
-            PlaceOrder(order=spec), producer="gateway", account_id="u-1", correlation_id="o-1"
+            PlaceOrder(order=spec),
+            producer="gateway",
+            account_id="u-1",
+            correlation_id="o-1",
+            now=utc_now(),
         )
     )
 
