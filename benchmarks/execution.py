@@ -12,16 +12,18 @@ from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer
 
 from benchmarks import execution_restart
 from benchmarks.execution_restart import MIGRATIONS, NAME
 from benchmarks.harness import Report, publish, read_to_end, skip_backlog, stopwatch
-from services.execution.app import CONSUMED_TOPICS, build
+from services.execution.app import build
 from services.execution.settings import ExecutionSettings
 from shared.clock import utc_now
 from shared.contracts import Envelope, Payload, new_message
+from shared.contracts.access import readable_by
 from shared.contracts.execution import FillStatus
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import OrderSpec, OrderType, Side
@@ -96,11 +98,11 @@ async def paper_orders(server_url: str, bootstrap: str, report: Report, count: i
         KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=server_url, db_prefix=tag
     )
     await ensure_topics(bootstrap)
-    await skip_backlog(bootstrap, f"{tag}.{NAME}", CONSUMED_TOPICS)
+    await skip_backlog(bootstrap, f"{tag}.{NAME}", readable_by(NAME))
     ids = [f"{tag}-o{i}" for i in range(count + 1)]
     held = [envelope(market_order_held(o), f"{tag}-u{i % ACCOUNTS}", o) for i, o in enumerate(ids)]
 
-    def relay_and_consumers(runtime: ServiceRuntime) -> list[Task]:
+    def relay_and_consumers(runtime: ServiceRuntime[Any]) -> list[Task]:
         # the paper market's ticks and the network venues' sender are not part of the figure
         return [runtime.relay.run, *(c.run for c in runtime.consumers)]
 

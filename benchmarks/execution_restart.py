@@ -13,16 +13,18 @@ import asyncio
 import uuid
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
 from benchmarks.harness import Report, publish, skip_backlog, stopwatch
-from services.execution.app import CONSUMED_TOPICS, build_with
+from services.execution.app import build_with
 from services.execution.remote.work import VenueWork
 from services.execution.settings import ExecutionSettings
 from services.execution.venues.ccxt_client import ccxt_async
 from shared.clock import utc_now
 from shared.contracts import Envelope, new_message
+from shared.contracts.access import readable_by
 from shared.contracts.accounts import ExchangeKeyAdded
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import Mode, OrderSpec, OrderType, Side
@@ -94,13 +96,13 @@ async def _open_orders(
 
     sender: list[VenueWork] = []
 
-    async def build(runtime: ServiceRuntime) -> None:
+    async def build(runtime: ServiceRuntime[Any]) -> None:
         sender.append(await build_with(runtime))
         # While seeding, the sender goes every 0.2 s, but an open order is looked at again only
         # after `exchange_poll_seconds` (a minute): those looks would only slow seeding down.
         sender[0].poll_seconds = 0.2
 
-    def consumers_and_sender(runtime: ServiceRuntime) -> list[Task]:
+    def consumers_and_sender(runtime: ServiceRuntime[Any]) -> list[Task]:
         return [*(c.run for c in runtime.consumers), sender[0].run]  # no paper market
 
     async with running_service(NAME, settings, MIGRATIONS, build, consumers_and_sender) as runtime:
@@ -126,7 +128,7 @@ async def run(server_url: str, bootstrap: str, report: Report, orders: int) -> N
     accounts = max(1, orders // ORDERS_PER_ACCOUNT)
     await asyncio.to_thread(ccxt_async)  # ccxt's import (seconds of CPU) is not part of it
     await ensure_topics(bootstrap)
-    await skip_backlog(bootstrap, f"{tag}.{NAME}", CONSUMED_TOPICS)
+    await skip_backlog(bootstrap, f"{tag}.{NAME}", readable_by(NAME))
     async with running_simbinance(markets={"BTC/USDT": str(MARKET)}) as sim:
         settings = ExecutionSettings(
             KAFKA_BOOTSTRAP_SERVERS=bootstrap,

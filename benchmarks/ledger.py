@@ -14,13 +14,14 @@ from pathlib import Path
 import asyncpg
 
 from benchmarks.harness import Report, skip_backlog, stopwatch
-from services.ledger.app import MIGRATIONS, NAME, TOPICS, build
+from services.ledger.app import MIGRATIONS, NAME, build
 from services.ledger.replay import fold
 from services.ledger.replay_wire import Reading, read_log
 from services.ledger.settings import LedgerSettings
 from services.ledger.tally import Tally
 from shared.clock import utc_now
 from shared.contracts import Envelope, Payload, decode, encode, new_message
+from shared.contracts.access import readable_by
 from shared.contracts.decisions import OrderApproved
 from shared.contracts.execution import FillStatus, OrderFilled
 from shared.contracts.orders import OrderSpec, OrderType, Side
@@ -91,7 +92,7 @@ async def postings_through_broker(
         KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=server_url, db_prefix=tag
     )
     await ensure_topics(bootstrap)
-    await skip_backlog(bootstrap, f"{tag}.{NAME}", [t.value for t in TOPICS])
+    await skip_backlog(bootstrap, f"{tag}.{NAME}", readable_by(NAME))
     phases = order_flow(users, orders, tag)
     runtime = ServiceRuntime(NAME, settings, MIGRATIONS)
     await runtime.start()

@@ -96,7 +96,7 @@ async def _through_service(
     name: str,
     settings: CommonSettings,
     migrations: Path,
-    build: Callable[[ServiceRuntime], Awaitable[None]],
+    build: Callable[[ServiceRuntime[Any]], Awaitable[None]],
     warm_up: list[Envelope],
     messages: list[Envelope],
 ) -> float:

@@ -33,7 +33,7 @@ from rich.progress import MofNCompleteColumn, Progress, TaskID
 from rich.table import Table
 
 from cryptoorch import runtime_info
-from services.ledger.app import TOPICS, policy_from
+from services.ledger.app import NAME, policy_from
 from services.ledger.invariants import check_invariants
 from services.ledger.replay import (
     Difference,
@@ -47,6 +47,7 @@ from services.ledger.replay import (
 from services.ledger.replay_wire import Logged, read_log
 from services.ledger.settings import LedgerSettings
 from services.ledger.tally import Tally
+from shared.contracts.access import readable_by
 from shared.db import connect
 from shared.kafka import topic_partitions
 
@@ -206,7 +207,7 @@ def _ticking(messages: list[Logged], progress: Progress, task: TaskID) -> Iterat
 async def replay_ledger(source: Source, scratch: str, progress: Progress) -> ReplayReport:
     policy = policy_from(LedgerSettings())
     report = ReplayReport(source.value, scratch)
-    topics = [t.value for t in TOPICS]
+    topics = readable_by(NAME)
     if source is Source.BROKER:
         raw = await read_topics(runtime_info.kafka_bootstrap_servers(), topics, progress)
     else:

@@ -14,34 +14,16 @@ from aiokafka.errors import KafkaError
 from cryptoorch import runtime_info
 from shared.clock import utc_now
 from shared.consumer_lag import LagReader
+from shared.contracts.access import SERVICES, readable_by
 
 BROKER_SECONDS = 30.0
 
 
 def consumed_topics(service: str) -> list[str]:
-    """The topics `service` consumes, from the service's own composition root (imported only
-    here, when the command runs)."""
-    if service == "gateway":
-        from services.gateway.readmodels import TOPICS
-
-        return list(TOPICS)
-    if service == "safety":
-        from services.safety.app import CONSUMED_TOPICS as SAFETY_TOPICS
-
-        return [t.value for t in SAFETY_TOPICS]
-    if service == "ledger":
-        from services.ledger.app import TOPICS as LEDGER_TOPICS
-
-        return [t.value for t in LEDGER_TOPICS]
-    if service == "execution":
-        from services.execution.app import CONSUMED_TOPICS as EXECUTION_TOPICS
-
-        return list(EXECUTION_TOPICS)
-    if service == "audit":
-        from shared.contracts import all_topics
-
-        return all_topics()
-    raise ValueError(f"unknown service {service}")
+    """The topics `service` consumes (`shared.contracts.access`)."""
+    if service not in SERVICES:
+        raise ValueError(f"unknown service {service}")
+    return readable_by(service)
 
 
 def group_id(service: str) -> str:

@@ -12,7 +12,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -33,6 +33,7 @@ from shared.settings import CommonSettings
 
 log = logging.getLogger(__name__)
 Task = Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+SettingsT = TypeVar("SettingsT", bound=CommonSettings)
 
 
 async def prepare_database(settings: CommonSettings, service: str, migrations: Path) -> str:
@@ -43,9 +44,11 @@ async def prepare_database(settings: CommonSettings, service: str, migrations: P
 
 
 @dataclass
-class ServiceRuntime:
+class ServiceRuntime(Generic[SettingsT]):
+    """One service process's parts, typed by its own settings class."""
+
     name: str
-    settings: CommonSettings
+    settings: SettingsT
     migrations: Path
     pool: asyncpg.Pool = field(init=False)
     database_url: str = field(init=False)
@@ -157,9 +160,9 @@ class ServiceRuntime:
 
 def main(
     name: str,
-    settings: CommonSettings,
+    settings: SettingsT,
     migrations: Path,
-    build: Callable[[ServiceRuntime], Awaitable[None]],
+    build: Callable[[ServiceRuntime[SettingsT]], Awaitable[None]],
     *,
     loop_factory: Callable[[], asyncio.AbstractEventLoop] | None = None,
 ) -> None:

@@ -4,21 +4,20 @@ row's place in the chain; checkpoint it."""
 from __future__ import annotations
 
 from services.audit.checkpoints import CheckpointTask
-from services.audit.errors import AuditError
 from services.audit.handlers import append_to_trail
 from services.audit.links import ChainLinksTask
 from services.audit.settings import AuditSettings
-from shared.contracts import all_topics
+from shared.contracts.access import readable_by
 from shared.service import ServiceRuntime
 
 
-async def build(runtime: ServiceRuntime) -> None:
+async def build(runtime: ServiceRuntime[AuditSettings]) -> None:
     settings = runtime.settings
-    if not isinstance(settings, AuditSettings):
-        raise AuditError("the audit service runs with AuditSettings")
     database = f"{settings.db_prefix}_{runtime.name}"
     runtime.consume_batches(
-        all_topics(), append_to_trail, fetch_max_wait_ms=settings.audit_fetch_max_wait_ms
+        readable_by(runtime.name),
+        append_to_trail,
+        fetch_max_wait_ms=settings.audit_fetch_max_wait_ms,
     )
     runtime.background(
         ChainLinksTask(

@@ -31,17 +31,11 @@ from services.execution.venues.base import RemoteVenue, Venue
 from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.venues.ccxt_venue import CcxtVenue
 from shared.clock import utc_now
+from shared.contracts.access import readable_by
 from shared.contracts.execution import ListedMarket
-from shared.contracts.topics import Topic
 from shared.db import Connection
 from shared.outbox import enqueue
 from shared.service import ServiceRuntime
-
-CONSUMED_TOPICS = [
-    Topic.LEDGER_EVENTS.value,
-    Topic.ORDER_COMMANDS.value,
-    Topic.ACCOUNT_EVENTS.value,
-]
 
 
 def paper_rules(settings: ExecutionSettings) -> PaperRules:
@@ -129,27 +123,25 @@ def venue_work(
     )
 
 
-async def build(runtime: ServiceRuntime) -> None:
+async def build(runtime: ServiceRuntime[ExecutionSettings]) -> None:
     await build_with(runtime)
 
 
 async def build_with(
-    runtime: ServiceRuntime,
+    runtime: ServiceRuntime[ExecutionSettings],
     *,
     opener: VenueOpener | None = None,
     after_send: AfterSend | None = None,
 ) -> VenueWork:
     """`build`, with the parts tests replace (the venue client maker, a hook after sending)."""
     settings = runtime.settings
-    if not isinstance(settings, ExecutionSettings):
-        raise TypeError("execution needs ExecutionSettings")
     rules = paper_rules(settings)
     async with runtime.pool.acquire() as conn, conn.transaction():
         await seed_paper_prices(conn, settings.paper_start_prices)
         await list_paper_markets(conn)
     work = venue_work(runtime.pool, settings, opener=opener, after_send=after_send)
     await work.reconcile_at_startup()  # before the first message is consumed
-    runtime.consume(CONSUMED_TOPICS, ExecutionHandler(venue_for=venue_factory(rules)))
+    runtime.consume(readable_by("execution"), ExecutionHandler(venue_for=venue_factory(rules)))
     dead_man = DeadMan(
         runtime.pool,
         venue_for=venue_factory(rules),

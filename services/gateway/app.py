@@ -42,10 +42,11 @@ from services.gateway.context import BrokerProbe, GatewayContext
 from services.gateway.encryption import SecretBox
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import BodySizeLimit, NoStore, RequestMetrics
-from services.gateway.readmodels import TOPICS, ReadModels
+from services.gateway.readmodels import ReadModels
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import accounts, cancels
 from shared.clock import utc_now
+from shared.contracts.access import readable_by
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -168,10 +169,11 @@ async def purge_expired(pool: asyncpg.Pool, settings: GatewaySettings, now: date
         log.info("purged %d idempotency keys and %d failed attempts", keys, failures)
 
 
-async def build(runtime: ServiceRuntime, clock: Callable[[], datetime] = utc_now) -> None:
+async def build(
+    runtime: ServiceRuntime[GatewaySettings], clock: Callable[[], datetime] = utc_now
+) -> None:
     """Wire the gateway: HTTP API, read models, purge. Tests pass their own clock (requests)."""
     settings = runtime.settings
-    assert isinstance(settings, GatewaySettings)
     metrics = GatewayMetrics()
     app = create_app(
         runtime.pool,
@@ -180,7 +182,7 @@ async def build(runtime: ServiceRuntime, clock: Callable[[], datetime] = utc_now
         metrics=metrics,
         clock=clock,
     )
-    runtime.consume(TOPICS, ReadModels(metrics, utc_now).handle)
+    runtime.consume(readable_by("gateway"), ReadModels(metrics, utc_now).handle)
 
     async def http(stop: asyncio.Event) -> None:
         await serve(app, settings.gateway_host, settings.gateway_port, stop)

@@ -31,17 +31,9 @@ from shared.contracts import decisions, execution, ledger
 from shared.contracts.accounts import KillSwitchChanged
 from shared.contracts.audit import AuditChainLinks
 from shared.contracts.envelope import Envelope
-from shared.contracts.topics import Topic
 from shared.db import Connection
 
 log = logging.getLogger(__name__)
-TOPICS = [
-    Topic.SAFETY_DECISIONS.value,
-    Topic.LEDGER_EVENTS.value,
-    Topic.EXECUTION_EVENTS.value,
-    Topic.ACCOUNT_EVENTS.value,
-    Topic.AUDIT_CHECKPOINTS.value,
-]
 
 
 class ReadModels:

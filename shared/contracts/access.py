@@ -3,8 +3,9 @@
 A topic has one owner or a few named writers (`accounts.events.v1` carries the gateway's user
 activity and safety's kill switches); every other service only reads it. A consumer writes the
 dead-letter twin of each topic it consumes (a message it cannot apply is parked there). The
-broker's principals are the service names; `cryptoorch up`, `deploy/` and the ACL test read
-this table, so a new topic or a new consumer is declared here once.
+broker's principals are the service names. Each service's consumer subscribes to
+`readable_by(service)`, and `cryptoorch up`, `deploy/` and the ACL test read this table: a new
+topic or a new consumer is declared here once.
 """
 
 from __future__ import annotations

@@ -246,10 +246,10 @@ async def test_a_new_cluster_gets_the_contract_topics_and_the_republished_histor
     async def applied_so_far() -> list[str]:
         return applied
 
-    async def build(runtime: ServiceRuntime) -> None:
+    async def build(runtime: ServiceRuntime[Any]) -> None:
         runtime.consume([t.value for t in Topic], record)
 
-    async def published(runtime: ServiceRuntime, m: Envelope) -> None:
+    async def published(runtime: ServiceRuntime[Any], m: Envelope) -> None:
         async with runtime.pool.acquire() as conn, conn.transaction():
             await enqueue(conn, m)
         await eventually(

@@ -20,11 +20,12 @@ from aiokafka import AIOKafkaProducer
 from rich.progress import Progress
 
 from cryptoorch.ledger_cmd import read_topics
-from services.ledger.app import MIGRATIONS, NAME, TOPICS, build
+from services.ledger.app import MIGRATIONS, NAME, build
 from services.ledger.domain import LedgerPolicy
 from services.ledger.handlers import make_handler
 from services.ledger.settings import LedgerSettings
 from shared.contracts import Envelope, UndecodableMessage, decode, encode
+from shared.contracts.access import readable_by
 from shared.contracts.orders import Side
 from shared.db import Connection, connect
 from shared.kafka import make_producer
@@ -129,7 +130,7 @@ async def whole_log(bootstrap: str) -> set[uuid.UUID]:
     """Every decodable message now on the ledger's topics (earlier tests' too), read as the
     CLI reads them."""
     with Progress(disable=True) as progress:
-        records = await read_topics(bootstrap, [t.value for t in TOPICS], progress)
+        records = await read_topics(bootstrap, readable_by(NAME), progress)
     ids: set[uuid.UUID] = set()
     for record in records:
         try:
@@ -142,7 +143,7 @@ async def whole_log(bootstrap: str) -> set[uuid.UUID]:
 @pytest.fixture
 async def ledger(
     settings_factory: Callable[..., Any], users: Users
-) -> AsyncIterator[ServiceRuntime]:
+) -> AsyncIterator[ServiceRuntime[Any]]:
     """The live ledger after the order flow, caught up with everything on its topics."""
     settings = settings_factory(LedgerSettings, consumer_batch_size=500)
     async with running_service(NAME, settings, MIGRATIONS, build) as runtime:
@@ -164,7 +165,7 @@ async def ledger(
 
 
 async def test_replay_after_ledger_activity_finds_no_difference(
-    ledger: ServiceRuntime, cli_env: dict[str, str], users: Users
+    ledger: ServiceRuntime[Any], cli_env: dict[str, str], users: Users
 ) -> None:
     result = await run_cli(cli_env, "replay", "ledger", "--from-beginning", "--json")
 
@@ -191,7 +192,7 @@ async def test_replay_after_ledger_activity_finds_no_difference(
 
 
 async def test_replay_names_the_account_whose_live_balance_was_tampered_with(
-    ledger: ServiceRuntime, cli_env: dict[str, str], users: Users
+    ledger: ServiceRuntime[Any], cli_env: dict[str, str], users: Users
 ) -> None:
     await ledger.pool.execute(
         "UPDATE balances SET amount = amount + 7 "
@@ -210,7 +211,7 @@ async def test_replay_names_the_account_whose_live_balance_was_tampered_with(
 
 
 async def test_ledger_check_passes_a_clean_ledger_and_names_a_tampered_balance(
-    ledger: ServiceRuntime, cli_env: dict[str, str], users: Users
+    ledger: ServiceRuntime[Any], cli_env: dict[str, str], users: Users
 ) -> None:
     clean = await run_cli(cli_env, "ledger", "check")
     assert clean.code == 0, clean.stdout + clean.stderr

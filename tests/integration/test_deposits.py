@@ -30,7 +30,7 @@ __all__ = ["gateway"]
 
 
 @pytest.fixture(scope="module")
-async def ledger(infra: Infrastructure) -> AsyncIterator[ServiceRuntime]:
+async def ledger(infra: Infrastructure) -> AsyncIterator[ServiceRuntime[Any]]:
     values: dict[str, Any] = {
         "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
         "DATABASE_URL": infra.database_url,
@@ -75,7 +75,7 @@ async def balance(gateway: Gateway, user_id: str, asset: str) -> Decimal | None:
 
 
 async def test_a_reused_reference_is_refused_and_the_first_deposit_credited(
-    gateway: Gateway, ledger: ServiceRuntime
+    gateway: Gateway, ledger: ServiceRuntime[Any]
 ) -> None:
     alice, bob = await gateway.register(), await gateway.register()
     reference = f"bank-{uuid.uuid4()}"
@@ -126,7 +126,7 @@ async def test_an_amount_the_books_cannot_hold_is_422(gateway: Gateway, amount: 
 
 
 async def test_deposits_past_the_balance_limit_end_rejected_with_a_reason(
-    gateway: Gateway, ledger: ServiceRuntime
+    gateway: Gateway, ledger: ServiceRuntime[Any]
 ) -> None:
     """Every deposit here is one the gateway accepts; together they would take `world` past
     what the ledger keeps: the last one is rejected, visibly, instead of parked."""
@@ -157,7 +157,7 @@ async def test_deposits_past_the_balance_limit_end_rejected_with_a_reason(
 
 
 async def test_a_deposit_the_ledger_cannot_book_is_shown_rejected(
-    gateway: Gateway, ledger: ServiceRuntime, infra: Infrastructure
+    gateway: Gateway, ledger: ServiceRuntime[Any], infra: Infrastructure
 ) -> None:
     """A deposit the gateway accepted whose reference the ledger finds already booked (here by
     a command published straight to the ledger, as another producer would): rejected with
@@ -195,5 +195,5 @@ async def test_a_deposit_the_ledger_cannot_book_is_shown_rejected(
     assert await ledger_dead_letters(ledger) == 0
 
 
-async def ledger_dead_letters(ledger: ServiceRuntime) -> int:
+async def ledger_dead_letters(ledger: ServiceRuntime[Any]) -> int:
     return int(await ledger.pool.fetchval("SELECT count(*) FROM outbox WHERE topic LIKE '%.dlq'"))

@@ -73,8 +73,8 @@ class Execution:
     @asynccontextmanager
     async def running(
         self, *, after_send: AfterSend | None = None, opener: VenueOpener | None = None
-    ) -> AsyncIterator[ServiceRuntime]:
-        async def build(runtime: ServiceRuntime) -> None:
+    ) -> AsyncIterator[ServiceRuntime[Any]]:
+        async def build(runtime: ServiceRuntime[Any]) -> None:
             await build_with(runtime, after_send=after_send, opener=opener)
 
         async with running_service("execution", self.settings, MIGRATIONS, build) as runtime:

@@ -39,14 +39,14 @@ def user() -> str:
 
 
 @pytest.fixture
-async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime]:
+async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime[Any]]:
     settings = settings_factory(LedgerSettings, consumer_batch_size=50)
     async with running_service("ledger", settings, LEDGER_MIGRATIONS, build_ledger) as runtime:
         yield runtime
 
 
 @pytest.fixture
-async def execution(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime]:
+async def execution(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime[Any]]:
     settings = settings_factory(ExecutionSettings, paper_tick_seconds=0.2)
     async with running_service(
         "execution", settings, EXECUTION_MIGRATIONS, build_execution
@@ -55,14 +55,14 @@ async def execution(settings_factory: Callable[..., Any]) -> AsyncIterator[Servi
 
 
 @pytest.fixture
-async def producer(ledger: ServiceRuntime) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(ledger: ServiceRuntime[Any]) -> AsyncIterator[AIOKafkaProducer]:
     producer = make_producer(ledger.settings.kafka_bootstrap_servers)
     await producer.start()
     yield producer
     await producer.stop()
 
 
-async def usdt(ledger: ServiceRuntime, user: str) -> tuple[Decimal, Decimal] | None:
+async def usdt(ledger: ServiceRuntime[Any], user: str) -> tuple[Decimal, Decimal] | None:
     async with ledger.pool.acquire() as conn:
         return (await ledger_store.balances(conn, user)).get("USDT")
 
@@ -74,8 +74,8 @@ async def emitted_for(pool: asyncpg.Pool, order_id: str) -> list[str]:
 
 
 async def test_an_order_approved_before_an_account_halt_but_arriving_after_it_is_cancelled(
-    ledger: ServiceRuntime,
-    execution: ServiceRuntime,
+    ledger: ServiceRuntime[Any],
+    execution: ServiceRuntime[Any],
     producer: AIOKafkaProducer,
     user: str,
 ) -> None:

@@ -44,7 +44,7 @@ PASSWORD = "correct horse battery staple"
 
 @dataclass
 class Gateway:
-    runtime: ServiceRuntime
+    runtime: ServiceRuntime[Any]
     settings: GatewaySettings
     http: httpx.AsyncClient
     admin_token: str = ""

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.ledger.app import MIGRATIONS, NAME, TOPICS, build
+from services.ledger.app import MIGRATIONS, NAME, build
 from services.ledger.domain import LedgerPolicy, needs
 from services.ledger.invariants import check_invariants
 from services.ledger.replay import (
@@ -27,6 +27,7 @@ from services.ledger.replay_wire import read_log
 from services.ledger.settings import LedgerSettings
 from services.ledger.tally import Tally
 from shared.contracts import Envelope, UndecodableMessage, decode, encode
+from shared.contracts.access import readable_by
 from shared.contracts.orders import Side
 from shared.kafka import make_producer
 from shared.service import ServiceRuntime
@@ -40,7 +41,7 @@ ORDERS = int(os.environ.get("LEDGER_REPLAY_ORDERS", "5000"))  # a bigger log: ma
 
 
 @pytest.fixture
-async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime]:
+async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime[Any]]:
     settings = settings_factory(LedgerSettings, consumer_batch_size=500)
     async with running_service(NAME, settings, MIGRATIONS, build) as runtime:
         yield runtime
@@ -54,7 +55,7 @@ async def publish(producer: AIOKafkaProducer, messages: list[Envelope]) -> None:
         await sent
 
 
-async def consumed(ledger: ServiceRuntime, messages: list[Envelope]) -> str:
+async def consumed(ledger: ServiceRuntime[Any], messages: list[Envelope]) -> str:
     """How many of `messages` the live ledger applied (or dead-lettered), of how many."""
     ids = [m.event_id for m in messages]
     found = await ledger.pool.fetchval(
@@ -95,7 +96,7 @@ def workload(rng: random.Random, users: list[str]) -> tuple[list[Envelope], list
 
 
 async def test_replay_from_the_log_reproduces_the_live_balances_exactly(
-    ledger: ServiceRuntime,
+    ledger: ServiceRuntime[Any],
 ) -> None:
     rng = random.Random(20260101)
     users = [f"replay-{n}-{uuid.uuid4().hex[:6]}" for n in range(5)]
@@ -118,8 +119,8 @@ async def test_replay_from_the_log_reproduces_the_live_balances_exactly(
 
     log: list[Envelope] = []
     values: list[bytes] = []
-    for topic in TOPICS:
-        for record in await read_topic(ledger.settings.kafka_bootstrap_servers, topic.value):
+    for topic in readable_by(NAME):
+        for record in await read_topic(ledger.settings.kafka_bootstrap_servers, topic):
             values.append(record.value or b"")
             try:
                 log.append(decode(record.value or b""))

@@ -39,14 +39,14 @@ def user() -> str:
 
 
 @pytest.fixture
-async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime]:
+async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime[Any]]:
     settings = settings_factory(LedgerSettings, consumer_batch_size=100)
     async with running_service(NAME, settings, MIGRATIONS, build) as runtime:
         yield runtime
 
 
 @pytest.fixture
-async def producer(ledger: ServiceRuntime) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(ledger: ServiceRuntime[Any]) -> AsyncIterator[AIOKafkaProducer]:
     producer = make_producer(ledger.settings.kafka_bootstrap_servers)
     await producer.start()
     yield producer
@@ -73,7 +73,7 @@ async def funded(pool: asyncpg.Pool, user: str, amount: str) -> None:
 
 
 async def test_deposit_buy_and_fill_move_exactly_cost_and_fee_through_the_broker(
-    ledger: ServiceRuntime, producer: AIOKafkaProducer, user: str
+    ledger: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str
 ) -> None:
     first = deposit("10000", reference=f"{user}-d1", account=user)
     await publish(
@@ -114,7 +114,7 @@ async def test_deposit_buy_and_fill_move_exactly_cost_and_fee_through_the_broker
 
 
 async def test_two_hundred_orders_racing_through_the_broker_hold_exactly_what_fits(
-    ledger: ServiceRuntime, producer: AIOKafkaProducer, user: str
+    ledger: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str
 ) -> None:
     await publish(producer, deposit("1000", reference=f"{user}-d", account=user))
     await funded(ledger.pool, user, "1000")

@@ -43,7 +43,7 @@ def safety_overrides() -> dict[str, Any]:
 
 
 async def test_an_identical_order_inside_the_window_is_a_duplicate_outside_it_is_not(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     start = datetime.now(UTC) - timedelta(seconds=10)
     await publish(producer, tick(symbol, "100", 1))
@@ -72,7 +72,7 @@ async def test_an_identical_order_inside_the_window_is_a_duplicate_outside_it_is
 
 
 async def test_an_account_with_window_zero_sends_the_same_order_twice(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     async with safety.pool.acquire() as conn:
         await EventStore(conn).set_limit_override(user, "duplicate_window_seconds", Decimal(0))
@@ -90,7 +90,7 @@ async def test_an_account_with_window_zero_sends_the_same_order_twice(
 
 
 async def restricted(
-    safety: ServiceRuntime,
+    safety: ServiceRuntime[Any],
     producer: AIOKafkaProducer,
     scope: RestrictionScope,
     target: str,
@@ -110,7 +110,7 @@ async def restricted(
 
 
 async def test_a_restricted_symbol_and_account_are_rejected_until_released(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     await publish(producer, tick(symbol, "100", 1))
     await restricted(safety, producer, RestrictionScope.SYMBOL, symbol, on=True)

@@ -73,7 +73,7 @@ def emitted(found: list[Payload], kind: type[Payload]) -> list[Any]:
 
 
 async def test_the_execution_throttle_halts_at_n_plus_one_fills_until_an_operator_releases(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     fills = [filled(user, f"{user}-o{n}", f"{user}-t{n}", symbol=symbol) for n in range(1, 5)]
     again = filled(user, f"{user}-o3", f"{user}-t3", symbol=symbol)  # trade 3 in a new message
@@ -127,7 +127,7 @@ async def test_the_execution_throttle_halts_at_n_plus_one_fills_until_an_operato
 
 
 async def test_a_wash_trade_is_flagged_once_per_episode_even_when_redelivered(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     then, now = datetime.now(UTC) - timedelta(seconds=300), datetime.now(UTC)
     buy = filled(user, f"{user}-b1", f"{user}-tb1", symbol=symbol, price="100", at=then)
@@ -190,7 +190,7 @@ async def test_a_wash_trade_is_flagged_once_per_episode_even_when_redelivered(
 
 
 async def test_the_order_to_trade_ratio_is_flagged_once_above_the_threshold(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     await publish(
         producer,

@@ -52,7 +52,7 @@ Emitted = Decision | SuspiciousActivityFlagged
 
 
 @pytest.fixture
-async def user(safety: ServiceRuntime, producer: AIOKafkaProducer) -> str:
+async def user(safety: ServiceRuntime[Any], producer: AIOKafkaProducer) -> str:
     """A new account, registered: safety has stored its `UserRegistered` (the event travels
     on another topic than the commands, so the test waits for it before sending any)."""
     account = "u-" + uuid.uuid4().hex[:10]
@@ -60,7 +60,7 @@ async def user(safety: ServiceRuntime, producer: AIOKafkaProducer) -> str:
     return account
 
 
-async def register(safety: ServiceRuntime, producer: AIOKafkaProducer, account: str) -> None:
+async def register(safety: ServiceRuntime[Any], producer: AIOKafkaProducer, account: str) -> None:
     await publish(producer, registered(account))
     await eventually(
         lambda: safety.pool.fetchval("SELECT 1 FROM known_accounts WHERE account_id = $1", account),
@@ -103,7 +103,7 @@ async def safety(
     symbol: str,
     clock: SettableClock,
     safety_overrides: dict[str, Any],
-) -> AsyncIterator[ServiceRuntime]:
+) -> AsyncIterator[ServiceRuntime[Any]]:
     settings = settings_factory(
         SafetySettings,
         orders_per_second=1000,
@@ -116,7 +116,7 @@ async def safety(
 
 
 @pytest.fixture
-async def producer(safety: ServiceRuntime, symbol: str) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(safety: ServiceRuntime[Any], symbol: str) -> AsyncIterator[AIOKafkaProducer]:
     """A producer, once safety knows that the paper venue and binance list the test's symbol."""
     producer = make_producer(safety.settings.kafka_bootstrap_servers)
     await producer.start()
@@ -149,7 +149,7 @@ async def wait_for_decisions(pool: asyncpg.Pool, user: str, count: int) -> list[
 
 
 async def test_the_hundred_and_first_order_in_an_hour_is_rejected(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     await publish(producer, tick(symbol, "100", 1))
     orders = [place(user, f"{user}-{n}", symbol=symbol, amount="1") for n in range(101)]
@@ -167,7 +167,7 @@ async def test_the_hundred_and_first_order_in_an_hour_is_rejected(
 
 
 async def test_the_same_order_sent_twice_is_decided_and_counted_once(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     await publish(producer, tick(symbol, "100", 1))
     first = place(user, f"{user}-1", symbol=symbol, amount="2")
@@ -187,7 +187,7 @@ async def test_the_same_order_sent_twice_is_decided_and_counted_once(
 
 
 async def test_kill_switch_engaged_mid_stream_halts_the_account_until_released(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     await publish(producer, tick(symbol, "100", 1), place(user, f"{user}-1", symbol=symbol))
     await wait_for_decisions(safety.pool, user, 1)
@@ -217,7 +217,7 @@ async def test_kill_switch_engaged_mid_stream_halts_the_account_until_released(
 
 
 async def test_order_without_a_fresh_price_is_rejected_as_unavailable(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     await publish(producer, place(user, f"{user}-1", symbol=symbol))
     (decision,) = await wait_for_decisions(safety.pool, user, 1)
@@ -226,7 +226,7 @@ async def test_order_without_a_fresh_price_is_rejected_as_unavailable(
 
 
 async def test_three_failed_orders_start_a_cooldown_and_a_fill_ends_the_streak(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     await publish(producer, tick(symbol, "100", 1))
     await publish(producer, *(place(user, f"{user}-f{n}", symbol=symbol) for n in range(3)))
@@ -258,7 +258,7 @@ async def test_three_failed_orders_start_a_cooldown_and_a_fill_ends_the_streak(
 
 
 async def test_withdrawals_past_the_daily_limit_are_rejected(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str
 ) -> None:
     await publish(
         producer,
@@ -273,7 +273,7 @@ async def test_withdrawals_past_the_daily_limit_are_rejected(
 
 
 async def test_an_account_override_and_the_utc_day_rollover_apply_through_the_store(
-    safety: ServiceRuntime,
+    safety: ServiceRuntime[Any],
     producer: AIOKafkaProducer,
     user: str,
     symbol: str,
@@ -299,7 +299,7 @@ async def test_an_account_override_and_the_utc_day_rollover_apply_through_the_st
 
 
 async def test_the_rolling_hour_frees_up_an_hour_after_the_first_orders(
-    safety: ServiceRuntime,
+    safety: ServiceRuntime[Any],
     producer: AIOKafkaProducer,
     user: str,
     symbol: str,
@@ -327,7 +327,7 @@ async def test_the_rolling_hour_frees_up_an_hour_after_the_first_orders(
 
 
 async def test_real_money_orders_need_a_key_execution_found_valid(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     async def key_is(valid: bool) -> None:
         await publish(producer, key_checked(user, "binance", valid=valid))
@@ -359,7 +359,7 @@ async def test_real_money_orders_need_a_key_execution_found_valid(
 
 
 async def test_a_command_from_an_account_safety_never_saw_registered_is_rejected_inactive(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, symbol: str
 ) -> None:
     stranger = "u-" + uuid.uuid4().hex[:10]
     await publish(
@@ -396,7 +396,7 @@ def held(
 
 
 async def test_a_held_withdrawal_is_rejected_and_flagged_once_though_delivered_twice(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str
 ) -> None:
     await publish(producer, *(withdraw(user, f"{user}-w{n}", "1") for n in range(20)))
     suspect = withdraw(user, f"{user}-w20", "1")
@@ -416,7 +416,7 @@ async def test_a_held_withdrawal_is_rejected_and_flagged_once_though_delivered_t
 
 
 async def test_a_held_order_is_rejected_and_flagged_once_though_delivered_twice(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     """Fifty orders rejected in the hour (no price yet), then one that passes every limit:
     held as a rejection burst."""
@@ -442,7 +442,7 @@ async def test_a_held_order_is_rejected_and_flagged_once_though_delivered_twice(
 
 
 async def test_a_venues_new_listing_applies_to_the_orders_after_it(
-    safety: ServiceRuntime, producer: AIOKafkaProducer, user: str, symbol: str
+    safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     await publish(producer, tick(symbol, "100", 1), place(user, f"{user}-1", symbol=symbol))
     (first,) = await wait_for_decisions(safety.pool, user, 1)

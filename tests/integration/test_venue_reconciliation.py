@@ -52,7 +52,7 @@ def symbol() -> str:
 
 
 @pytest.fixture
-async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime]:
+async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceRuntime[Any]]:
     settings = settings_factory(LedgerSettings, consumer_batch_size=50)
     async with running_service("ledger", settings, LEDGER_MIGRATIONS, build_ledger) as runtime:
         yield runtime
@@ -61,14 +61,14 @@ async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceR
 @pytest.fixture
 async def safety(
     settings_factory: Callable[..., Any], symbol: str
-) -> AsyncIterator[ServiceRuntime]:
+) -> AsyncIterator[ServiceRuntime[Any]]:
     settings = settings_factory(SafetySettings, consumer_batch_size=50)
     async with running_service("safety", settings, SAFETY_MIGRATIONS, build_safety) as runtime:
         yield runtime
 
 
 @pytest.fixture
-async def producer(ledger: ServiceRuntime) -> AsyncIterator[AIOKafkaProducer]:
+async def producer(ledger: ServiceRuntime[Any]) -> AsyncIterator[AIOKafkaProducer]:
     producer = make_producer(ledger.settings.kafka_bootstrap_servers)
     await producer.start()
     yield producer
@@ -89,7 +89,7 @@ async def emitted(pool: asyncpg.Pool, user: str) -> list[Payload]:
     return [decode(bytes(r["value"])).payload for r in rows]
 
 
-async def compared(ledger: ServiceRuntime, user: str, minute: int) -> None:
+async def compared(ledger: ServiceRuntime[Any], user: str, minute: int) -> None:
     """Wait until the ledger has judged the report observed at `minute`."""
     await eventually(
         lambda: ledger.pool.fetchval(
@@ -100,7 +100,9 @@ async def compared(ledger: ServiceRuntime, user: str, minute: int) -> None:
     )
 
 
-async def funded_at_binance(ledger: ServiceRuntime, producer: AIOKafkaProducer, user: str) -> None:
+async def funded_at_binance(
+    ledger: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str
+) -> None:
     """1000 USDT detected at binance and 500 USDT credited on paper (the paper money is not the
     venue's, so the ledger's binance total is 1000)."""
     await publish(
@@ -125,8 +127,8 @@ def detected_for(user: str, amount: str) -> Envelope:
 
 
 async def test_a_confirmed_shortfall_halts_the_account_and_its_next_order_is_rejected(
-    ledger: ServiceRuntime,
-    safety: ServiceRuntime,
+    ledger: ServiceRuntime[Any],
+    safety: ServiceRuntime[Any],
     producer: AIOKafkaProducer,
     user: str,
     symbol: str,
@@ -204,7 +206,7 @@ async def test_a_confirmed_shortfall_halts_the_account_and_its_next_order_is_rej
 
 
 async def test_reports_that_agree_or_come_while_a_hold_is_open_raise_nothing(
-    ledger: ServiceRuntime, producer: AIOKafkaProducer, user: str
+    ledger: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str
 ) -> None:
     await funded_at_binance(ledger, producer, user)
     # agrees within the tolerance; an asset at zero on the venue is no difference
@@ -261,7 +263,7 @@ async def test_reports_that_agree_or_come_while_a_hold_is_open_raise_nothing(
     assert await comparisons(ledger, user) == {"USDT": (D("1000"), D("1000"))}
 
 
-async def last_report(ledger: ServiceRuntime, user: str) -> tuple[Any, str]:
+async def last_report(ledger: ServiceRuntime[Any], user: str) -> tuple[Any, str]:
     row = await ledger.pool.fetchrow(
         "SELECT last_report_at, last_outcome FROM venue_reconciliations WHERE account_id = $1",
         user,
@@ -270,7 +272,7 @@ async def last_report(ledger: ServiceRuntime, user: str) -> tuple[Any, str]:
     return row["last_report_at"], row["last_outcome"]
 
 
-async def comparisons(ledger: ServiceRuntime, user: str) -> dict[str, tuple[Decimal, Decimal]]:
+async def comparisons(ledger: ServiceRuntime[Any], user: str) -> dict[str, tuple[Decimal, Decimal]]:
     """Asset -> (venue total, ledger total) of the last report compared."""
     rows = await ledger.pool.fetch(
         "SELECT asset, venue_total, ledger_total FROM venue_comparisons WHERE account_id = $1",

@@ -7,12 +7,9 @@ from collections import defaultdict
 from decimal import Decimal
 from typing import Any
 
-from services.execution.app import CONSUMED_TOPICS as EXECUTION_TOPICS
-from services.gateway.readmodels import TOPICS as GATEWAY_TOPICS
-from services.ledger.app import TOPICS as LEDGER_TOPICS
 from services.ledger.invariants import check_invariants
-from services.safety.app import CONSUMED_TOPICS as SAFETY_TOPICS
-from shared.contracts import Payload, Topic, UndecodableMessage, all_topics, decode
+from shared.contracts import Payload, Topic, UndecodableMessage, decode
+from shared.contracts.access import SERVICES, readable_by
 from shared.contracts.accounts import KillSwitchChanged
 from shared.contracts.audit import AuditCheckpoint
 from shared.contracts.deadletter import DeadLettered
@@ -27,13 +24,7 @@ from tests.support.client import ApiUser
 from tests.support.system import System
 from tests.support.topics import read_topic
 
-CONSUMED_BY: dict[str, set[str]] = {
-    "gateway": set(GATEWAY_TOPICS),
-    "safety": {topic.value for topic in SAFETY_TOPICS},
-    "ledger": {topic.value for topic in LEDGER_TOPICS},
-    "execution": set(EXECUTION_TOPICS),
-    "audit": set(all_topics()),
-}
+CONSUMED_BY: dict[str, set[str]] = {service: set(readable_by(service)) for service in SERVICES}
 """Each service and the topics it consumes (its consumer group parks what it cannot read)."""
 
 

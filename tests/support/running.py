@@ -6,12 +6,13 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from shared.service import ServiceRuntime, Task
 from shared.settings import CommonSettings
 
 
-def all_jobs(runtime: ServiceRuntime) -> list[Task]:
+def all_jobs(runtime: ServiceRuntime[Any]) -> list[Task]:
     return [runtime.relay.run, *(c.run for c in runtime.consumers), *runtime.tasks]
 
 
@@ -20,9 +21,9 @@ async def running_service(
     name: str,
     settings: CommonSettings,
     migrations: Path,
-    build: Callable[[ServiceRuntime], Awaitable[object]],
-    jobs: Callable[[ServiceRuntime], list[Task]] | None = None,
-) -> AsyncIterator[ServiceRuntime]:
+    build: Callable[[ServiceRuntime[Any]], Awaitable[object]],
+    jobs: Callable[[ServiceRuntime[Any]], list[Task]] | None = None,
+) -> AsyncIterator[ServiceRuntime[Any]]:
     """The service built by `build`, running every job it has (relay, consumers, background
     tasks), or only those `jobs` picks from it (benchmarks leave some out)."""
     runtime = ServiceRuntime(name, settings, migrations)
