@@ -15,9 +15,11 @@ help: ## list the targets
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-$(STAMP): requirements.lock pyproject.toml | $(BIN)/python
+# requirements.lock: what the services import (the Docker image installs only it);
+# requirements-dev.lock: that plus the dev and bench extras, pinned to the same versions.
+$(STAMP): requirements.lock requirements-dev.lock pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check uv==0.13.8
-	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(UV) pip install --quiet --python $(BIN)/python -r requirements.lock -r requirements-dev.lock
 	$(UV) pip install --quiet --python $(BIN)/python --no-deps -e .
 	@$(MAKE) --no-print-directory browser
 	touch $(STAMP)
@@ -35,9 +37,11 @@ browser: ## Debian's chromium for the console's browser tests (as root with apt;
 		|| echo "chromium could not be installed: the browser tests will be skipped"; \
 	else echo "no /usr/bin/chromium (not root or no apt-get): the browser tests will be skipped"; fi
 
-lock: | $(BIN)/python ## re-resolve requirements.lock from pyproject.toml
+lock: | $(BIN)/python ## re-resolve requirements.lock (runtime) and requirements-dev.lock from pyproject.toml
 	$(BIN)/python -m pip install --quiet uv==0.13.8
-	$(UV) pip compile pyproject.toml --extra dev --extra bench -o requirements.lock --python $(BIN)/python
+	$(UV) pip compile pyproject.toml -o requirements.lock --python $(BIN)/python
+	$(UV) pip compile pyproject.toml --extra dev --extra bench -c requirements.lock \
+		-o requirements-dev.lock --python $(BIN)/python
 
 run: $(STAMP) kafka ## start broker, database and all five services (gateway on http://127.0.0.1:8000)
 	$(BIN)/cryptoorch up
@@ -48,12 +52,16 @@ test: $(STAMP) kafka ## the whole suite: unit, integration, e2e, chaos (starts i
 test-unit: $(STAMP) ## unit tests only (no broker, no database)
 	$(BIN)/python -m pytest -p no:cacheprovider -q tests/unit
 
-lint: $(STAMP) ## ruff, mypy --strict, import-linter (services never import each other)
+lint: $(STAMP) ## ruff, mypy --strict, import-linter (services never import each other), deptry
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 	$(BIN)/python -m deploy.validate
+	@# dependencies ([tool.deptry]): the runtime code imports only runtime dependencies, all
+	@# declared and all used; the dev code (tests, benchmarks, deploy checks) only declared ones
+	$(BIN)/deptry shared services cryptoorch
+	$(BIN)/deptry tests benchmarks deploy --ignore DEP002,DEP004
 
 schemas: $(STAMP) ## write docs/schemas/*.json and docs/asyncapi.yaml from shared/contracts
 	$(BIN)/python -m shared.contracts.publish docs

@@ -8,6 +8,7 @@ from pathlib import Path
 DOCKERFILE = Path("Dockerfile")
 DOCKERIGNORE = Path("Dockerfile.dockerignore")
 BASE_IMAGE = "python:3.11-slim"
+DEV_LOCK = "requirements-dev.lock"
 INSTRUCTION = re.compile(r"^\s*([A-Za-z]+)\s+(.*)$")
 
 
@@ -38,6 +39,8 @@ def check_dockerfile(root: Path, repository: Path) -> list[str]:
         problems.append("the final stage must switch to a non-root USER")
     if not any(name == "RUN" and "-r requirements.lock" in args for name, args in instructions):
         problems.append("dependencies must be installed from requirements.lock")
+    if any(DEV_LOCK in args for name, args in instructions if name in ("RUN", "COPY")):
+        problems.append(f"{DEV_LOCK} (tests, lint, benchmarks) must not reach the image")
     included = {line[1:].rstrip("/*") for line in ignore if line.startswith("!")}
     for name, args in instructions:
         if name != "COPY" or args.startswith("--from"):

@@ -204,3 +204,13 @@ def test_an_image_running_as_root_is_refused(deploy_copy: Path) -> None:
     dockerfile.write_text(dockerfile.read_text().replace("USER ${UID}:${UID}", "USER root"))
 
     assert problems_mentioning(deploy_copy, "Dockerfile", "non-root USER")
+
+
+def test_an_image_that_installs_the_dev_lock_is_refused(deploy_copy: Path) -> None:
+    dockerfile = deploy_copy / "Dockerfile"
+    text = dockerfile.read_text().replace(
+        "pip install -r requirements.lock", "pip install -r requirements-dev.lock"
+    )
+    dockerfile.write_text(text)
+
+    assert problems_mentioning(deploy_copy, "Dockerfile", "requirements-dev.lock")
