@@ -64,9 +64,7 @@ def service_grants(service: str) -> list[Grant]:
     for topic, wanted in operations.items():
         key = tuple(op for op in OPERATIONS_ORDER if op in wanted)
         by_operations.setdefault(key, []).append(topic)
-    grants = [
-        Grant(service, "topic", key, tuple(topics)) for key, topics in by_operations.items()
-    ]
+    grants = [Grant(service, "topic", key, tuple(topics)) for key, topics in by_operations.items()]
     return [*grants, Grant(service, "group", ("Read",), (consumer_group(service),))]
 
 
@@ -134,8 +132,13 @@ def script_text_acls(text: str) -> set[AclRow]:
 def acl_differences(granted: set[AclRow], where: str) -> list[str]:
     """What `granted` (read from a file) adds to or lacks from the access table."""
     wanted = expected_acls()
-    extra = [f"{where}: grants {_words(row)}, which the access table does not" for row in granted - wanted]
-    lacking = [f"{where}: lacks {_words(row)} (shared/contracts/access.py)" for row in wanted - granted]
+    extra = [
+        f"{where}: grants {_words(row)}, which the access table does not"
+        for row in granted - wanted
+    ]
+    lacking = [
+        f"{where}: lacks {_words(row)} (shared/contracts/access.py)" for row in wanted - granted
+    ]
     return sorted(extra) + sorted(lacking)
 
 
