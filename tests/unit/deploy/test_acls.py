@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from deploy import acls
-from deploy.acls import DEPLOY_ROOT, expected_acls, render_all, script_text_acls, stale_files
+from deploy.acls import expected_acls, render_all, script_text_acls, stale_files
+from deploy.topics import DEPLOY_ROOT
 from deploy.validate import validate
 from shared.contracts import access
 from shared.contracts.topics import Topic
@@ -78,7 +79,7 @@ def run_script(kafka_bin: Path, *args: str, **env: str) -> subprocess.CompletedP
         "CRYPTOORCH_KAFKA_USERNAME": "admin",
         "CRYPTOORCH_KAFKA_PASSWORD": "admin-secret",
     }
-    return subprocess.run(  # noqa: S603 (our generated script, with a stand-in KAFKA_BIN)
+    return subprocess.run(
         [str(SH), str(DEPLOY_ROOT / "create-acls.sh"), *args],
         env=base | env,
         capture_output=True,
