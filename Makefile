@@ -69,8 +69,9 @@ schemas: $(STAMP) ## write docs/schemas/*.json and docs/asyncapi.yaml from share
 controls: $(STAMP) ## write docs/controls.md, the controls register, from shared/controls.py and the settings
 	$(BIN)/python -m cryptoorch.controls_cmd docs/controls.md
 
-topics: $(STAMP) ## write deploy/topics.yaml, create-topics.sh and the k8s ConfigMap from shared/contracts
+topics: $(STAMP) ## write deploy/topics.yaml, create-topics.sh, create-acls.sh and their k8s ConfigMaps from shared/contracts
 	$(BIN)/python -m deploy.topics
+	$(BIN)/python -m deploy.acls
 
 chaos: $(STAMP) kafka ## a long chaos run (CHAOS_SECONDS=600; CHAOS_SEED=n replays one)
 	CHAOS_SECONDS=$${CHAOS_SECONDS:-600} $(BIN)/python -m pytest -p no:cacheprovider -q -s tests/chaos

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from deploy import compose_kafka
 from deploy.compose_model import Compose, host_port
 from deploy.documents import DeployFileError, as_dict, as_list, dig, load_yaml, split_image
 from deploy.spec import GATEWAY_PORT, METRICS_PATH, METRICS_PORT, SERVICES
@@ -26,6 +27,7 @@ def check(compose: Compose) -> list[str]:
     ]
     problems += kafka_problems(compose, brokers, wanted, min_insync)
     problems += topics_init_problems(compose, brokers, wanted)
+    problems += compose_kafka.check(compose, brokers)
     problems += prometheus_problems(compose)
     problems += tracing_problems(compose)
     return problems

@@ -6,7 +6,8 @@
 # fewer partitions or replicas is fixed by hand, see docs/deploy.md).
 #   create-topics.sh          create / update, then verify (compose topics-init, k8s Job)
 #   create-topics.sh --wait   only wait until every topic exists (k8s init containers)
-# Needs KAFKA_BOOTSTRAP_SERVERS and the apache/kafka image's tools (KAFKA_BIN).
+# Needs KAFKA_BOOTSTRAP_SERVERS, the apache/kafka image's tools (KAFKA_BIN) and, on a broker
+# with SASL, the credentials of a principal allowed to create topics (`admin`, docs/deploy.md).
 # POSIX sh: every variable is global, so each loop has its own counter.
 set -eu
 
@@ -14,6 +15,42 @@ BOOTSTRAP="${KAFKA_BOOTSTRAP_SERVERS:?KAFKA_BOOTSTRAP_SERVERS must be set}"
 KAFKA_BIN="${KAFKA_BIN:-/opt/kafka/bin}"
 ATTEMPTS="${TOPICS_WAIT_ATTEMPTS:-60}"
 PAUSE_SECONDS="${TOPICS_WAIT_SECONDS:-5}"
+
+# How the Kafka tools authenticate: the same settings as the services, from the environment.
+# CRYPTOORCH_KAFKA_SECURITY_PROTOCOL  PLAINTEXT (default) | SASL_PLAINTEXT | SASL_SSL
+# CRYPTOORCH_KAFKA_SASL_MECHANISM     SCRAM-SHA-512 (default) | SCRAM-SHA-256 | PLAIN
+# CRYPTOORCH_KAFKA_USERNAME / CRYPTOORCH_KAFKA_PASSWORD (no `"` or `\` in a password)
+# The client properties file is written with mode 600 under TMPDIR and removed on exit.
+write_client_config() {
+  protocol="${CRYPTOORCH_KAFKA_SECURITY_PROTOCOL:-PLAINTEXT}"
+  mechanism="${CRYPTOORCH_KAFKA_SASL_MECHANISM:-SCRAM-SHA-512}"
+  CLIENT_CONFIG=$(umask 077 && mktemp "${TMPDIR:-/tmp}/kafka-client.XXXXXX")
+  trap 'rm -f "$CLIENT_CONFIG"' EXIT
+  echo "security.protocol=$protocol" >"$CLIENT_CONFIG"
+  case "$protocol" in
+    PLAINTEXT | SSL) return 0 ;;
+    SASL_PLAINTEXT | SASL_SSL) ;;
+    *)
+      echo "unknown CRYPTOORCH_KAFKA_SECURITY_PROTOCOL=$protocol" >&2
+      exit 2
+      ;;
+  esac
+  case "$mechanism" in
+    PLAIN) module=org.apache.kafka.common.security.plain.PlainLoginModule ;;
+    SCRAM-SHA-256 | SCRAM-SHA-512) module=org.apache.kafka.common.security.scram.ScramLoginModule ;;
+    *)
+      echo "unknown CRYPTOORCH_KAFKA_SASL_MECHANISM=$mechanism" >&2
+      exit 2
+      ;;
+  esac
+  user="${CRYPTOORCH_KAFKA_USERNAME:?CRYPTOORCH_KAFKA_USERNAME must be set with $protocol}"
+  password="${CRYPTOORCH_KAFKA_PASSWORD:?CRYPTOORCH_KAFKA_PASSWORD must be set with $protocol}"
+  {
+    echo "sasl.mechanism=$mechanism"
+    echo "sasl.jaas.config=$module required username=\"$user\" password=\"$password\";"
+  } >>"$CLIENT_CONFIG"
+}
+write_client_config
 
 # One line per topic: NAME PARTITIONS REPLICATION-FACTOR CONFIG...
 topics() {
@@ -36,7 +73,8 @@ topics() {
 }
 
 kafka_topics() {
-  "$KAFKA_BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" "$@"
+  "$KAFKA_BIN/kafka-topics.sh" --bootstrap-server "$BOOTSTRAP" \
+    --command-config "$CLIENT_CONFIG" "$@"
 }
 
 list_topics() {
@@ -60,7 +98,8 @@ ensure_topic() {
   shift 3
   if has_topic "$name"; then
     configs=$(printf '%s,' "$@")
-    "$KAFKA_BIN/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" --alter \
+    "$KAFKA_BIN/kafka-configs.sh" --bootstrap-server "$BOOTSTRAP" \
+      --command-config "$CLIENT_CONFIG" --alter \
       --entity-type topics --entity-name "$name" --add-config "${configs%,}" >/dev/null
     echo "create-topics: $name exists, configuration set"
   else

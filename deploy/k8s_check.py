@@ -20,6 +20,12 @@ from deploy.documents import (
     load_documents,
     split_image,
 )
+from deploy.k8s_kafka import (
+    acls_job_problems,
+    admin_job_problems,
+    deployment_kafka_problems,
+    kafka_secret_problems,
+)
 from deploy.k8s_workloads import Sources, container_env, deployment_problems
 from deploy.spec import PLACEHOLDER, SERVICES
 from deploy.topics import TOPICS_CONFIGMAP_NAME, TOPICS_SCRIPT
@@ -27,18 +33,21 @@ from deploy.topics_files import script_text_topics, topics_yaml
 
 K8S_VERSION = "1.30"
 K8S_DIR = Path("k8s")
-SECRET_TEMPLATE = K8S_DIR / "secret.template.yaml"
+SECRET_TEMPLATES = (K8S_DIR / "secret.template.yaml", K8S_DIR / "kafka-secret.template.yaml")
+"""Each holds one Secret with placeholders; the real Secrets are created by hand, never applied."""
 
 
 def check_k8s(root: Path) -> list[str]:
     """Every problem of the kustomization under `root/k8s`, each prefixed with `k8s:`."""
     try:
         documents = build_kustomization(root / K8S_DIR)
-        secret_documents = load_documents(root / SECRET_TEMPLATE)
+        templates = {path: load_documents(root / path) for path in SECRET_TEMPLATES}
     except DeployFileError as exc:
         return [f"k8s: {exc}"]
+    secret_documents = [doc for docs in templates.values() for doc in docs]
     problems = schema_problems(documents + secret_documents)
-    problems += secret_template_problems(secret_documents)
+    for path, template in templates.items():
+        problems += secret_template_problems(path, template)
     sources = Sources(
         config_maps={_name(d): _strings(d.get("data")) for d in _kind(documents, "ConfigMap")},
         secrets={
@@ -48,9 +57,15 @@ def check_k8s(root: Path) -> list[str]:
         claims={_name(d) for d in _kind(documents, "PersistentVolumeClaim")},
     )
     deployments = {_name(d): d for d in _kind(documents, "Deployment")}
+    problems += kafka_secret_problems(sources)
     for service in SERVICES:
         problems += deployment_problems(service, deployments.get(service), sources)
+        if service in deployments:
+            problems += deployment_kafka_problems(service, deployments[service], sources)
     problems += topics_job_problems(root, documents, sources)
+    jobs = _kind(documents, "Job")
+    problems += admin_job_problems(jobs, TOPICS_SCRIPT.name, sources)
+    problems += acls_job_problems(jobs, sources)
     problems += service_problems(documents, deployments)
     problems += [
         f"{doc.get('kind')} {_name(doc)}: image {c.get('image')!r} needs a pinned tag"
@@ -92,13 +107,13 @@ def _schema_problems(document_json: str) -> tuple[str, ...]:
     return ()
 
 
-def secret_template_problems(documents: list[Document]) -> list[str]:
+def secret_template_problems(path: Path, documents: list[Document]) -> list[str]:
     secrets = _kind(documents, "Secret")
     if len(secrets) != 1 or len(documents) != 1:
-        return [f"{SECRET_TEMPLATE.name} must hold exactly one Secret"]
+        return [f"{path.name} must hold exactly one Secret"]
     values = _strings(secrets[0].get("stringData")) | _strings(secrets[0].get("data"))
     return [
-        f"{SECRET_TEMPLATE.name}: {key} holds a value; a template holds {PLACEHOLDER} only"
+        f"{path.name}: {key} holds a value; a template holds {PLACEHOLDER} only"
         for key, value in sorted(values.items())
         if PLACEHOLDER not in value
     ]

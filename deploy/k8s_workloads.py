@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from deploy.acls import ACLS_SCRIPT
 from deploy.documents import Document, as_dict, as_list, containers, dig, split_image
 from deploy.settings_check import check_service_env, service_module_exists
 from deploy.spec import (
@@ -16,7 +17,6 @@ from deploy.spec import (
     REQUIRED_ENV,
     SECRET_ENV,
 )
-from deploy.topics import TOPICS_SCRIPT
 
 
 @dataclass
@@ -142,8 +142,11 @@ def deployment_problems(service: str, doc: Document | None, sources: Sources) ->
     problems += probe_problems(service, main, env.values)
     problems += port_problems(service, main, env.values)
     problems += volume_problems(where, doc, sources)
-    if not any(_waits_for_topics(c) for c in containers(doc, init=True)):
-        problems.append(f"{where}: needs the init container running {TOPICS_SCRIPT} --wait")
+    if not any(_waits_for_grants(c, service) for c in containers(doc, init=True)):
+        problems.append(
+            f"{where}: needs the init container running {ACLS_SCRIPT} --wait {service} "
+            "(the topics exist and the service may use them)"
+        )
     return problems
 
 
@@ -160,9 +163,11 @@ def port_problems(service: str, container: dict[str, Any], env: dict[str, str]) 
     return []
 
 
-def _waits_for_topics(container: dict[str, Any]) -> bool:
+def _waits_for_grants(container: dict[str, Any], service: str) -> bool:
     command = [str(part) for part in as_list(container.get("command"))]
-    return "--wait" in command and any(p.endswith(TOPICS_SCRIPT.name) for p in command)
+    return command[-2:] == ["--wait", service] and any(
+        p.endswith(ACLS_SCRIPT.name) for p in command
+    )
 
 
 def volume_problems(where: str, doc: Document, sources: Sources) -> list[str]:

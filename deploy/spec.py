@@ -38,6 +38,18 @@ REQUIRED_ENV: dict[str, tuple[str, ...]] = {
     },
 }
 REQUIRED_ENV["execution"] += ("CRYPTOORCH_EXCHANGE_SEAL_KEY",)
+KAFKA_CLIENT_ENV = (
+    "CRYPTOORCH_KAFKA_SECURITY_PROTOCOL",
+    "CRYPTOORCH_KAFKA_SASL_MECHANISM",
+    "CRYPTOORCH_KAFKA_USERNAME",
+    "CRYPTOORCH_KAFKA_PASSWORD",
+)
+"""How a service authenticates to Kafka: as its own principal (the username is the service's
+name, shared/contracts/access.py), SCRAM-SHA-512 over SASL."""
+for _name in SERVICES:
+    REQUIRED_ENV[_name] += KAFKA_CLIENT_ENV
+SASL_PROTOCOLS = frozenset({"SASL_PLAINTEXT", "SASL_SSL"})
+SASL_MECHANISM = "SCRAM-SHA-512"
 
 SECRET_ENV = frozenset(
     {
@@ -45,6 +57,7 @@ SECRET_ENV = frozenset(
         "CRYPTOORCH_JWT_SECRET",
         "CRYPTOORCH_ENCRYPTION_KEY",
         "CRYPTOORCH_EXCHANGE_SEAL_KEY",
+        "CRYPTOORCH_KAFKA_PASSWORD",
     }
 )
 """Never a literal value in a committed file: compose interpolates them, Kubernetes reads the
@@ -54,5 +67,11 @@ ALL_INTERFACES = "0.0.0.0"  # noqa: S104 (what a container's servers must listen
 LISTEN_ALL = {"CRYPTOORCH_GATEWAY_HOST": ALL_INTERFACES, "CRYPTOORCH_METRICS_HOST": ALL_INTERFACES}
 """In a container, a server on 127.0.0.1 cannot be reached by Prometheus or a probe."""
 
-PENDING_SETTINGS: dict[str, str] = {}
-"""Settings the deployment sets before the code reads them (accepted by the name check)."""
+PENDING_SETTINGS: dict[str, str] = {
+    "CRYPTOORCH_KAFKA_SECURITY_PROTOCOL": "shared/settings.py (issue 15), PLAINTEXT by default",
+    "CRYPTOORCH_KAFKA_SASL_MECHANISM": "shared/settings.py (issue 15), SCRAM-SHA-512 by default",
+    "CRYPTOORCH_KAFKA_USERNAME": "shared/settings.py (issue 15)",
+    "CRYPTOORCH_KAFKA_PASSWORD": "shared/settings.py (issue 15)",
+}
+"""Settings the deployment sets before the code reads them (accepted by the name check): drop
+an entry once `CommonSettings` has the field, so its value is checked too."""

@@ -50,6 +50,7 @@ TOPICS_YAML = Path("topics.yaml")
 TOPICS_SCRIPT = Path("create-topics.sh")
 TOPICS_CONFIGMAP = Path("k8s/topics-configmap.yaml")
 TOPICS_CONFIGMAP_NAME = "cryptoorch-topics"
+CLIENT_SNIPPET = Path("kafka-client.sh.in")
 
 
 @dataclass(frozen=True)
@@ -128,20 +129,31 @@ def script_line(spec: TopicSpec) -> str:
 def render_script(specs: Sequence[TopicSpec]) -> str:
     template = (DEPLOY_ROOT / "create-topics.sh.in").read_text(encoding="utf-8")
     lines = "\n".join(script_line(spec) for spec in specs)
-    return template.replace("@HEADER@", GENERATED_HEADER).replace("@TOPICS@", lines)
+    return (
+        template.replace("@HEADER@", GENERATED_HEADER)
+        .replace("@CLIENT@", client_snippet())
+        .replace("@TOPICS@", lines)
+    )
 
 
-def render_configmap(script: str) -> str:
+def configmap_text(name: str, script_name: str, script: str, header: str) -> str:
+    """A ConfigMap `name` holding one generated script (mounted by the Jobs and init containers)."""
     document = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
-        "metadata": {
-            "name": TOPICS_CONFIGMAP_NAME,
-            "labels": {"app.kubernetes.io/part-of": "cryptoorch"},
-        },
-        "data": {TOPICS_SCRIPT.name: script},
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "cryptoorch"}},
+        "data": {script_name: script},
     }
-    return f"# {GENERATED_HEADER}\n" + _dump(document)
+    return f"# {header}\n" + _dump(document)
+
+
+def render_configmap(script: str) -> str:
+    return configmap_text(TOPICS_CONFIGMAP_NAME, TOPICS_SCRIPT.name, script, GENERATED_HEADER)
+
+
+def client_snippet() -> str:
+    """The shell function every generated script uses to authenticate (`kafka-client.sh.in`)."""
+    return (DEPLOY_ROOT / CLIENT_SNIPPET).read_text(encoding="utf-8").rstrip("\n")
 
 
 def render_all() -> dict[Path, str]:

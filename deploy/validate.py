@@ -12,6 +12,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from deploy import acls
 from deploy.compose_check import check_compose
 from deploy.dockerfile_check import check_dockerfile
 from deploy.k8s_check import check_k8s
@@ -22,6 +23,9 @@ def validate(root: Path = DEPLOY_ROOT) -> list[str]:
     """Every problem of the deployment files under `root` (a `deploy/` folder); [] when sound."""
     problems = [
         f"{path}: stale, regenerate with `python -m deploy.topics`" for path in stale_files(root)
+    ]
+    problems += [
+        f"{path}: stale, regenerate with `python -m deploy.acls`" for path in acls.stale_files(root)
     ]
     problems += check_dockerfile(root, repository=DEPLOY_ROOT.parent)
     problems += check_compose(root)
@@ -41,7 +45,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if problems:
         print(f"deploy: {len(problems)} problem(s)", file=sys.stderr)
         return 1
-    print("deploy: Dockerfile, compose.yaml, k8s/ and the topic files are consistent")
+    print("deploy: Dockerfile, compose.yaml, k8s/, the topic and ACL files are consistent")
     return 0
 
 

@@ -214,3 +214,66 @@ def test_an_image_that_installs_the_dev_lock_is_refused(deploy_copy: Path) -> No
     dockerfile.write_text(text)
 
     assert problems_mentioning(deploy_copy, "Dockerfile", "requirements-dev.lock")
+
+
+def test_a_service_given_another_services_kafka_password_is_refused(deploy_copy: Path) -> None:
+    def swap(compose: dict[str, Any]) -> None:
+        env = compose["services"]["safety"]["environment"]
+        env["CRYPTOORCH_KAFKA_PASSWORD"] = "${KAFKA_LEDGER_PASSWORD:?set it}"
+
+    edit_compose(deploy_copy, swap)
+
+    assert problems_mentioning(deploy_copy, "service safety", "KAFKA_SAFETY_PASSWORD")
+    assert problems_mentioning(deploy_copy, "service safety", "another principal's password")
+
+
+def test_a_broker_that_lets_everyone_in_without_acls_is_refused(deploy_copy: Path) -> None:
+    def open_up(compose: dict[str, Any]) -> None:
+        compose["services"]["kafka-2"]["environment"]["KAFKA_ALLOW_EVERYONE_IF_NO_ACL_FOUND"] = (
+            "true"
+        )
+
+    edit_compose(deploy_copy, open_up)
+
+    assert problems_mentioning(deploy_copy, "service kafka-2", "ALLOW_EVERYONE", "false")
+
+
+def test_a_broker_listener_without_authentication_is_refused(deploy_copy: Path) -> None:
+    def plaintext(compose: dict[str, Any]) -> None:
+        env = compose["services"]["kafka-1"]["environment"]
+        env["KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"] = env[
+            "KAFKA_LISTENER_SECURITY_PROTOCOL_MAP"
+        ].replace("CLIENT:SASL_PLAINTEXT", "CLIENT:PLAINTEXT")
+
+    edit_compose(deploy_copy, plaintext)
+
+    assert problems_mentioning(deploy_copy, "service kafka-1", "listener CLIENT is PLAINTEXT")
+
+
+def test_a_deployment_reading_another_services_kafka_key_is_refused(deploy_copy: Path) -> None:
+    def other_key(documents: Documents) -> None:
+        for entry in container(documents)["env"]:
+            if entry["name"] == "CRYPTOORCH_KAFKA_PASSWORD":
+                entry["valueFrom"]["secretKeyRef"]["key"] = "gateway"
+
+    edit_yaml(deploy_copy / "k8s" / "ledger.yaml", other_key)
+
+    assert problems_mentioning(deploy_copy, "Deployment ledger", "reads gateway", "own Kafka")
+
+
+def test_a_kafka_password_written_into_the_secret_template_is_refused(deploy_copy: Path) -> None:
+    def fill(documents: Documents) -> None:
+        documents[0]["stringData"]["audit"] = "hunter2-hunter2"
+
+    edit_yaml(deploy_copy / "k8s" / "kafka-secret.template.yaml", fill)
+
+    assert problems_mentioning(deploy_copy, "kafka-secret.template.yaml", "audit holds a value")
+
+
+def test_an_acl_job_configmap_granting_more_than_the_table_is_refused(deploy_copy: Path) -> None:
+    path = deploy_copy / "k8s" / "acls-configmap.yaml"
+    path.write_text(path.read_text().replace("gateway group Read", "gateway group Read,Delete", 1))
+
+    assert problems_mentioning(
+        deploy_copy, "ConfigMap cryptoorch-acls", "Delete on group cryptoorch.gateway"
+    )
