@@ -9,7 +9,6 @@ import pytest
 from services.execution.domain.errors import InvalidKillSwitch, MalformedHold
 from services.execution.domain.orders import OrderStatus, WithdrawalStatus, client_order_id
 from services.execution.handlers import ExecutionHandler
-from services.execution.store import ExecutionStore
 from services.execution.venues.base import Venue
 from shared.clock import utc_now
 from shared.contracts.accounts import ExchangeKeyAdded, KillSwitchChanged, KillSwitchMode
@@ -49,13 +48,13 @@ class World:
         self.outbox = Outbox()
         self.handler = ExecutionHandler(
             venue_for=self._venue_for,
-            store_for=lambda conn: cast(ExecutionStore, self.store),
+            store_for=lambda conn: self.store,
             emit=self.outbox,
             clock=lambda: NOW,
         )
 
     def _venue_for(self, conn: Connection, name: str) -> Venue | None:
-        return cast(Venue, self.venue) if name == "paper" else None
+        return self.venue if name == "paper" else None
 
     async def deliver(
         self, payload: Payload, account: str = "alice", corr: str = "o-1"
