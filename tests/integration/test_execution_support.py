@@ -89,7 +89,7 @@ class Execution:
         message = new_message(
             payload, producer="test", account_id=account, correlation_id=correlation_id
         )
-        producer = make_producer(self.settings.kafka_bootstrap_servers)
+        producer = make_producer(self.settings.kafka_access)
         await producer.start()
         try:
             await producer.send_and_wait(
