@@ -42,7 +42,11 @@ CONSUMES: dict[str, tuple[Topic, ...]] = {
     "execution": (Topic.LEDGER_EVENTS, Topic.ORDER_COMMANDS, Topic.ACCOUNT_EVENTS),
     "audit": tuple(Topic),
 }
-"""The main topics each service's consumer group reads (audit also reads every `.dlq`)."""
+"""The main topics each service's consumer group reads."""
+
+READS_DEAD_LETTERS = ("audit", "gateway")
+"""Who also reads every `.dlq` topic: audit's trail, and the console's Dead letters view (the
+gateway reads them with a consumer in no group)."""
 
 
 def writable_by(service: str) -> list[str]:
@@ -54,6 +58,6 @@ def writable_by(service: str) -> list[str]:
 def readable_by(service: str) -> list[str]:
     """Every topic `service` may consume."""
     read = [topic.value for topic in CONSUMES[service]]
-    if service == "audit":
+    if service in READS_DEAD_LETTERS:
         read += [topic.dlq for topic in Topic]
     return read
