@@ -61,3 +61,13 @@ def readable_by(service: str) -> list[str]:
     if service in READS_DEAD_LETTERS:
         read += [topic.dlq for topic in Topic]
     return read
+
+
+def redriver_of(topic: str, parked_by: str) -> str:
+    """Whose outbox re-drives a message parked by `parked_by` back onto `topic`: a service
+    that may write it (`parked_by` itself if it may, else the topic's first writer); a topic
+    outside the contract (a test's own) goes back through `parked_by`."""
+    if topic in writable_by(parked_by):
+        return parked_by
+    writers = [service for service, topics in PRODUCES.items() if topic in topics]
+    return writers[0] if writers else parked_by

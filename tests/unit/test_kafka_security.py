@@ -145,3 +145,12 @@ def test_the_cli_uses_the_admin_credentials_up_recorded_in_a_file_only_its_owner
     )
     assert stat.S_IMODE(runtime_info.runtime_file().stat().st_mode) == 0o600
     assert runtime_info.kafka_access() == admin
+
+
+def test_a_cli_redrive_goes_back_through_a_service_allowed_to_write_the_topic() -> None:
+    from shared.contracts.access import redriver_of
+
+    assert redriver_of(Topic.EXECUTION_EVENTS.value, parked_by="ledger") == "execution"
+    assert redriver_of(Topic.ACCOUNT_EVENTS.value, parked_by="safety") == "safety"
+    assert redriver_of(Topic.ACCOUNT_EVENTS.value, parked_by="ledger") == "gateway"
+    assert redriver_of("test.x.v1", parked_by="ledger") == "ledger"
