@@ -29,6 +29,7 @@ from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import OrderSpec, OrderType, Side
 from shared.contracts.topics import Topic
 from shared.kafka import FETCH_MAX_WAIT_MS, ensure_topics
+from shared.kafka_access import KafkaAccess
 from shared.service import ServiceRuntime, Task
 from tests.support.running import running_service
 
@@ -97,7 +98,7 @@ async def paper_orders(server_url: str, bootstrap: str, report: Report, count: i
     settings = ExecutionSettings(
         KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=server_url, db_prefix=tag
     )
-    await ensure_topics(bootstrap)
+    await ensure_topics(KafkaAccess(bootstrap))
     await skip_backlog(bootstrap, f"{tag}.{NAME}", readable_by(NAME))
     ids = [f"{tag}-o{i}" for i in range(count + 1)]
     held = [envelope(market_order_held(o), f"{tag}-u{i % ACCOUNTS}", o) for i, o in enumerate(ids)]

@@ -29,6 +29,7 @@ from shared.contracts.accounts import ExchangeKeyAdded
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import Mode, OrderSpec, OrderType, Side
 from shared.kafka import ensure_topics
+from shared.kafka_access import KafkaAccess
 from shared.sealed import new_seal_key, seal
 from shared.service import ServiceRuntime, Task
 from tests.support.running import running_service
@@ -127,7 +128,7 @@ async def run(server_url: str, bootstrap: str, report: Report, orders: int) -> N
     tag = "bench" + uuid.uuid4().hex[:8]
     accounts = max(1, orders // ORDERS_PER_ACCOUNT)
     await asyncio.to_thread(ccxt_async)  # ccxt's import (seconds of CPU) is not part of it
-    await ensure_topics(bootstrap)
+    await ensure_topics(KafkaAccess(bootstrap))
     await skip_backlog(bootstrap, f"{tag}.{NAME}", readable_by(NAME))
     async with running_simbinance(markets={"BTC/USDT": str(MARKET)}) as sim:
         settings = ExecutionSettings(

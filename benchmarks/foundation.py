@@ -16,6 +16,7 @@ from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, ensure_database
 from shared.inbox import InboxConsumer
 from shared.kafka import ensure_topics, make_producer
+from shared.kafka_access import KafkaAccess
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay, enqueue
 
@@ -54,9 +55,9 @@ async def raw_postgres(url: str, report: Report, commits: int, rows: int) -> Non
 
 async def raw_broker(bootstrap: str, report: Report, count: int) -> None:
     topic = f"bench.raw.{uuid.uuid4().hex[:6]}"
-    await ensure_topics(bootstrap, [topic])
+    await ensure_topics(KafkaAccess(bootstrap), [topic])
     value = encode(_message(0))
-    producer = make_producer(bootstrap)
+    producer = make_producer(KafkaAccess(bootstrap))
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap, group_id=topic, auto_offset_reset="earliest"
     )
@@ -84,7 +85,7 @@ async def relay_and_inbox(
 ) -> None:
     await migrate(url, folder)
     pool = await create_pool(url, size=4)
-    producer = make_producer(bootstrap)
+    producer = make_producer(KafkaAccess(bootstrap))
     await producer.start()
     try:
         async with pool.acquire() as conn:
@@ -109,7 +110,7 @@ async def relay_and_inbox(
 
         consumer = InboxConsumer(
             pool=pool,
-            bootstrap_servers=bootstrap,
+            kafka=KafkaAccess(bootstrap),
             group_id="bench-inbox",
             topics=["wallet.commands.v1"],
             handler=apply,
@@ -144,5 +145,5 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
     (scratch / "0001_effects.sql").write_text(
         "CREATE TABLE effects (id TEXT PRIMARY KEY, amount NUMERIC(38,18))"
     )
-    await ensure_topics(bootstrap)
+    await ensure_topics(KafkaAccess(bootstrap))
     await relay_and_inbox(url, bootstrap, report, int(20_000 * scale), scratch)

@@ -13,6 +13,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from shared.contracts import Envelope, encode
 from shared.kafka import make_producer, topic_partitions
+from shared.kafka_access import KafkaAccess
 
 
 def p50_p99(values: list[float]) -> tuple[float, float]:
@@ -82,7 +83,7 @@ async def read_to_end(
     consumer: AIOKafkaConsumer, bootstrap: str, topics: Sequence[str]
 ) -> list[TopicPartition]:
     """Assign every partition of `topics` to `consumer`, positioned after what is on them now."""
-    partitions = await topic_partitions(bootstrap, list(topics))
+    partitions = await topic_partitions(KafkaAccess(bootstrap), list(topics))
     consumer.assign(partitions)
     await consumer.seek_to_end(*partitions)
     for tp in partitions:
@@ -106,7 +107,7 @@ async def skip_backlog(bootstrap: str, group: str, topics: Sequence[str]) -> Non
 
 async def publish(bootstrap: str, messages: list[Envelope]) -> None:
     """Send `messages` (keyed by account, as services do) and wait for every acknowledgement."""
-    producer = make_producer(bootstrap)
+    producer = make_producer(KafkaAccess(bootstrap))
     await producer.start()
     try:
         sent = [

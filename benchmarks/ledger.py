@@ -28,6 +28,7 @@ from shared.contracts.orders import OrderSpec, OrderType, Side
 from shared.contracts.wallet import RecordDeposit
 from shared.db import drop_database, ensure_database
 from shared.kafka import ensure_topics, make_producer
+from shared.kafka_access import KafkaAccess
 from shared.service import ServiceRuntime
 
 _SPEC = OrderSpec(
@@ -91,7 +92,7 @@ async def postings_through_broker(
     settings = LedgerSettings(
         KAFKA_BOOTSTRAP_SERVERS=bootstrap, DATABASE_URL=server_url, db_prefix=tag
     )
-    await ensure_topics(bootstrap)
+    await ensure_topics(KafkaAccess(bootstrap))
     await skip_backlog(bootstrap, f"{tag}.{NAME}", readable_by(NAME))
     phases = order_flow(users, orders, tag)
     runtime = ServiceRuntime(NAME, settings, MIGRATIONS)
@@ -99,7 +100,7 @@ async def postings_through_broker(
     await build(runtime)
     jobs = [runtime.relay.run, *(c.run for c in runtime.consumers)]
     tasks = [asyncio.create_task(job(runtime.stop)) for job in jobs]
-    producer = make_producer(bootstrap)
+    producer = make_producer(KafkaAccess(bootstrap))
     await producer.start()
 
     async def publish(messages: list[Envelope]) -> None:

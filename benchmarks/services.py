@@ -38,6 +38,7 @@ from shared.contracts.wallet import RecordDeposit
 from shared.db import connect, ensure_database
 from shared.ids import SYSTEM_ACCOUNT
 from shared.kafka import ensure_topics, make_producer
+from shared.kafka_access import KafkaAccess
 from shared.migrate import migrate
 from shared.service import ServiceRuntime
 from shared.settings import CommonSettings
@@ -107,7 +108,7 @@ async def _through_service(
     await runtime.start()
     await build(runtime)
     tasks = [asyncio.create_task(c.run(runtime.stop)) for c in runtime.consumers]
-    producer = make_producer(settings.kafka_bootstrap_servers)
+    producer = make_producer(settings.kafka_access)
     await producer.start()
 
     async def applied(batch: list[Envelope]) -> int:
@@ -233,7 +234,7 @@ async def audit_service(
     )
     # Audit reads every topic: without this it would append what the earlier suites left
     # there (thousands of messages) inside the measured window, counting none of them.
-    await ensure_topics(bootstrap)
+    await ensure_topics(KafkaAccess(bootstrap))
     await skip_backlog(bootstrap, f"{tag}.audit", all_topics())
     messages = [
         new_message(

@@ -2,7 +2,8 @@
 
 Every parked message is a `DeadLettered` row in the outbox of the service that could
 not apply it, so listing needs no broker. Re-driving is `shared.dlq.redrive` (the console's
-too): the original bytes back on the original topic through that service's outbox, marked
+too): the original bytes back on the original topic through the outbox of a service the broker lets
+write it (the topic's owner, `shared.contracts.access.redriver_of`), marked
 `redriven_from`, so its inbox applies it once (a second re-drive finds it applied and is
 skipped), and refused once the message was re-driven `limit` times.
 """
@@ -19,6 +20,7 @@ import asyncpg
 from cryptoorch import runtime_info
 from shared.clock import utc_now
 from shared.contracts import decode
+from shared.contracts.access import redriver_of
 from shared.contracts.deadletter import DeadLettered
 from shared.db import connect
 from shared.dlq import DEFAULT_MAX_REDRIVES
@@ -78,16 +80,22 @@ async def list_parked(services: tuple[str, ...] = runtime_info.SERVICES) -> list
 
 async def redrive(service: str, dead_letter_id: str, *, limit: int = DEFAULT_MAX_REDRIVES) -> bool:
     """Put one parked message back on its topic for `service`; False if it is not parked there.
-    `shared.dlq.RedriveRefused` once the message was re-driven `limit` times."""
+    Sent (and counted) through the outbox of a service the broker lets write that topic
+    (`shared.contracts.access.redriver_of`): the topic's owner, not the consumer that parked
+    it. `shared.dlq.RedriveRefused` once the message was re-driven `limit` times."""
     conn = await _connect(service)
     try:
         row = await conn.fetchrow(
             "SELECT value FROM outbox WHERE event_id = $1 AND topic LIKE '%.dlq'",
             uuid.UUID(dead_letter_id),
         )
-        if row is None:
-            return False
-        body = decode(bytes(row["value"])).body(DeadLettered)
+    finally:
+        await conn.close()
+    if row is None:
+        return False
+    body = decode(bytes(row["value"])).body(DeadLettered)
+    conn = await _connect(redriver_of(body.original_topic, service))
+    try:
         await redrive_once(
             conn, dead_letter_id, body, limit=limit, redriven_by="cli", now=utc_now()
         )

@@ -50,6 +50,7 @@ from services.ledger.tally import Tally
 from shared.contracts.access import readable_by
 from shared.db import connect
 from shared.kafka import topic_partitions
+from shared.kafka_access import KafkaAccess
 
 T = TypeVar("T")
 CANNOT_CHECK = 2
@@ -132,14 +133,14 @@ def _difference(d: Difference) -> dict[str, str]:
     return dict(zip(DIFFERENCE_COLUMNS, map(str, (*values, d.live - d.rebuilt)), strict=True))
 
 
-async def read_topics(bootstrap: str, topics: list[str], progress: Progress) -> list[bytes]:
+async def read_topics(access: KafkaAccess, topics: list[str], progress: Progress) -> list[bytes]:
     """Every record now on `topics`, from the first offset, without joining a consumer group.
 
     Done when every partition is past the end offset the broker reported and a poll brings
     nothing more. Offsets reset to the earliest: with the default (latest), assign() can race
     seek_to_beginning() and skip the first records."""
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **access.client_options(),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         fetch_max_bytes=FETCH_BYTES,
@@ -147,7 +148,7 @@ async def read_topics(bootstrap: str, topics: list[str], progress: Progress) -> 
     )
     await consumer.start()
     try:
-        partitions = await topic_partitions(bootstrap, topics)
+        partitions = await topic_partitions(access, topics)
         if not partitions:
             return []
         consumer.assign(partitions)
@@ -209,7 +210,7 @@ async def replay_ledger(source: Source, scratch: str, progress: Progress) -> Rep
     report = ReplayReport(source.value, scratch)
     topics = readable_by(NAME)
     if source is Source.BROKER:
-        raw = await read_topics(runtime_info.kafka_bootstrap_servers(), topics, progress)
+        raw = await read_topics(runtime_info.kafka_access(), topics, progress)
     else:
         raw = await read_outboxes(topics, progress)
     report.read = len(raw)

@@ -11,7 +11,8 @@ import os
 from pathlib import Path
 from typing import Any
 
-from shared.settings import database_url_for
+from shared.kafka_access import KafkaAccess
+from shared.settings import CommonSettings, database_url_for
 
 SERVICES = ("gateway", "safety", "ledger", "execution", "audit")
 
@@ -33,9 +34,13 @@ def read_runtime() -> dict[str, Any]:
 
 
 def write_runtime(info: dict[str, Any]) -> None:
+    """Readable by its owner only (0600): with security on it holds the broker's admin
+    credentials, which the CLI uses."""
     path = runtime_file()
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    tmp.touch(mode=0o600)
     tmp.write_text(json.dumps(info, indent=2))
     tmp.replace(path)
 
@@ -59,6 +64,23 @@ def server_database_url() -> str:
 
 def kafka_bootstrap_servers() -> str:
     return _lookup("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers")
+
+
+def kafka_access() -> KafkaAccess:
+    """The broker as the operator sees it: `CRYPTOORCH_KAFKA_SECURITY_PROTOCOL` (and the
+    other `CRYPTOORCH_KAFKA_*` settings) in the environment win; else the admin credentials a
+    running `cryptoorch up` recorded (`kafka_access` in the runtime file); else PLAINTEXT."""
+    bootstrap = kafka_bootstrap_servers()
+    if os.environ.get("CRYPTOORCH_KAFKA_SECURITY_PROTOCOL"):
+        return CommonSettings(KAFKA_BOOTSTRAP_SERVERS=bootstrap).kafka_access
+    recorded = read_runtime().get("kafka_access") or {}
+    return KafkaAccess(
+        bootstrap,
+        security_protocol=str(recorded.get("security_protocol", "PLAINTEXT")),
+        sasl_mechanism=str(recorded.get("sasl_mechanism", "SCRAM-SHA-512")),
+        username=str(recorded.get("username", "")),
+        password=str(recorded.get("password", "")),
+    )
 
 
 def db_prefix() -> str:

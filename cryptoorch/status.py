@@ -15,6 +15,7 @@ from cryptoorch import runtime_info
 from shared.clock import utc_now
 from shared.consumer_lag import LagReader
 from shared.contracts.access import SERVICES, readable_by
+from shared.kafka_access import KafkaAccess
 
 BROKER_SECONDS = 30.0
 
@@ -64,7 +65,7 @@ async def engaged_switches() -> list[dict[str, Any]] | None:
     return [as_dict(s) for s in switches if s.engaged]
 
 
-async def add_consumer_lag(services: dict[str, dict[str, Any]], bootstrap: str) -> str | None:
+async def add_consumer_lag(services: dict[str, dict[str, Any]], access: KafkaAccess) -> str | None:
     """Fill `consumer_lag` and `consumer_lag_seconds` of each row; the broker's error if it
     could not be read (the fields stay None: unknown, not zero)."""
     for row in services.values():
@@ -72,7 +73,7 @@ async def add_consumer_lag(services: dict[str, dict[str, Any]], bootstrap: str) 
     now = utc_now()
 
     async def read() -> None:
-        async with LagReader(bootstrap) as reader:
+        async with LagReader(access) as reader:
             for name, row in services.items():
                 lag = await reader.lag(group_id(name), consumed_topics(name), now)
                 row["consumer_lag"], row["consumer_lag_seconds"] = lag.messages, lag.seconds
@@ -93,7 +94,7 @@ async def collect() -> dict[str, Any]:
         "kill_switches": await engaged_switches(),
         "services": services,
     }
-    broker_error = await add_consumer_lag(services, bootstrap)
+    broker_error = await add_consumer_lag(services, runtime_info.kafka_access())
     if broker_error is not None:
         report["kafka_error"] = broker_error
     return report

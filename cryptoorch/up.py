@@ -49,9 +49,9 @@ def _fernet_key() -> str:
 
 
 async def prepare(settings: CommonSettings) -> None:
-    await wait_for_broker(settings.kafka_bootstrap_servers)
+    await wait_for_broker(settings.kafka_access)
     await ensure_topics(
-        settings.kafka_bootstrap_servers,
+        settings.kafka_access,
         replication_factor=settings.kafka_replication_factor,
         min_insync_replicas=settings.kafka_min_insync_replicas,
     )

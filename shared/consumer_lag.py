@@ -28,6 +28,8 @@ from aiokafka.errors import (
 )
 from aiokafka.structs import OffsetAndMetadata
 
+from shared.kafka_access import KafkaAccess
+
 READ_SECONDS = 5.0
 DESCRIBE_SECONDS = 3.0
 COORDINATOR_SECONDS = 10.0
@@ -45,13 +47,13 @@ class Lag:
 class LagReader:
     """One consumer (no group: it never joins or commits anything) and one admin client."""
 
-    def __init__(self, bootstrap_servers: str) -> None:
+    def __init__(self, access: KafkaAccess) -> None:
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **access.client_options(),
             enable_auto_commit=False,
             auto_offset_reset="earliest",
         )
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        self._admin = AIOKafkaAdminClient(**access.client_options())
 
     async def __aenter__(self) -> LagReader:
         try:
@@ -147,11 +149,11 @@ class LagReader:
         return min(found.values()) if found else None
 
 
-async def group_members(bootstrap_servers: str, group_ids: list[str]) -> dict[str, int | None]:
+async def group_members(access: KafkaAccess, group_ids: list[str]) -> dict[str, int | None]:
     """How many consumers each group has now (0 when empty); None for every group when the
     broker cannot say (an admin client of its own: a reply the client cannot decode breaks
     its connection)."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**access.client_options())
     found: dict[str, int | None] = dict.fromkeys(group_ids)
     try:
         async with asyncio.timeout(DESCRIBE_SECONDS):

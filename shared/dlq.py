@@ -33,6 +33,7 @@ from shared.contracts.envelope import UndecodableMessage, decode
 from shared.db import Connection
 from shared.ids import derived_id
 from shared.kafka import topic_partitions
+from shared.kafka_access import KafkaAccess
 from shared.outbox import enqueue_raw
 from shared.redact import redact
 
@@ -196,15 +197,15 @@ async def redrive_counts(
 
 
 async def read_dead_letters(
-    bootstrap_servers: str, topics: list[str], *, newest: int = 200
+    access: KafkaAccess, topics: list[str], *, newest: int = 200
 ) -> list[DeadLetter]:
     """The newest `newest` dead letters of each partition of `topics` (oldest first), read by a
     consumer that belongs to no group. A topic that does not exist has none."""
-    partitions = await topic_partitions(bootstrap_servers, topics)
+    partitions = await topic_partitions(access, topics)
     if not partitions:
         return []
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers,
+        **access.client_options(),
         enable_auto_commit=False,
         auto_offset_reset="earliest",
     )

@@ -42,6 +42,7 @@ from shared.db import TRANSIENT_ERRORS, Connection
 from shared.dlq import REDRIVEN_FROM
 from shared.ids import SYSTEM_ACCOUNT, derived_id
 from shared.kafka import FETCH_MAX_WAIT_MS, METADATA_MAX_AGE_MS, ClusterIdentity
+from shared.kafka_access import KafkaAccess
 from shared.outbox import enqueue_raw
 from shared.telemetry import extract_context, tracer
 
@@ -99,7 +100,7 @@ class InboxConsumer:
         self,
         *,
         pool: asyncpg.Pool,
-        bootstrap_servers: str,
+        kafka: KafkaAccess,
         group_id: str,
         topics: list[str],
         handler: Handler | None = None,
@@ -123,7 +124,7 @@ class InboxConsumer:
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
         self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap_servers,
+            **kafka.client_options(),
             group_id=group_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
@@ -134,7 +135,7 @@ class InboxConsumer:
             fetch_max_wait_ms=fetch_max_wait_ms,
             metadata_max_age_ms=METADATA_MAX_AGE_MS,
         )
-        self._cluster = ClusterIdentity(bootstrap_servers)
+        self._cluster = ClusterIdentity(kafka)
         self._cluster_id: str | None = None
         self._tracer = tracer("cryptoorch.inbox")
         self.stats = InboxStats()

@@ -18,6 +18,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
 from shared.contracts.topics import DLQ_SUFFIX, PARTITIONS, all_topics
+from shared.kafka_access import KafkaAccess
 
 log = logging.getLogger(__name__)
 FETCH_MAX_WAIT_MS = 5
@@ -38,10 +39,10 @@ def partitions_of(topic: str) -> int:
     return 1 if topic.endswith(DLQ_SUFFIX) else PARTITIONS
 
 
-def make_producer(bootstrap_servers: str) -> AIOKafkaProducer:
+def make_producer(access: KafkaAccess) -> AIOKafkaProducer:
     """Idempotent, acknowledged by every in-sync replica, sent at once (no linger)."""
     return AIOKafkaProducer(
-        bootstrap_servers=bootstrap_servers,
+        **access.client_options(),
         acks="all",
         enable_idempotence=True,
         linger_ms=0,
@@ -59,7 +60,7 @@ def producer_stopped(producer: AIOKafkaProducer) -> bool:
 
 
 async def ensure_topics(
-    bootstrap_servers: str,
+    access: KafkaAccess,
     topics: list[str] | None = None,
     *,
     replication_factor: int = 1,
@@ -72,7 +73,7 @@ async def ensure_topics(
     not visible after `wait_seconds`. A topic's partitions are never changed here (see
     docs/deploy.md for why, and how)."""
     wanted = topics if topics is not None else all_topics()
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**access.client_options())
     await admin.start()
     try:
         existing = set(await admin.list_topics())
@@ -112,12 +113,12 @@ async def _partition_counts(
         await asyncio.sleep(0.1)
 
 
-async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> list[TopicPartition]:
+async def topic_partitions(access: KafkaAccess, topics: list[str]) -> list[TopicPartition]:
     """Every partition of those of `topics` that exist, in order. (A consumer that has not
     subscribed knows no topic's partitions: it asks for the metadata of none.)"""
     if not topics:
         return []
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    admin = AIOKafkaAdminClient(**access.client_options())
     await admin.start()
     try:
         described = await admin.describe_topics(topics)
@@ -134,18 +135,18 @@ async def topic_partitions(bootstrap_servers: str, topics: list[str]) -> list[To
     )
 
 
-async def wait_for_broker(bootstrap_servers: str, wait_seconds: float = 30.0) -> None:
+async def wait_for_broker(access: KafkaAccess, wait_seconds: float = 30.0) -> None:
     """Return once the broker answers metadata requests; raise after `wait_seconds`."""
     deadline = asyncio.get_running_loop().time() + wait_seconds
     while True:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+        admin = AIOKafkaAdminClient(**access.client_options())
         try:
             await admin.start()
             await admin.list_topics()
             return
         except Exception as exc:  # any failure means "not ready yet" until the deadline
             if asyncio.get_running_loop().time() > deadline:
-                raise TimeoutError(f"broker {bootstrap_servers} not reachable: {exc}") from exc
+                raise TimeoutError(f"broker {access} not reachable: {exc}") from exc
             await asyncio.sleep(0.2)
         finally:
             await admin.close()
@@ -162,8 +163,8 @@ class ClusterIdentity:
     start, after each reconnection. Before every batch costs a round trip per batch.
     """
 
-    def __init__(self, bootstrap_servers: str, timeout: float = 5.0) -> None:
-        self._bootstrap_servers = bootstrap_servers
+    def __init__(self, access: KafkaAccess, timeout: float = 5.0) -> None:
+        self._access = access
         self._admin: AIOKafkaAdminClient | None = None
         self._timeout = timeout
         self._seen: list[Any] = []
@@ -188,7 +189,7 @@ class ClusterIdentity:
         self.asked += 1
         try:
             if self._admin is None:
-                self._admin = AIOKafkaAdminClient(bootstrap_servers=self._bootstrap_servers)
+                self._admin = AIOKafkaAdminClient(**self._access.client_options())
                 await asyncio.wait_for(self._admin.start(), self._timeout)
             described = await asyncio.wait_for(self._admin.describe_cluster(), self._timeout)
         except BaseException:
@@ -220,12 +221,12 @@ class TopicsOnCluster:
     """
 
     def __init__(
-        self, bootstrap_servers: str, *, replication_factor: int = 1, min_insync_replicas: int = 1
+        self, access: KafkaAccess, *, replication_factor: int = 1, min_insync_replicas: int = 1
     ) -> None:
-        self._bootstrap_servers = bootstrap_servers
+        self._access = access
         self._replication_factor = replication_factor
         self._min_insync_replicas = min_insync_replicas
-        self.cluster = ClusterIdentity(bootstrap_servers)
+        self.cluster = ClusterIdentity(access)
         self._ready_on: str | None = None
 
     async def start(self) -> None:
@@ -254,7 +255,7 @@ class TopicsOnCluster:
                 self._ready_on,
             )
         await ensure_topics(
-            self._bootstrap_servers,
+            self._access,
             replication_factor=self._replication_factor,
             min_insync_replicas=self._min_insync_replicas,
         )

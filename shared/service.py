@@ -61,13 +61,13 @@ class ServiceRuntime(Generic[SettingsT]):
         self.settings.require_infrastructure()
         self.database_url = await prepare_database(self.settings, self.name, self.migrations)
         self.pool = await create_pool(self.database_url, size=self.settings.db_pool_size)
-        await wait_for_broker(self.settings.kafka_bootstrap_servers)
+        await wait_for_broker(self.settings.kafka_access)
         await ensure_topics(
-            self.settings.kafka_bootstrap_servers,
+            self.settings.kafka_access,
             replication_factor=self.settings.kafka_replication_factor,
             min_insync_replicas=self.settings.kafka_min_insync_replicas,
         )
-        producer = make_producer(self.settings.kafka_bootstrap_servers)
+        producer = make_producer(self.settings.kafka_access)
         await producer.start()
         self.relay = OutboxRelay(
             self.database_url,
@@ -75,11 +75,11 @@ class ServiceRuntime(Generic[SettingsT]):
             batch_size=self.settings.relay_batch_size,
             poll_seconds=self.settings.relay_poll_seconds,
             topics=TopicsOnCluster(
-                self.settings.kafka_bootstrap_servers,
+                self.settings.kafka_access,
                 replication_factor=self.settings.kafka_replication_factor,
                 min_insync_replicas=self.settings.kafka_min_insync_replicas,
             ),
-            new_producer=lambda: make_producer(self.settings.kafka_bootstrap_servers),
+            new_producer=lambda: make_producer(self.settings.kafka_access),
         )
 
     @property
@@ -115,7 +115,7 @@ class ServiceRuntime(Generic[SettingsT]):
     ) -> InboxConsumer:
         consumer = InboxConsumer(
             pool=self.pool,
-            bootstrap_servers=self.settings.kafka_bootstrap_servers,
+            kafka=self.settings.kafka_access,
             group_id=f"{self.settings.db_prefix}.{self.name}",
             topics=topics,
             handler=handler,

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.kafka_access import KafkaAccess
 
 
 class CommonSettings(BaseSettings):
@@ -27,6 +29,18 @@ class CommonSettings(BaseSettings):
             "KAFKA_BOOTSTRAP_SERVERS", "CRYPTOORCH_KAFKA_BOOTSTRAP_SERVERS"
         ),
     )
+    kafka_security_protocol: str = Field(
+        default="PLAINTEXT", pattern=r"^(PLAINTEXT|SASL_PLAINTEXT|SASL_SSL)$"
+    )
+    """PLAINTEXT (the embedded broker by default), or SASL with the service's own principal."""
+    kafka_sasl_mechanism: str = Field(
+        default="SCRAM-SHA-512", pattern=r"^(SCRAM-SHA-512|SCRAM-SHA-256|PLAIN)$"
+    )
+    kafka_username: str = ""
+    """The broker principal: the service's name under `cryptoorch up` with security on."""
+    kafka_password: SecretStr = SecretStr("")
+    kafka_ssl_cafile: str = ""
+    """SASL_SSL: the CA of the brokers' certificates (empty: the system's CAs)."""
     database_url: str = Field(
         default="", validation_alias=AliasChoices("DATABASE_URL", "CRYPTOORCH_DATABASE_URL")
     )
@@ -56,6 +70,18 @@ class CommonSettings(BaseSettings):
     exchange_seal_key: str = ""
     """Fernet key sealing exchange credentials between gateway and execution (`shared.sealed`)."""
 
+    @property
+    def kafka_access(self) -> KafkaAccess:
+        """What every Kafka client of this process is given (`shared.kafka_access`)."""
+        return KafkaAccess(
+            self.kafka_bootstrap_servers,
+            security_protocol=self.kafka_security_protocol,
+            sasl_mechanism=self.kafka_sasl_mechanism,
+            username=self.kafka_username,
+            password=self.kafka_password.get_secret_value(),
+            ssl_cafile=self.kafka_ssl_cafile,
+        )
+
     def service_database_url(self, service: str) -> str:
         return database_url_for(self.database_url, f"{self.db_prefix}_{service}")
 
@@ -69,6 +95,15 @@ class CommonSettings(BaseSettings):
             )
             if not value
         ]
+        if self.kafka_security_protocol != "PLAINTEXT":
+            missing += [
+                name
+                for name, value in (
+                    ("CRYPTOORCH_KAFKA_USERNAME", self.kafka_username),
+                    ("CRYPTOORCH_KAFKA_PASSWORD", self.kafka_password.get_secret_value()),
+                )
+                if not value
+            ]
         if missing:
             raise SystemExit(
                 f"{', '.join(missing)} not set: start the system with `cryptoorch up`, "

@@ -43,7 +43,11 @@ CONSUMES: dict[str, tuple[Topic, ...]] = {
     "execution": (Topic.LEDGER_EVENTS, Topic.ORDER_COMMANDS, Topic.ACCOUNT_EVENTS),
     "audit": tuple(Topic),
 }
-"""The main topics each service's consumer group reads (audit also reads every `.dlq`)."""
+"""The main topics each service's consumer group reads."""
+
+READS_DEAD_LETTERS = ("audit", "gateway")
+"""Who also reads every `.dlq` topic: audit's trail, and the console's Dead letters view (the
+gateway reads them with a consumer in no group)."""
 
 
 def writable_by(service: str) -> list[str]:
@@ -55,6 +59,16 @@ def writable_by(service: str) -> list[str]:
 def readable_by(service: str) -> list[str]:
     """Every topic `service` may consume."""
     read = [topic.value for topic in CONSUMES[service]]
-    if service == "audit":
+    if service in READS_DEAD_LETTERS:
         read += [topic.dlq for topic in Topic]
     return read
+
+
+def redriver_of(topic: str, parked_by: str) -> str:
+    """Whose outbox re-drives a message parked by `parked_by` back onto `topic`: a service
+    that may write it (`parked_by` itself if it may, else the topic's first writer); a topic
+    outside the contract (a test's own) goes back through `parked_by`."""
+    if topic in writable_by(parked_by):
+        return parked_by
+    writers = [service for service, topics in PRODUCES.items() if topic in topics]
+    return writers[0] if writers else parked_by

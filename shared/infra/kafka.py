@@ -28,6 +28,7 @@ from pathlib import Path
 import psutil
 
 from shared.infra.kafka_dist import class_archive, ensure_libs, java_binary
+from shared.infra.kafka_security import BrokerSecurity
 from shared.infra.processes import ChildProcess, InfraStartError, log_tail, loopback_port, spawn
 
 _API_VERSIONS = 18
@@ -169,6 +170,7 @@ class EmbeddedKafka:
     controller_port: int
     folder: Path
     cluster_id: str
+    security: BrokerSecurity | None = None
 
     @classmethod
     def start(
@@ -180,6 +182,7 @@ class EmbeddedKafka:
         timeout: float = 90.0,
         wait: bool = True,
         record_classes_to: Path | None = None,
+        security: BrokerSecurity | None = None,
     ) -> EmbeddedKafka:
         """Start the broker on `folder` and return once it speaks the Kafka protocol (with
         `wait=False` at once: then `await until_ready()`, the event loop keeps running).
@@ -188,7 +191,8 @@ class EmbeddedKafka:
         are free; `port` forces the client port. The broker's output goes to `log_path`
         (default `folder/kafka.log`). `record_classes_to`: write a class-data archive there
         when the broker exits (`kafka_dist.record_class_archive`); otherwise the recorded one,
-        if any, is used.
+        if any, is used. `security`: SASL/SCRAM listeners and ACLs (`kafka_security`); its
+        users are made when the folder is formatted, so give a folder the same one each time.
         """
         folder = folder.resolve()
         folder.mkdir(parents=True, exist_ok=True)
@@ -203,7 +207,9 @@ class EmbeddedKafka:
         if controller_port == port:
             controller_port = loopback_port(None, "kafka controller")
         cluster_id = str(state.get("cluster_id") or new_cluster_id())
-        properties.write_text(server_properties(folder, port, controller_port))
+        extra = security.server_properties(port, controller_port) if security else None
+        properties.touch(mode=0o600)  # with security: the broker's password
+        properties.write_text(server_properties(folder, port, controller_port, extra))
         state = {"cluster_id": cluster_id, "port": port, "controller_port": controller_port}
         state_path.write_text(json.dumps(state))
         classpath = ["-cp", f"{libs}/*"]
@@ -216,6 +222,7 @@ class EmbeddedKafka:
         if not (folder / "log" / "meta.properties").exists():
             storage = [java, "-Xmx256m", *classpath, "kafka.tools.StorageTool", "format"]
             storage += [f"--cluster-id={cluster_id}", "-c", str(properties), "--ignore-formatted"]
+            storage += security.format_args() if security else []
             formatting = spawn(
                 "kafka-storage",
                 storage,
@@ -235,7 +242,7 @@ class EmbeddedKafka:
             death_signal=signal.SIGTERM,  # a clean shutdown: no log recovery on the next start
             stop_signal=signal.SIGTERM,
         )
-        kafka = cls(process, port, controller_port, folder, cluster_id)
+        kafka = cls(process, port, controller_port, folder, cluster_id, security)
         if wait:
             kafka.wait_until_ready(timeout)
         return kafka

@@ -15,6 +15,7 @@ from pathlib import Path
 from shared.infra.containers import docker_available, start_containers
 from shared.infra.kafka import EmbeddedKafka
 from shared.infra.postgres import EmbeddedPostgres
+from shared.kafka_access import KafkaAccess
 
 KAFKA_ENV = "KAFKA_BOOTSTRAP_SERVERS"
 DATABASE_ENV = "DATABASE_URL"
@@ -29,6 +30,11 @@ class Infrastructure:
     kafka_source: str = "env"
     database_source: str = "env"
     _stops: list[Callable[[], None]] = field(default_factory=list, repr=False)
+
+    @property
+    def kafka_access(self) -> KafkaAccess:
+        """The broker for a client of this process (PLAINTEXT: the embedded broker's default)."""
+        return KafkaAccess(self.kafka_bootstrap_servers)
 
     def stop(self) -> None:
         while self._stops:

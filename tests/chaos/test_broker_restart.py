@@ -41,6 +41,7 @@ from shared.inbox import Handler, InboxConsumer
 from shared.infra.kafka import EmbeddedKafka
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics
+from shared.kafka_access import KafkaAccess
 from shared.migrate import migrate
 from shared.outbox import enqueue, republish_all
 from shared.service import ServiceRuntime
@@ -114,7 +115,7 @@ async def partition_counts(bootstrap: str) -> dict[str, int]:
 def consumer(pool: asyncpg.Pool, bootstrap: str, handler: Handler) -> InboxConsumer:
     return InboxConsumer(
         pool=pool,
-        bootstrap_servers=bootstrap,
+        kafka=KafkaAccess(bootstrap),
         group_id=GROUP,
         topics=[TOPIC],
         handler=handler,
@@ -130,7 +131,7 @@ async def test_messages_published_after_a_broker_restart_are_not_skipped(
     kafka = EmbeddedKafka.start(tmp_path / "broker")
     bootstrap = kafka.bootstrap_servers
     try:
-        await ensure_topics(bootstrap, [TOPIC])
+        await ensure_topics(KafkaAccess(bootstrap), [TOPIC])
         old = [message("old", n) for n in range(100)]
         await publish(bootstrap, old)
         batch_fetched, restarted = asyncio.Event(), asyncio.Event()
@@ -150,7 +151,7 @@ async def test_messages_published_after_a_broker_restart_are_not_skipped(
         port = kafka.port
         kafka.stop()
         kafka = EmbeddedKafka.start(tmp_path / "wiped", port)  # a new cluster on the port
-        await ensure_topics(bootstrap, [TOPIC])
+        await ensure_topics(KafkaAccess(bootstrap), [TOPIC])
         new = [message("new", n) for n in range(10)]
         await publish(bootstrap, new)  # published after the restart: offsets 0..9 of the new log
         await eventually(lambda: group_is_stable(bootstrap), timeout=30, what="the member rejoined")
@@ -211,13 +212,13 @@ async def test_a_consumer_reads_a_broker_that_lost_its_log_from_the_beginning_in
     stop = asyncio.Event()
     running = asyncio.create_task(consumer(pool, bootstrap, record).run(stop))
     try:
-        await ensure_topics(bootstrap, [TOPIC])
+        await ensure_topics(KafkaAccess(bootstrap), [TOPIC])
         await publish(bootstrap, [message("old", n) for n in range(100)])
         await eventually(count, until=lambda n: n == 100, what="the old log")
         port = kafka.port
         kafka.stop()
         kafka = EmbeddedKafka.start(tmp_path / "wiped", port)  # a new cluster on the port
-        await ensure_topics(bootstrap, [TOPIC])
+        await ensure_topics(KafkaAccess(bootstrap), [TOPIC])
         new = [message("new", n) for n in range(150)]
         await publish(bootstrap, new)
         await eventually(count, until=lambda n: n == 250, timeout=30, what="the new log")

@@ -244,7 +244,7 @@ class Statements:
         """Start consuming; return once its dead letter is on the broker (its outbox relayed)."""
         self.consumer = InboxConsumer(
             pool=self.pool,
-            bootstrap_servers=self.infra.kafka_bootstrap_servers,
+            kafka=self.infra.kafka_access,
             group_id=self.group,
             topics=[Topic.LEDGER_EVENTS.value],
             handler=self.export,
@@ -255,7 +255,7 @@ class Statements:
             rebalance_timeout_ms=2000,
         )
         running = asyncio.create_task(self.consumer.run(stop))
-        producer = make_producer(self.infra.kafka_bootstrap_servers)
+        producer = make_producer(self.infra.kafka_access)
         await producer.start()
         relay = OutboxRelay("statements", producer)
         try:

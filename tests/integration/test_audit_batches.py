@@ -52,8 +52,8 @@ def deposits(account: str, count: int, *, poison_at: int | None = None) -> list[
 
 
 async def publish(infra: Infrastructure, messages: list[Envelope]) -> None:
-    await ensure_topics(infra.kafka_bootstrap_servers)  # before any service made them
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    await ensure_topics(infra.kafka_access)  # before any service made them
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     try:
         sent = [

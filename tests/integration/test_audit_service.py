@@ -33,7 +33,7 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "audit" / "migra
 
 
 async def publish(infra: Infrastructure, messages: Sequence[tuple[str, Envelope]]) -> None:
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     try:
         for topic, message in messages:

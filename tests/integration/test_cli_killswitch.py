@@ -160,8 +160,8 @@ async def test_the_gateway_relay_publishes_the_switch_to_safety_s_topic(
     )
 
     settings = settings_factory()
-    await ensure_topics(settings.kafka_bootstrap_servers)
-    producer = make_producer(settings.kafka_bootstrap_servers)
+    await ensure_topics(settings.kafka_access)
+    producer = make_producer(settings.kafka_access)
     await producer.start()
     try:
         relay = OutboxRelay(settings.service_database_url("gateway"), producer)

@@ -29,6 +29,7 @@ from shared.contracts.access import readable_by
 from shared.contracts.orders import Side
 from shared.db import Connection, connect
 from shared.kafka import make_producer
+from shared.kafka_access import KafkaAccess
 from shared.outbox import enqueue
 from shared.service import ServiceRuntime, prepare_database
 from tests.support.running import running_service
@@ -130,7 +131,7 @@ async def whole_log(bootstrap: str) -> set[uuid.UUID]:
     """Every decodable message now on the ledger's topics (earlier tests' too), read as the
     CLI reads them."""
     with Progress(disable=True) as progress:
-        records = await read_topics(bootstrap, readable_by(NAME), progress)
+        records = await read_topics(KafkaAccess(bootstrap), readable_by(NAME), progress)
     ids: set[uuid.UUID] = set()
     for record in records:
         try:
@@ -147,7 +148,7 @@ async def ledger(
     """The live ledger after the order flow, caught up with everything on its topics."""
     settings = settings_factory(LedgerSettings, consumer_batch_size=500)
     async with running_service(NAME, settings, MIGRATIONS, build) as runtime:
-        producer = make_producer(settings.kafka_bootstrap_servers)
+        producer = make_producer(settings.kafka_access)
         await producer.start()
         try:
             async with runtime.pool.acquire() as conn:

@@ -16,6 +16,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from cryptoorch import runtime_info
 from shared.contracts import Topic
 from shared.kafka import ensure_topics, make_producer
+from shared.kafka_access import KafkaAccess
 from shared.service import prepare_database
 from tests.integration.test_cli_killswitch import cli_env, run_cli
 
@@ -27,7 +28,7 @@ HOUR_MS = 3_600_000
 
 async def publish(bootstrap: str, topic: str, timestamps_ms: list[int]) -> None:
     """One record per send (one batch each) to partition 0, with these timestamps."""
-    producer = make_producer(bootstrap)
+    producer = make_producer(KafkaAccess(bootstrap))
     await producer.start()
     try:
         for n, stamp in enumerate(timestamps_ms):
@@ -57,7 +58,7 @@ async def test_status_reports_lag_from_the_broker_and_the_engaged_switches(
     bootstrap = cli_env["KAFKA_BOOTSTRAP_SERVERS"]
     for service in runtime_info.SERVICES:
         await prepare_database(settings_factory(), service, runtime_info.migrations_dir(service))
-    await ensure_topics(bootstrap)
+    await ensure_topics(KafkaAccess(bootstrap))
     engage = ("kill-switch", "engage", "--scope", "symbol", "--target", "BTC/USDT")
     assert (await run_cli(cli_env, *engage, "--reason", "venue halt")).code == 0
     for change in ("engage", "release"):

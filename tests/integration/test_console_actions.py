@@ -111,7 +111,7 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
     consumer_pool: asyncpg.Pool,
 ) -> None:
     topic = Topic.WALLET_COMMANDS
-    await ensure_topics(infra.kafka_bootstrap_servers, [topic.value, topic.dlq])
+    await ensure_topics(infra.kafka_access, [topic.value, topic.dlq])
     correlation = "dlq-" + uuid.uuid4().hex[:8]
     broken = {"yes": True}
 
@@ -128,7 +128,7 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
 
     consumer = InboxConsumer(
         pool=consumer_pool,
-        bootstrap_servers=infra.kafka_bootstrap_servers,
+        kafka=infra.kafka_access,
         group_id="g-" + correlation,
         topics=[topic.value],
         handler=apply,
@@ -138,7 +138,7 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
         heartbeat_interval_ms=300,
         rebalance_timeout_ms=2000,
     )
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     stop = asyncio.Event()
     running = asyncio.create_task(consumer.run(stop))

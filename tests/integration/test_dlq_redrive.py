@@ -50,7 +50,7 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
     infra: Infrastructure, pool: asyncpg.Pool
 ) -> None:
     topic = f"test.{uuid.uuid4().hex[:8]}.v1"
-    await ensure_topics(infra.kafka_bootstrap_servers, [topic, topic + ".dlq"])
+    await ensure_topics(infra.kafka_access, [topic, topic + ".dlq"])
     broken = {"yes": True}
 
     async def apply(conn: Connection, message: Envelope) -> None:
@@ -64,7 +64,7 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
 
     consumer = InboxConsumer(
         pool=pool,
-        bootstrap_servers=infra.kafka_bootstrap_servers,
+        kafka=infra.kafka_access,
         group_id="g-" + topic,
         topics=[topic],
         handler=apply,
@@ -74,7 +74,7 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
         heartbeat_interval_ms=300,
         rebalance_timeout_ms=2000,
     )
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))
@@ -129,14 +129,14 @@ async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit
     infra: Infrastructure, pool: asyncpg.Pool
 ) -> None:
     topic = f"test.{uuid.uuid4().hex[:8]}.v1"
-    await ensure_topics(infra.kafka_bootstrap_servers, [topic, topic + ".dlq"])
+    await ensure_topics(infra.kafka_access, [topic, topic + ".dlq"])
 
     async def apply(conn: Connection, message: Envelope) -> None:
         raise RuntimeError("still broken")
 
     consumer = InboxConsumer(
         pool=pool,
-        bootstrap_servers=infra.kafka_bootstrap_servers,
+        kafka=infra.kafka_access,
         group_id="g-" + topic,
         topics=[topic],
         handler=apply,
@@ -146,7 +146,7 @@ async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit
         heartbeat_interval_ms=300,
         rebalance_timeout_ms=2000,
     )
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     stop = asyncio.Event()
     task = asyncio.create_task(consumer.run(stop))

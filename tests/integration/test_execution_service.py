@@ -19,6 +19,7 @@ from shared.contracts.execution import FillStatus, OrderFilled, OrderSubmitted, 
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import OrderSpec, OrderType, Side
 from shared.kafka import make_producer
+from shared.kafka_access import KafkaAccess
 from tests.support.running import running_service
 from tests.support.topics import read_topic
 from tests.support.waiting import eventually
@@ -34,7 +35,7 @@ async def messages_on(bootstrap: str, topic: Topic, correlation_id: str) -> list
 
 
 async def publish(bootstrap: str, message: Envelope) -> None:
-    producer = make_producer(bootstrap)
+    producer = make_producer(KafkaAccess(bootstrap))
     await producer.start()
     try:
         await producer.send_and_wait(

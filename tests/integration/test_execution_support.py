@@ -94,7 +94,7 @@ class Execution:
             correlation_id=correlation_id,
             now=utc_now(),
         )
-        producer = make_producer(self.settings.kafka_bootstrap_servers)
+        producer = make_producer(self.settings.kafka_access)
         await producer.start()
         try:
             await producer.send_and_wait(

@@ -56,7 +56,7 @@ async def execution(settings_factory: Callable[..., Any]) -> AsyncIterator[Servi
 
 @pytest.fixture
 async def producer(ledger: ServiceRuntime[Any]) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(ledger.settings.kafka_bootstrap_servers)
+    producer = make_producer(ledger.settings.kafka_access)
     await producer.start()
     yield producer
     await producer.stop()

@@ -26,6 +26,7 @@ from shared.infra import (
     provide,
 )
 from shared.kafka import ensure_topics
+from shared.kafka_access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 
@@ -62,7 +63,8 @@ def is_gone(pid: int) -> bool:
 
 
 async def round_trip(bootstrap_servers: str, topic: str) -> bytes | None:
-    await ensure_topics(bootstrap_servers, [topic])  # no client makes the broker create one
+    # no client makes the broker create one
+    await ensure_topics(KafkaAccess(bootstrap_servers), [topic])
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers)
     await producer.start()
     try:

@@ -106,7 +106,7 @@ async def test_replay_from_the_log_reproduces_the_live_balances_exactly(
         for asset, amount in (("USDT", "2000"), ("BTC", "3"))
     ]
     approvals, outcomes = workload(rng, users)
-    producer = make_producer(ledger.settings.kafka_bootstrap_servers)
+    producer = make_producer(ledger.settings.kafka_access)
     await producer.start()
     try:
         for name, phase in (("funding", funding), ("approvals", approvals), ("outcomes", outcomes)):

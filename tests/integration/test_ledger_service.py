@@ -47,7 +47,7 @@ async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceR
 
 @pytest.fixture
 async def producer(ledger: ServiceRuntime[Any]) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(ledger.settings.kafka_bootstrap_servers)
+    producer = make_producer(ledger.settings.kafka_access)
     await producer.start()
     yield producer
     await producer.stop()

@@ -19,6 +19,7 @@ from shared.db import Connection, create_pool, drop_database, ensure_database
 from shared.inbox import InboxConsumer
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer, producer_stopped
+from shared.kafka_access import KafkaAccess
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay, enqueue, enqueue_raw, republish_all
 from tests.support.topics import read_topic
@@ -53,7 +54,7 @@ async def pool(database: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def topic(infra: Infrastructure) -> str:
     name = f"test.{uuid.uuid4().hex[:8]}.v1"
-    await ensure_topics(infra.kafka_bootstrap_servers, [name, name + ".dlq"])
+    await ensure_topics(infra.kafka_access, [name, name + ".dlq"])
     return name
 
 
@@ -82,7 +83,7 @@ async def effects(pool: asyncpg.Pool) -> dict[str, int]:
 
 
 async def publish_to(infra: Infrastructure, topic: str, values: Sequence[bytes]) -> None:
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     try:
         for value in values:
@@ -96,7 +97,7 @@ def consumer_for(
 ) -> InboxConsumer:
     return InboxConsumer(
         pool=pool,
-        bootstrap_servers=infra.kafka_bootstrap_servers,
+        kafka=infra.kafka_access,
         group_id=group,
         topics=[topic],
         handler=kw.pop("handler", count_effect),  # type: ignore[arg-type]
@@ -128,7 +129,7 @@ async def test_rolled_back_transaction_leaves_no_outbox_row_and_publishes_nothin
             raise RuntimeError("the state change failed")
     assert await pool.fetchval("SELECT count(*) FROM outbox") == 0
 
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     try:
         relay = OutboxRelay("unused", producer)
@@ -161,7 +162,7 @@ async def test_a_republish_during_a_batch_in_flight_still_sends_that_batch_again
         acknowledged.set()
         await resume.wait()
 
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     try:
         async with pool.acquire() as relay_conn, pool.acquire() as operator:
@@ -208,7 +209,7 @@ async def test_relay_killed_between_publish_and_mark_publishes_twice_but_applies
     async def crash(_: Sequence[int]) -> None:
         raise RelayCrashed
 
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     try:
         async with pool.acquire() as conn:
@@ -285,7 +286,7 @@ async def test_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow(
     await run_until(consumer, after_applied, "the message behind the poison applied")
     assert await effects(pool) == {"before": 1, "after": 1}
 
-    producer = make_producer(infra.kafka_bootstrap_servers)
+    producer = make_producer(infra.kafka_access)
     await producer.start()
     try:
         async with pool.acquire() as conn:
@@ -320,7 +321,7 @@ async def test_a_producer_that_stopped_on_out_of_order_sequence_is_replaced_and_
             encode(message),
         )
     bootstrap = infra.kafka_bootstrap_servers
-    stopped = make_producer(bootstrap)
+    stopped = make_producer(KafkaAccess(bootstrap))
     await stopped.start()
     sender = stopped._sender
     sender.sender_task.cancel()
@@ -330,7 +331,9 @@ async def test_a_producer_that_stopped_on_out_of_order_sequence_is_replaced_and_
     sender._sender_task = gave_up  # as aiokafka's sender ends on OutOfOrderSequenceNumber
     assert producer_stopped(stopped)
 
-    relay = OutboxRelay("unused", stopped, new_producer=lambda: make_producer(bootstrap))
+    relay = OutboxRelay(
+        "unused", stopped, new_producer=lambda: make_producer(KafkaAccess(bootstrap))
+    )
     try:
         async with pool.acquire() as conn:
             assert await asyncio.wait_for(relay.publish_pending(conn), 30) == 1

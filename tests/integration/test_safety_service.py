@@ -118,7 +118,7 @@ async def safety(
 @pytest.fixture
 async def producer(safety: ServiceRuntime[Any], symbol: str) -> AsyncIterator[AIOKafkaProducer]:
     """A producer, once safety knows that the paper venue and binance list the test's symbol."""
-    producer = make_producer(safety.settings.kafka_bootstrap_servers)
+    producer = make_producer(safety.settings.kafka_access)
     await producer.start()
     await publish(producer, listing("paper", symbol), listing("binance", symbol))
     await eventually(

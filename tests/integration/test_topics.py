@@ -13,6 +13,7 @@ from aiokafka.errors import KafkaError
 from shared.contracts.topics import PARTITIONS
 from shared.infra.resolve import Infrastructure
 from shared.kafka import TopicsMismatch, ensure_topics
+from shared.kafka_access import KafkaAccess
 
 pytestmark = pytest.mark.integration
 
@@ -53,8 +54,8 @@ async def test_ensure_topics_creates_main_topics_with_their_partitions_and_dlqs_
 ) -> None:
     bootstrap, topic = infra.kafka_bootstrap_servers, fresh_topic()
 
-    await ensure_topics(bootstrap, [topic, topic + ".dlq"])
-    await ensure_topics(bootstrap, [topic, topic + ".dlq"])  # idempotent
+    await ensure_topics(KafkaAccess(bootstrap), [topic, topic + ".dlq"])
+    await ensure_topics(KafkaAccess(bootstrap), [topic, topic + ".dlq"])  # idempotent
 
     assert await partitions(bootstrap, [topic, topic + ".dlq"]) == {
         topic: PARTITIONS,
@@ -74,4 +75,4 @@ async def test_ensure_topics_refuses_a_topic_with_other_partitions(
         await admin.close()
 
     with pytest.raises(TopicsMismatch, match=f"{topic} has 4, wants {PARTITIONS}"):
-        await ensure_topics(bootstrap, [topic])
+        await ensure_topics(KafkaAccess(bootstrap), [topic])

@@ -69,7 +69,7 @@ async def safety(
 
 @pytest.fixture
 async def producer(ledger: ServiceRuntime[Any]) -> AsyncIterator[AIOKafkaProducer]:
-    producer = make_producer(ledger.settings.kafka_bootstrap_servers)
+    producer = make_producer(ledger.settings.kafka_access)
     await producer.start()
     yield producer
     await producer.stop()

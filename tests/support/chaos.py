@@ -23,6 +23,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from shared.contracts import all_topics
 from shared.infra.kafka import EmbeddedKafka
 from shared.kafka import topic_partitions
+from shared.kafka_access import KafkaAccess
 from tests.support.system import System
 
 
@@ -85,7 +86,7 @@ class Broker:
 
 async def end_offsets(bootstrap_servers: str) -> dict[TopicPartition, int]:
     """The end offset of every partition of every contract topic the broker has."""
-    partitions = await topic_partitions(bootstrap_servers, all_topics())
+    partitions = await topic_partitions(KafkaAccess(bootstrap_servers), all_topics())
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
     await consumer.start()
     try:

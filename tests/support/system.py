@@ -25,6 +25,8 @@ class System:
     log_dir: Path
     gateway_url: str
     processes: dict[str, ChildProcess] = field(default_factory=dict)
+    per_service_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
+    """More environment for one service (its own broker credentials, as `cryptoorch up`)."""
 
     def start(self, name: str, service: str | None = None) -> None:
         """Start `service` (default: `name`) under the key `name`; a second instance of a
@@ -35,7 +37,7 @@ class System:
             log_path=self.log_dir / f"{name}.log",
             death_signal=signal.SIGKILL,
             stop_signal=signal.SIGTERM,
-            env=self.env,
+            env={**self.env, **self.per_service_env.get(service or name, {})},
         )
 
     def exited(self) -> list[str]:

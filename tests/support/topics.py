@@ -7,6 +7,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 
 from shared.contracts import Envelope, encode
 from shared.kafka import topic_partitions
+from shared.kafka_access import KafkaAccess
 
 
 async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
@@ -18,7 +19,7 @@ async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
 
 
 async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    tps = await topic_partitions(bootstrap, [topic])
+    tps = await topic_partitions(KafkaAccess(bootstrap), [topic])
     if not tps:
         return []
     consumer = AIOKafkaConsumer(

@@ -29,7 +29,7 @@ DLQ_TOPICS = [t.dlq for t in Topic]
 
 async def _letters(ctx: Ctx, topics: list[str]) -> list[dlq.DeadLetter]:
     try:
-        return await dlq.read_dead_letters(ctx.settings.kafka_bootstrap_servers, topics)
+        return await dlq.read_dead_letters(ctx.settings.kafka_access, topics)
     except (KafkaError, OSError, TimeoutError) as exc:
         raise BrokerUnavailable(f"the dead letters cannot be read: {type(exc).__name__}") from None
 

@@ -182,12 +182,12 @@ async def service_states(ctx: Ctx, now: datetime) -> tuple[list[ServiceState], s
     states: list[ServiceState] = []
 
     async def read() -> None:
-        async with LagReader(ctx.settings.kafka_bootstrap_servers) as reader:
+        async with LagReader(ctx.settings.kafka_access) as reader:
             lags: dict[str, Lag] = {}
             for group in groups.values():
                 topics = await reader.committed_topics(group, MAIN_TOPICS)
                 lags[group] = await reader.lag(group, topics, now)
-        found = await group_members(ctx.settings.kafka_bootstrap_servers, list(groups.values()))
+        found = await group_members(ctx.settings.kafka_access, list(groups.values()))
         for name, group in groups.items():
             members, lag = found[group], lags[group]
             states.append(
