@@ -5,9 +5,11 @@
   (`--wait SERVICE` in each Deployment's init container);
 - `deploy/k8s/acls-configmap.yaml`: the same script as a ConfigMap.
 
-Each service's principal is its name (`User:gateway`...). It gets Write+Describe on every topic
-`writable_by` it, Read+Describe on every topic `readable_by` it, Read on its consumer group
-`<db_prefix>.<service>`, and nothing else. `broker` and `admin` are the broker's super users.
+Each service's principal is its name (`User:gateway`...). Its grants are `acl_bindings` (the
+rules the embedded secured broker gets too): Write on every topic `writable_by` it, Read on every
+topic `readable_by` it, Describe on every contract topic, Read on its consumer group
+`<db_prefix>.<service>` (the gateway: Describe on every service's group), and nothing else.
+`broker` and `admin` are the broker's super users.
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.topics import DEPLOY_ROOT, client_snippet, configmap_text
-from shared.contracts.access import SERVICES, readable_by, writable_by
+from shared.contracts.access import SERVICES
+from shared.infra.kafka_security import acl_bindings
 from shared.settings import CommonSettings
 
 GENERATED_HEADER = (
@@ -54,18 +57,23 @@ class Grant:
 
 
 def service_grants(service: str) -> list[Grant]:
-    """What `service` may do, one Grant per distinct set of operations (topics in table order)."""
-    operations: dict[str, set[str]] = {}
-    for topic in writable_by(service):
-        operations.setdefault(topic, set()).update(("Write", "Describe"))
-    for topic in readable_by(service):
-        operations.setdefault(topic, set()).update(("Read", "Describe"))
-    by_operations: dict[tuple[str, ...], list[str]] = {}
-    for topic, wanted in operations.items():
-        key = tuple(op for op in OPERATIONS_ORDER if op in wanted)
-        by_operations.setdefault(key, []).append(topic)
-    grants = [Grant(service, "topic", key, tuple(topics)) for key, topics in by_operations.items()]
-    return [*grants, Grant(service, "group", ("Read",), (consumer_group(service),))]
+    """What `service` may do (`shared.infra.kafka_security.acl_bindings`, the same rules the
+    embedded broker gets), one Grant per resource type and distinct set of operations."""
+    operations: dict[tuple[str, str], set[str]] = {}
+    for binding in acl_bindings(GROUP_PREFIX, [service]):
+        resource = binding.resource_type.name.lower()
+        operation = binding.operation.name.capitalize()
+        operations.setdefault((resource, binding.resource_name), set()).add(operation)
+    by_operations: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+    for (resource, name), wanted in operations.items():
+        if resource == "topic" and wanted & {"Write", "Read"}:
+            wanted.add("Describe")  # implied by the broker; said, so the script reads plainly
+        key = (resource, tuple(op for op in OPERATIONS_ORDER if op in wanted))
+        by_operations.setdefault(key, []).append(name)
+    return [
+        Grant(service, resource, ops, tuple(names))
+        for (resource, ops), names in sorted(by_operations.items(), key=lambda kv: kv[0])
+    ]
 
 
 def consumer_group(service: str) -> str:

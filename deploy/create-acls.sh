@@ -60,84 +60,117 @@ write_client_config
 
 # One grant per line: PRINCIPAL RESOURCE-TYPE OPERATION[,OPERATION] NAME...
 grants() {
+  "$1" gateway group Describe \
+    cryptoorch.audit \
+    cryptoorch.execution \
+    cryptoorch.ledger \
+    cryptoorch.safety
+  "$1" gateway group Read,Describe \
+    cryptoorch.gateway
+  "$1" gateway topic Describe \
+    market.prices.v1
+  "$1" gateway topic Read,Describe \
+    audit.checkpoints.v1 \
+    execution.events.v1 \
+    ledger.events.v1 \
+    market.prices.v1.dlq \
+    orders.commands.v1.dlq \
+    safety.decisions.v1 \
+    wallet.commands.v1.dlq
   "$1" gateway topic Write,Describe \
     orders.commands.v1 \
-    wallet.commands.v1 \
-    safety.decisions.v1.dlq \
-    ledger.events.v1.dlq \
-    execution.events.v1.dlq \
-    accounts.events.v1.dlq \
-    audit.checkpoints.v1.dlq
+    wallet.commands.v1
   "$1" gateway topic Write,Read,Describe \
-    accounts.events.v1
-  "$1" gateway topic Read,Describe \
-    safety.decisions.v1 \
-    ledger.events.v1 \
-    execution.events.v1 \
-    audit.checkpoints.v1
-  "$1" gateway group Read \
-    cryptoorch.gateway
-  "$1" safety topic Write,Describe \
-    safety.decisions.v1 \
-    orders.commands.v1.dlq \
-    wallet.commands.v1.dlq \
-    market.prices.v1.dlq \
-    execution.events.v1.dlq \
+    accounts.events.v1 \
     accounts.events.v1.dlq \
-    ledger.events.v1.dlq
-  "$1" safety topic Write,Read,Describe \
-    accounts.events.v1
-  "$1" safety topic Read,Describe \
-    orders.commands.v1 \
-    wallet.commands.v1 \
-    market.prices.v1 \
-    execution.events.v1 \
-    ledger.events.v1
+    audit.checkpoints.v1.dlq \
+    execution.events.v1.dlq \
+    ledger.events.v1.dlq \
+    safety.decisions.v1.dlq
   "$1" safety group Read \
     cryptoorch.safety
-  "$1" execution topic Write,Describe \
+  "$1" safety topic Describe \
+    audit.checkpoints.v1 \
+    audit.checkpoints.v1.dlq \
+    safety.decisions.v1.dlq
+  "$1" safety topic Read,Describe \
     execution.events.v1 \
-    market.prices.v1 \
-    ledger.events.v1.dlq \
-    orders.commands.v1.dlq \
-    accounts.events.v1.dlq
-  "$1" execution topic Read,Describe \
     ledger.events.v1 \
+    market.prices.v1 \
     orders.commands.v1 \
+    wallet.commands.v1
+  "$1" safety topic Write,Describe \
+    accounts.events.v1.dlq \
+    execution.events.v1.dlq \
+    ledger.events.v1.dlq \
+    market.prices.v1.dlq \
+    orders.commands.v1.dlq \
+    safety.decisions.v1 \
+    wallet.commands.v1.dlq
+  "$1" safety topic Write,Read,Describe \
     accounts.events.v1
   "$1" execution group Read \
     cryptoorch.execution
-  "$1" ledger topic Write,Describe \
-    ledger.events.v1 \
-    wallet.commands.v1.dlq \
-    safety.decisions.v1.dlq \
-    execution.events.v1.dlq
-  "$1" ledger topic Read,Describe \
-    wallet.commands.v1 \
-    safety.decisions.v1 \
-    execution.events.v1
-  "$1" ledger group Read \
-    cryptoorch.ledger
-  "$1" audit topic Write,Read,Describe \
+  "$1" execution topic Describe \
     audit.checkpoints.v1 \
-    orders.commands.v1.dlq \
-    wallet.commands.v1.dlq \
-    safety.decisions.v1.dlq \
-    ledger.events.v1.dlq \
+    audit.checkpoints.v1.dlq \
     execution.events.v1.dlq \
     market.prices.v1.dlq \
-    accounts.events.v1.dlq \
-    audit.checkpoints.v1.dlq
-  "$1" audit topic Read,Describe \
-    orders.commands.v1 \
-    wallet.commands.v1 \
     safety.decisions.v1 \
+    safety.decisions.v1.dlq \
+    wallet.commands.v1 \
+    wallet.commands.v1.dlq
+  "$1" execution topic Read,Describe \
+    accounts.events.v1 \
     ledger.events.v1 \
+    orders.commands.v1
+  "$1" execution topic Write,Describe \
+    accounts.events.v1.dlq \
     execution.events.v1 \
+    ledger.events.v1.dlq \
     market.prices.v1 \
-    accounts.events.v1
+    orders.commands.v1.dlq
+  "$1" ledger group Read \
+    cryptoorch.ledger
+  "$1" ledger topic Describe \
+    accounts.events.v1 \
+    accounts.events.v1.dlq \
+    audit.checkpoints.v1 \
+    audit.checkpoints.v1.dlq \
+    ledger.events.v1.dlq \
+    market.prices.v1 \
+    market.prices.v1.dlq \
+    orders.commands.v1 \
+    orders.commands.v1.dlq
+  "$1" ledger topic Read,Describe \
+    execution.events.v1 \
+    safety.decisions.v1 \
+    wallet.commands.v1
+  "$1" ledger topic Write,Describe \
+    execution.events.v1.dlq \
+    ledger.events.v1 \
+    safety.decisions.v1.dlq \
+    wallet.commands.v1.dlq
   "$1" audit group Read \
     cryptoorch.audit
+  "$1" audit topic Read,Describe \
+    accounts.events.v1 \
+    execution.events.v1 \
+    ledger.events.v1 \
+    market.prices.v1 \
+    orders.commands.v1 \
+    safety.decisions.v1 \
+    wallet.commands.v1
+  "$1" audit topic Write,Read,Describe \
+    accounts.events.v1.dlq \
+    audit.checkpoints.v1 \
+    audit.checkpoints.v1.dlq \
+    execution.events.v1.dlq \
+    ledger.events.v1.dlq \
+    market.prices.v1.dlq \
+    orders.commands.v1.dlq \
+    safety.decisions.v1.dlq \
+    wallet.commands.v1.dlq
 }
 
 kafka_acls() {
