@@ -15,7 +15,12 @@ from services.gateway.activity import PRODUCER, emit, message_for
 from services.gateway.errors import KillSwitchTargetUnknown
 from services.gateway.store import trail
 from services.gateway.store.trail import KillSwitch
-from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode, KillSwitchScope
+from shared.contracts.accounts import (
+    KillSwitchChanged,
+    KillSwitchMode,
+    KillSwitchScope,
+    UnenforceableKillSwitch,
+)
 from shared.contracts.envelope import Envelope
 from shared.db import Connection
 from shared.ids import SYSTEM_ACCOUNT
@@ -78,12 +83,9 @@ def switch_of(change: KillSwitchChanged, occurred_at: datetime) -> KillSwitch:
     """The switch a consumed change describes, as of the event's time; a global switch has no
     target. Raises `InvalidKillSwitchChange` for a scope or target safety would not enforce."""
     try:
-        scope = KillSwitchScope(change.scope)
-    except ValueError:
-        raise InvalidKillSwitchChange(f"unknown kill-switch scope {change.scope!r}") from None
-    target = None if scope is KillSwitchScope.GLOBAL else change.target
-    if scope is not KillSwitchScope.GLOBAL and not target:
-        raise InvalidKillSwitchChange(f"a {scope} kill switch needs a target")
+        scope, target = change.switch()
+    except UnenforceableKillSwitch as exc:
+        raise InvalidKillSwitchChange(str(exc)) from None
     return KillSwitch(
         scope, target, change.engaged, change.reason, change.changed_by, occurred_at, change.mode
     )
