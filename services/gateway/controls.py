@@ -15,6 +15,7 @@ from services.gateway.activity import PRODUCER, emit, message_for
 from services.gateway.errors import KillSwitchTargetUnknown
 from services.gateway.store import trail
 from services.gateway.store.trail import KillSwitch
+from services.gateway.targets import account_target
 from shared.contracts.accounts import (
     KillSwitchChanged,
     KillSwitchMode,
@@ -52,7 +53,12 @@ async def change_kill_switch(
     engaged and halt nothing). A release may also name an account a switch was set for
     before, so every switch listed can be released."""
     if scope is KillSwitchScope.ACCOUNT:
-        target = await _known_account(conn, target or "", engaged=engaged)
+        named = target or ""
+        target = await account_target(
+            conn, named, engaging=engaged, set_before=trail.switched_account_in_any_case
+        )
+        if target is None:
+            raise KillSwitchTargetUnknown(f"no user {named!r}: no account switch was changed")
     switch = KillSwitch(scope, target, engaged, reason, changed_by, now, mode)
     await trail.save_kill_switch(conn, switch)
     payload = KillSwitchChanged(
@@ -68,15 +74,6 @@ async def change_kill_switch(
     message = message_for(payload, account_id=account, correlation_id=correlation, now=now)
     await emit(conn, changed_by, message)
     return switch
-
-
-async def _known_account(conn: Connection, target: str, *, engaged: bool) -> str:
-    known = await trail.user_id_in_any_case(conn, target)
-    if known is None and not engaged:
-        known = await trail.switched_account_in_any_case(conn, target)
-    if known is None:
-        raise KillSwitchTargetUnknown(f"no user {target!r}: no account switch was changed")
-    return known
 
 
 def switch_of(change: KillSwitchChanged, occurred_at: datetime) -> KillSwitch:
