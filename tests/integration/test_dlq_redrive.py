@@ -15,7 +15,7 @@ from shared.contracts import Envelope, encode, new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, drop_database, ensure_database
 from shared.dlq import RedriveRefused
-from shared.inbox import InboxConsumer
+from shared.inbox import InboxConsumer, InboxSettings
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer
 from shared.migrate import migrate
@@ -64,14 +64,16 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
     consumer = InboxConsumer(
         pool=pool,
         bootstrap_servers=infra.kafka_bootstrap_servers,
-        group_id="g-" + topic,
-        topics=[topic],
+        settings=InboxSettings(
+            group_id="g-" + topic,
+            topics=[topic],
+            max_attempts=2,
+            backoff_seconds=0.01,
+            session_timeout_ms=3000,
+            heartbeat_interval_ms=300,
+            rebalance_timeout_ms=2000,
+        ),
         handler=apply,
-        max_attempts=2,
-        backoff_seconds=0.01,
-        session_timeout_ms=3000,
-        heartbeat_interval_ms=300,
-        rebalance_timeout_ms=2000,
     )
     producer = make_producer(infra.kafka_bootstrap_servers)
     await producer.start()
@@ -135,14 +137,16 @@ async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit
     consumer = InboxConsumer(
         pool=pool,
         bootstrap_servers=infra.kafka_bootstrap_servers,
-        group_id="g-" + topic,
-        topics=[topic],
+        settings=InboxSettings(
+            group_id="g-" + topic,
+            topics=[topic],
+            max_attempts=1,
+            backoff_seconds=0.01,
+            session_timeout_ms=3000,
+            heartbeat_interval_ms=300,
+            rebalance_timeout_ms=2000,
+        ),
         handler=apply,
-        max_attempts=1,
-        backoff_seconds=0.01,
-        session_timeout_ms=3000,
-        heartbeat_interval_ms=300,
-        rebalance_timeout_ms=2000,
     )
     producer = make_producer(infra.kafka_bootstrap_servers)
     await producer.start()
