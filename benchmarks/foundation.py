@@ -14,7 +14,7 @@ from shared.clock import utc_now
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, ensure_database
-from shared.inbox import InboxConsumer
+from shared.inbox import InboxConsumer, InboxSettings
 from shared.kafka import ensure_topics, make_producer
 from shared.kafka_access import KafkaAccess
 from shared.migrate import migrate
@@ -111,10 +111,10 @@ async def relay_and_inbox(
         consumer = InboxConsumer(
             pool=pool,
             kafka=KafkaAccess(bootstrap),
-            group_id="bench-inbox",
-            topics=["wallet.commands.v1"],
+            settings=InboxSettings(
+                group_id="bench-inbox", topics=["wallet.commands.v1"], batch_size=500
+            ),
             handler=apply,
-            batch_size=500,
         )
         stop = asyncio.Event()
         task = asyncio.create_task(consumer.run(stop))

@@ -2,7 +2,30 @@
 
 from __future__ import annotations
 
+import typer
+
 from cryptoorch import runtime_info
+from cryptoorch.exits import fail, run_against_system
+
+app = typer.Typer(no_args_is_help=True, help="Administrators.")
+
+
+@app.command("create")
+def create_command(
+    email: str = typer.Option(..., help="the admin's e-mail"),
+    password: str = typer.Option(
+        ..., envvar="CRYPTOORCH_ADMIN_PASSWORD", prompt=True, hide_input=True, help="password"
+    ),
+) -> None:
+    """Create an admin user (password also from CRYPTOORCH_ADMIN_PASSWORD).
+
+    Example: cryptoorch admin create --email ops@example.com
+    """
+    try:
+        user_id = run_against_system(create_admin_user(email, password))
+    except ValueError as exc:
+        raise fail(f"admin not created: {exc}") from None
+    typer.echo(f"admin {email} has user id {user_id}")
 
 
 async def create_admin_user(email: str, password: str) -> str:

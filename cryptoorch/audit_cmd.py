@@ -7,7 +7,6 @@ Exit codes scripts can trust: 0 = checked and fine, 1 = broken trail / unknown i
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import json
 import os
@@ -23,6 +22,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cryptoorch import runtime_info
+from cryptoorch.exits import CANNOT_CHECK, FOUND_WRONG, fail, run_against_system
 from services.audit.trace import trace
 from services.audit.verify import VerifyResult, trail_length, verify_chain
 from shared import audit_export
@@ -31,7 +31,6 @@ from shared.settings import database_url_for
 
 T = TypeVar("T")
 CHECKPOINT_FILE_ENV = "CRYPTOORCH_AUDIT_CHECKPOINT_FILE"
-CANNOT_CHECK = 2
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, help="The hash-chained audit trail.")
 JsonFlag = Annotated[bool, typer.Option("--json", help="machine-readable output")]
@@ -58,16 +57,9 @@ def _on_audit_db(work: Callable[[Connection], Awaitable[T]]) -> T:
             await conn.close()
 
     try:
-        return asyncio.run(run())
-    except runtime_info.NotRunning as exc:
-        raise _fail(str(exc), CANNOT_CHECK) from None
+        return run_against_system(run(), CANNOT_CHECK)
     except (OSError, asyncpg.PostgresError) as exc:
-        raise _fail(f"cannot read the audit database: {exc}", CANNOT_CHECK) from None
-
-
-def _fail(message: str, code: int) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(code)
+        raise fail(f"cannot read the audit database: {exc}", CANNOT_CHECK) from None
 
 
 @app.command("verify")
@@ -87,7 +79,7 @@ def verify_command(
     checkpoint_file = checkpoints or default_checkpoint_file()
     if not checkpoint_file.exists():
         if checkpoints is not None:
-            raise _fail(f"checkpoint file {checkpoints} not found", CANNOT_CHECK)
+            raise fail(f"checkpoint file {checkpoints} not found", CANNOT_CHECK)
         typer.echo(
             f"no checkpoint file at {checkpoint_file}: checking the chain only "
             "(a consistent rewrite of the whole table would not show)",
@@ -163,12 +155,12 @@ def export_command(
     try:
         audit_export.check_range(from_seq, to_seq)
     except audit_export.InvalidSeqRange as exc:
-        raise _fail(str(exc), CANNOT_CHECK) from None
+        raise fail(str(exc), CANNOT_CHECK) from None
     partial = output.with_name(output.name + ".partial") if output is not None else None
     try:
         file = partial.open("w", encoding="utf-8", newline="") if partial else sys.stdout
     except OSError as exc:
-        raise _fail(f"cannot write the export: {exc}", CANNOT_CHECK) from None
+        raise fail(f"cannot write the export: {exc}", CANNOT_CHECK) from None
 
     async def run(conn: Connection) -> tuple[int, audit_export.SeqRange]:
         rows = audit_export.seq_range(from_seq, to_seq, await audit_export.head_seq(conn))
@@ -218,7 +210,8 @@ def trace_command(
     """
     messages = _on_audit_db(lambda conn: trace(conn, order_id))
     if not messages:
-        raise _fail(f"no audit messages for {order_id!r} (an order, withdrawal or deposit id?)", 1)
+        unknown = f"no audit messages for {order_id!r} (an order, withdrawal or deposit id?)"
+        raise fail(unknown, FOUND_WRONG)
     if as_json:
         typer.echo(json.dumps(messages, indent=2))
         return

@@ -42,6 +42,7 @@ from typing import Any
 import asyncpg
 
 from cryptoorch.check_venues import ExternalVenues, merge_external
+from cryptoorch.exits import CannotCheck
 from cryptoorch.invariants import (
     ORDER_TERMINAL,
     WITHDRAWAL_TERMINAL,
@@ -58,10 +59,6 @@ from shared.db import Connection, connect
 SERVICES = ("gateway", "safety", "ledger", "execution", "audit")
 NO_CORRELATION_TOPICS = (Topic.MARKET_PRICES.value, Topic.AUDIT_CHECKPOINTS.value)
 ExpectedDeadLetter = Callable[[DeadLettered], bool]
-
-
-class CannotCheck(RuntimeError):
-    """A database could not be read: nothing can be said either way (exit 2)."""
 
 
 @dataclass

@@ -14,11 +14,10 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from cryptoorch import runtime_info
+from cryptoorch.exits import CANNOT_CHECK, CannotCheck, fail
 
 if TYPE_CHECKING:
     from cryptoorch.check import CheckReport
-
-CANNOT_CHECK = 2
 
 
 def check_command(
@@ -48,7 +47,7 @@ def check_command(
     Example: cryptoorch check --drain-seconds 30 --json
     """
     from cryptoorch.audit_cmd import default_checkpoint_file
-    from cryptoorch.check import CannotCheck, check_system
+    from cryptoorch.check import check_system
 
     markers = [m.encode() for m in expect_dead_letter or []]
     try:
@@ -63,8 +62,7 @@ def check_command(
             )
         )
     except (runtime_info.NotRunning, CannotCheck) as exc:
-        typer.echo(f"could not check: {exc}", err=True)
-        raise typer.Exit(CANNOT_CHECK) from None
+        raise fail(f"could not check: {exc}", CANNOT_CHECK) from None
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2, default=str))
     else:

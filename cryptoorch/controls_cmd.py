@@ -16,6 +16,7 @@ from typing import Any
 import typer
 from pydantic import ValidationError
 
+from cryptoorch.exits import CANNOT_CHECK, fail
 from services.execution.settings import ExecutionSettings
 from services.gateway.settings import GatewaySettings
 from services.ledger.settings import LedgerSettings
@@ -118,8 +119,7 @@ def controls_command(
     try:
         rows = register()
     except ValidationError as exc:
-        typer.echo(f"the settings in this environment are invalid:\n{exc}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(f"the settings in this environment are invalid:\n{exc}", CANNOT_CHECK) from None
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return

@@ -28,6 +28,7 @@ from rich.console import Console
 from rich.table import Table
 
 from cryptoorch import runtime_info
+from cryptoorch.exits import NOT_DONE, fail
 from shared.clock import utc_now
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.db import connect
@@ -38,7 +39,6 @@ if TYPE_CHECKING:  # the gateway's modules are imported when a command runs: a q
     from services.gateway.store.trail import KillSwitch
 
 T = TypeVar("T")
-NOT_DONE = 2
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -122,14 +122,9 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
     try:
         return asyncio.run(work)
     except (runtime_info.NotRunning, KillSwitchTargetUnknown) as exc:
-        raise _fail(f"kill switch not changed: {exc}") from None
+        raise fail(f"kill switch not changed: {exc}", NOT_DONE) from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise _fail(f"cannot reach the gateway database: {exc}") from None
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(NOT_DONE)
+        raise fail(f"cannot reach the gateway database: {exc}", NOT_DONE) from None
 
 
 def _request(
@@ -146,7 +141,7 @@ def _request(
             + e["msg"].removeprefix("Value error, ")
             for e in exc.errors()
         ]
-        raise _fail("kill switch not changed: " + "; ".join(problems)) from None
+        raise fail("kill switch not changed: " + "; ".join(problems), NOT_DONE) from None
 
 
 def _change(

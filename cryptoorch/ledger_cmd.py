@@ -13,7 +13,6 @@ bad option).
 
 from __future__ import annotations
 
-import asyncio
 import json
 import re
 import sys
@@ -33,10 +32,11 @@ from rich.progress import MofNCompleteColumn, Progress, TaskID
 from rich.table import Table
 
 from cryptoorch import runtime_info
+from cryptoorch.exits import CANNOT_CHECK, CannotCheck, fail, run_against_system
 from services.ledger.app import NAME, policy_from
 from services.ledger.invariants import check_invariants
 from services.ledger.replay import (
-    Difference,
+    ReplayMismatch,
     application_sequence,
     dead_lettered,
     differences,
@@ -53,7 +53,6 @@ from shared.kafka import topic_partitions
 from shared.kafka_access import KafkaAccess
 
 T = TypeVar("T")
-CANNOT_CHECK = 2
 OUTBOX_PRODUCERS = ("gateway", "safety", "execution", "ledger")
 """Whose outboxes hold what the ledger consumes (the ledger's own: re-driven dead letters)."""
 STALL_SECONDS = 30.0
@@ -75,10 +74,6 @@ class Source(StrEnum):
     OUTBOX = "outbox"
 
 
-class CannotCheck(Exception):
-    """Something the check needs could not be read."""
-
-
 @dataclass
 class ReplayReport:
     source: str
@@ -97,7 +92,7 @@ class ReplayReport:
     dead_lettered_skipped: int = 0
     not_applied_live: int = 0
     missing_from_log: int = 0
-    differences: list[Difference] = field(default_factory=list)
+    differences: list[ReplayMismatch] = field(default_factory=list)
     rebuilt_violations: list[str] = field(default_factory=list)
 
     @property
@@ -127,7 +122,7 @@ class ReplayReport:
         }
 
 
-def _difference(d: Difference) -> dict[str, str]:
+def _difference(d: ReplayMismatch) -> dict[str, str]:
     account = d.account
     values = (account.owner, account.asset, account.bucket.value, d.live, d.rebuilt)
     return dict(zip(DIFFERENCE_COLUMNS, map(str, (*values, d.live - d.rebuilt)), strict=True))
@@ -259,20 +254,15 @@ async def check_ledger() -> list[str]:
 def _run(work: Coroutine[Any, Any, T]) -> T:
     """Run `work`; anything that stops the check from being made exits 2."""
     try:
-        return asyncio.run(work)
-    except (runtime_info.NotRunning, CannotCheck) as exc:
-        raise _fail(str(exc)) from None
+        return run_against_system(work, CANNOT_CHECK)
+    except CannotCheck as exc:
+        raise fail(str(exc), CANNOT_CHECK) from None
     except ValidationError as exc:
-        raise _fail(f"bad ledger settings in the environment: {exc}") from None
+        raise fail(f"bad ledger settings in the environment: {exc}", CANNOT_CHECK) from None
     except KafkaError as exc:
-        raise _fail(f"cannot read the broker: {exc}") from None
+        raise fail(f"cannot read the broker: {exc}", CANNOT_CHECK) from None
     except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
-        raise _fail(f"cannot read the database: {exc}") from None
-
-
-def _fail(message: str) -> typer.Exit:
-    typer.echo(message, err=True)
-    return typer.Exit(CANNOT_CHECK)
+        raise fail(f"cannot read the database: {exc}", CANNOT_CHECK) from None
 
 
 @replay_app.command("ledger")
@@ -300,8 +290,7 @@ def replay_ledger_command(
     Example: cryptoorch replay ledger --from-beginning --source outbox --json
     """
     if not _SCRATCH_NAME.match(scratch_schema) or scratch_schema == "public":
-        typer.echo(f"not a usable scratch schema name: {scratch_schema!r}", err=True)
-        raise typer.Exit(CANNOT_CHECK)
+        raise fail(f"not a usable scratch schema name: {scratch_schema!r}", CANNOT_CHECK)
     show_progress = not as_json and sys.stderr.isatty()
     columns = (*Progress.get_default_columns(), MofNCompleteColumn())
     console = Console(stderr=True)

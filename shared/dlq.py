@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
+from pydantic import BaseModel, ConfigDict, Field
 
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.envelope import UndecodableMessage, decode
@@ -51,10 +52,12 @@ class RedriveRefused(Exception):
     """The message was re-driven `limit` times already: nothing was sent."""
 
 
-@dataclass(frozen=True)
-class DeadLetter:
+class DeadLetter(BaseModel):
     """A parked message as an operator sees it: where it sits, who parked it and why, and the
-    original message with every secret replaced by "[REDACTED]"."""
+    original message with every secret replaced by "[REDACTED]". A pydantic model, so the
+    console's view is this model plus its re-drive count (`body` is never serialized)."""
+
+    model_config = ConfigDict(frozen=True)
 
     topic: str
     partition: int
@@ -69,7 +72,7 @@ class DeadLetter:
     original_key: str
     original_message: Any
     original_headers: dict[str, str]
-    body: DeadLettered
+    body: DeadLettered = Field(exclude=True)
     """Unredacted: what a re-drive sends. Never shown."""
 
 

@@ -1,16 +1,10 @@
-"""Typed identifiers. They are plain strings on the wire; the types keep them apart in code."""
+"""Identifiers: fresh ones, ones derived from their inputs (idempotent retries), the system key."""
 
 from __future__ import annotations
 
 import uuid
-from typing import NewType
 
-AccountId = NewType("AccountId", str)
-"""The user whose money a message is about; also the Kafka partition key."""
-OrderId = NewType("OrderId", str)
-WithdrawalId = NewType("WithdrawalId", str)
-
-SYSTEM_ACCOUNT = AccountId("system")
+SYSTEM_ACCOUNT = "system"
 """Partition key for messages that belong to no user (price ticks, checkpoints)."""
 
 

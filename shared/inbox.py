@@ -33,7 +33,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, ConsumerRecord
 from aiokafka.errors import CommitFailedError, KafkaError
 from opentelemetry import trace
 
-from shared import metrics, telemetry
+from shared import inbox_store, metrics, telemetry
 from shared.clock import utc_now
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.envelope import Envelope, UndecodableMessage, decode, encode, new_message
@@ -55,18 +55,23 @@ It is called again with one message at a time, each in a savepoint, when the bat
 a poison message is found, retried and dead-lettered alone. Each message still gets its
 consumer span when spans are recorded (its trace goes on), but none is current while the
 handler runs: a batch handler does not publish in a message's trace."""
-_RECORD_INBOX = (
-    'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
-    "SELECT event_id, topic, partition, \"offset\", 'applied' "
-    "FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[]) "
-    'AS batch (event_id, topic, partition, "offset") '
-    "ON CONFLICT (event_id) DO UPDATE SET "
-    "outcome = 'applied', topic = EXCLUDED.topic, partition = EXCLUDED.partition, "
-    '"offset" = EXCLUDED."offset", processed_at = now() '
-    "WHERE inbox.outcome = 'dead_lettered'"
-)
-"""The batch's event ids, in one statement (a re-driven dead letter becomes `applied`)."""
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+@dataclass(frozen=True)
+class InboxSettings:
+    """How one consumer group reads: its name and topics, the batch size, how often a
+    failing message is tried before it is dead-lettered, and the group's timings."""
+
+    group_id: str
+    topics: Sequence[str]
+    batch_size: int = 500
+    max_attempts: int = 3
+    backoff_seconds: float = 0.2
+    session_timeout_ms: int = 6000
+    heartbeat_interval_ms: int = 500
+    rebalance_timeout_ms: int = 5000
+    fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
 
 
 @dataclass
@@ -101,28 +106,25 @@ class InboxConsumer:
         *,
         pool: asyncpg.Pool,
         kafka: KafkaAccess,
-        group_id: str,
-        topics: list[str],
+        settings: InboxSettings,
         handler: Handler | None = None,
         batch_handler: BatchHandler | None = None,
-        batch_size: int = 500,
-        max_attempts: int = 3,
-        backoff_seconds: float = 0.2,
-        session_timeout_ms: int = 6000,
-        heartbeat_interval_ms: int = 500,
-        rebalance_timeout_ms: int = 5000,
-        fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
     ) -> None:
         if (handler is None) == (batch_handler is None):
             raise ValueError("an inbox consumer takes a handler or a batch handler")
+        group_id, batch_size = settings.group_id, settings.batch_size
+        session_timeout_ms = settings.session_timeout_ms
+        heartbeat_interval_ms = settings.heartbeat_interval_ms
+        rebalance_timeout_ms = settings.rebalance_timeout_ms
+        fetch_max_wait_ms = settings.fetch_max_wait_ms
         self._pool = pool
         self._group_id = group_id
         self._handler = handler
         self._batch_handler = batch_handler
-        self._topics = topics
+        self._topics = list(settings.topics)
         self._batch_size = batch_size
-        self._max_attempts = max_attempts
-        self._backoff = backoff_seconds
+        self._max_attempts = settings.max_attempts
+        self._backoff = settings.backoff_seconds
         self._consumer = AIOKafkaConsumer(
             **kafka.client_options(),
             group_id=group_id,
@@ -258,12 +260,7 @@ class InboxConsumer:
         applying: list[tuple[Record, Envelope]] = []
         async with self._pool.acquire() as conn, conn.transaction():
             ids = [m.event_id for m in decoded if isinstance(m, Envelope)]
-            seen = {
-                r["event_id"]: r["outcome"]
-                for r in await conn.fetch(
-                    "SELECT event_id, outcome FROM inbox WHERE event_id = ANY($1::uuid[])", ids
-                )
-            }
+            seen = await inbox_store.outcomes(conn, ids)
             duplicates = 0
             for record, message in zip(records, decoded, strict=True):
                 if isinstance(message, UndecodableMessage):
@@ -294,12 +291,8 @@ class InboxConsumer:
                 except Exception as exc:  # one of them is at fault: found the careful way
                     raise _MessageFailed from exc
             if applying:
-                await conn.execute(
-                    _RECORD_INBOX,
-                    [m.event_id for _, m in applying],
-                    [r.topic for r, _ in applying],
-                    [r.partition for r, _ in applying],
-                    [r.offset for r, _ in applying],
+                await inbox_store.record_applied(
+                    conn, [_consumed(r, m.event_id) for r, m in applying]
                 )
         self.stats.applied += len(applying)
         for (topic, kind), count in Counter((r.topic, m.type) for r, m in applying).items():
@@ -371,11 +364,6 @@ class InboxConsumer:
             if redriven_from is None
             else derived_id("dlq", self._group_id, original_id, redriven_from)
         )
-        conflict = (
-            "DO NOTHING"
-            if redriven_from is None
-            else "DO UPDATE SET outcome = 'dead_lettered' WHERE inbox.outcome = 'dead_lettered'"
-        )
         message = new_message(
             parked,
             producer=self._group_id,
@@ -386,14 +374,8 @@ class InboxConsumer:
         )
         log.error("inbox: dead-lettering %s: %s", _record_key(record), parked.error)
         async with self._pool.acquire() as conn, conn.transaction():
-            inserted = await conn.fetchval(
-                'INSERT INTO inbox (event_id, topic, partition, "offset", outcome) '
-                f"VALUES ($1, $2, $3, $4, 'dead_lettered') ON CONFLICT (event_id) {conflict} "
-                "RETURNING 1",
-                original_id,
-                record.topic,
-                record.partition,
-                record.offset,
+            inserted = await inbox_store.record_dead_lettered(
+                conn, _consumed(record, original_id), redriven=redriven_from is not None
             )
             if inserted:
                 await enqueue_raw(
@@ -467,6 +449,10 @@ def _trace_headers(record: Record) -> dict[str, str]:
     if not _TRACEPARENT.fullmatch(headers.get("traceparent", "")):
         return {}
     return {k: headers[k] for k in ("traceparent", "tracestate") if k in headers}
+
+
+def _consumed(record: Record, event_id: uuid.UUID) -> inbox_store.Consumed:
+    return inbox_store.Consumed(event_id, record.topic, record.partition, record.offset)
 
 
 def _record_key(record: Record) -> str:

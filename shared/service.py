@@ -19,7 +19,7 @@ from aiokafka import AIOKafkaProducer
 
 from shared import logs, metrics, telemetry
 from shared.db import create_pool, ensure_database
-from shared.inbox import BatchHandler, Handler, InboxConsumer
+from shared.inbox import BatchHandler, Handler, InboxConsumer, InboxSettings
 from shared.kafka import (
     FETCH_MAX_WAIT_MS,
     TopicsOnCluster,
@@ -113,19 +113,22 @@ class ServiceRuntime(Generic[SettingsT]):
         batch_handler: BatchHandler | None,
         fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
     ) -> InboxConsumer:
-        consumer = InboxConsumer(
-            pool=self.pool,
-            kafka=self.settings.kafka_access,
+        settings = InboxSettings(
             group_id=f"{self.settings.db_prefix}.{self.name}",
             topics=topics,
-            handler=handler,
-            batch_handler=batch_handler,
             batch_size=self.settings.consumer_batch_size,
             max_attempts=self.settings.consumer_max_attempts,
             session_timeout_ms=self.settings.consumer_session_timeout_ms,
             heartbeat_interval_ms=self.settings.consumer_heartbeat_ms,
             rebalance_timeout_ms=self.settings.consumer_rebalance_timeout_ms,
             fetch_max_wait_ms=fetch_max_wait_ms,
+        )
+        consumer = InboxConsumer(
+            pool=self.pool,
+            kafka=self.settings.kafka_access,
+            settings=settings,
+            handler=handler,
+            batch_handler=batch_handler,
         )
         self.consumers.append(consumer)
         return consumer

@@ -28,6 +28,7 @@ from shared.contracts.accounts import (
     KillSwitchChanged,
     KillSwitchMode,
     KillSwitchScope,
+    UnenforceableKillSwitch,
 )
 from shared.contracts.envelope import Envelope
 from shared.contracts.ledger import FundsHeld, HoldPurpose
@@ -91,12 +92,9 @@ class ExecutionHandler:
         was engaged (a later order passed safety after the switch, so it was released since).
         A `reduce_only` switch cancels only the buys; the sells reduce the position."""
         try:
-            scope = KillSwitchScope(switch.scope)
-        except ValueError:
-            raise InvalidKillSwitch(f"unknown kill-switch scope {switch.scope!r}") from None
-        if scope is not KillSwitchScope.GLOBAL and not switch.target:
-            raise InvalidKillSwitch(f"a {scope} kill switch needs a target")
-        target = None if scope is KillSwitchScope.GLOBAL else switch.target
+            scope, target = switch.switch()
+        except UnenforceableKillSwitch as exc:
+            raise InvalidKillSwitch(str(exc)) from None
         store = self.store_for(conn)
         newest = await store.save_kill_switch(
             scope,

@@ -15,7 +15,13 @@ from services.gateway.activity import PRODUCER, emit, message_for
 from services.gateway.errors import KillSwitchTargetUnknown
 from services.gateway.store import trail
 from services.gateway.store.trail import KillSwitch
-from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode, KillSwitchScope
+from services.gateway.targets import account_target
+from shared.contracts.accounts import (
+    KillSwitchChanged,
+    KillSwitchMode,
+    KillSwitchScope,
+    UnenforceableKillSwitch,
+)
 from shared.contracts.envelope import Envelope
 from shared.db import Connection
 from shared.ids import SYSTEM_ACCOUNT
@@ -47,7 +53,12 @@ async def change_kill_switch(
     engaged and halt nothing). A release may also name an account a switch was set for
     before, so every switch listed can be released."""
     if scope is KillSwitchScope.ACCOUNT:
-        target = await _known_account(conn, target or "", engaged=engaged)
+        named = target or ""
+        target = await account_target(
+            conn, named, engaging=engaged, set_before=trail.switched_account_in_any_case
+        )
+        if target is None:
+            raise KillSwitchTargetUnknown(f"no user {named!r}: no account switch was changed")
     switch = KillSwitch(scope, target, engaged, reason, changed_by, now, mode)
     await trail.save_kill_switch(conn, switch)
     payload = KillSwitchChanged(
@@ -65,25 +76,13 @@ async def change_kill_switch(
     return switch
 
 
-async def _known_account(conn: Connection, target: str, *, engaged: bool) -> str:
-    known = await trail.user_id_in_any_case(conn, target)
-    if known is None and not engaged:
-        known = await trail.switched_account_in_any_case(conn, target)
-    if known is None:
-        raise KillSwitchTargetUnknown(f"no user {target!r}: no account switch was changed")
-    return known
-
-
 def switch_of(change: KillSwitchChanged, occurred_at: datetime) -> KillSwitch:
     """The switch a consumed change describes, as of the event's time; a global switch has no
     target. Raises `InvalidKillSwitchChange` for a scope or target safety would not enforce."""
     try:
-        scope = KillSwitchScope(change.scope)
-    except ValueError:
-        raise InvalidKillSwitchChange(f"unknown kill-switch scope {change.scope!r}") from None
-    target = None if scope is KillSwitchScope.GLOBAL else change.target
-    if scope is not KillSwitchScope.GLOBAL and not target:
-        raise InvalidKillSwitchChange(f"a {scope} kill switch needs a target")
+        scope, target = change.switch()
+    except UnenforceableKillSwitch as exc:
+        raise InvalidKillSwitchChange(str(exc)) from None
     return KillSwitch(
         scope, target, change.engaged, change.reason, change.changed_by, occurred_at, change.mode
     )

@@ -10,8 +10,8 @@ from datetime import datetime
 from services.gateway.activity import emit, message_for
 from services.gateway.errors import RestrictionTargetUnknown
 from services.gateway.store import restrictions as store
-from services.gateway.store import trail
 from services.gateway.store.restrictions import Restriction
+from services.gateway.targets import account_target
 from shared.contracts.restrictions import RestrictionChanged, RestrictionScope
 from shared.db import Connection
 from shared.ids import SYSTEM_ACCOUNT
@@ -32,7 +32,12 @@ async def change_restriction(
     user raises `RestrictionTargetUnknown` and changes nothing; a release may also name an
     account restricted before, so every restriction listed can be lifted."""
     if scope is RestrictionScope.ACCOUNT:
-        target = await _known_account(conn, target, restricted=restricted)
+        known = await account_target(
+            conn, target, engaging=restricted, set_before=store.restricted_account_in_any_case
+        )
+        if known is None:
+            raise RestrictionTargetUnknown(f"no user {target!r}: no restriction was changed")
+        target = known
     restriction = Restriction(scope, target, restricted, reason, changed_by, now)
     await store.save_restriction(conn, restriction)
     payload = RestrictionChanged(
@@ -43,12 +48,3 @@ async def change_restriction(
     message = message_for(payload, account_id=account, correlation_id=correlation, now=now)
     await emit(conn, changed_by, message)
     return restriction
-
-
-async def _known_account(conn: Connection, target: str, *, restricted: bool) -> str:
-    known = await trail.user_id_in_any_case(conn, target)
-    if known is None and not restricted:
-        known = await store.restricted_account_in_any_case(conn, target)
-    if known is None:
-        raise RestrictionTargetUnknown(f"no user {target!r}: no restriction was changed")
-    return known

@@ -34,7 +34,9 @@ _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 @dataclass(frozen=True)
-class Difference:
+class ReplayMismatch:
+    """A bucket whose live balance is not what replaying the topics rebuilds."""
+
     account: AccountKey
     live: Decimal
     rebuilt: Decimal
@@ -109,10 +111,10 @@ async def live_balances(conn: Connection) -> dict[AccountKey, Decimal]:
 
 def differences(
     live: Mapping[AccountKey, Decimal], rebuilt: Mapping[AccountKey, Decimal]
-) -> list[Difference]:
+) -> list[ReplayMismatch]:
     """Every account whose balance differs (a missing account counts as zero)."""
     return [
-        Difference(account, live.get(account, ZERO), rebuilt.get(account, ZERO))
+        ReplayMismatch(account, live.get(account, ZERO), rebuilt.get(account, ZERO))
         for account in sorted(live.keys() | rebuilt.keys())
         if live.get(account, ZERO) != rebuilt.get(account, ZERO)
     ]

@@ -252,13 +252,6 @@ async def balances(conn: Connection, account_id: str) -> dict[str, tuple[Decimal
     return found
 
 
-async def discrepancy_count(conn: Connection, account_id: str | None = None) -> int:
-    count = await conn.fetchval(
-        "SELECT count(*) FROM discrepancies WHERE $1::text IS NULL OR account_id = $1", account_id
-    )
-    return int(count)
-
-
 def _hold(row: asyncpg.Record) -> Hold:
     return Hold(
         hold_id=row["hold_id"],

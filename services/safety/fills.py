@@ -8,7 +8,7 @@ from services.safety.domain import Limits, book_fill, fee_in_usd, usd_rate_at_an
 from services.safety.domain.valuation import VALUATION_QUOTE
 from services.safety.errors import UnvaluedFill
 from services.safety.store import SafetyStore
-from services.safety.store_events import EventStore
+from services.safety.store_facts import FactStore
 from services.safety.store_surveillance import SurveillanceStore
 from shared.contracts.envelope import Envelope
 from shared.contracts.execution import FillStatus, OrderFilled
@@ -28,14 +28,14 @@ async def book_fill_event(
     value (an unknown order on a quote, or a fee asset, that never had a price) is
     refused, so it is parked in the dead-letter topic instead of booked at a guess.
     """
-    store, events, account_id = SafetyStore(conn), EventStore(conn), message.account_id
+    store, facts, account_id = SafetyStore(conn), FactStore(conn), message.account_id
     booked = SurveillanceStore(conn).first_booking_of_fill(account_id, fill, message.occurred_at)
     if not await booked:
         return False
     base, quote = fill.symbol.split("/")
     assets = {quote, fill.fee_asset}
     prices = await store.price_book(f"{asset}/{VALUATION_QUOTE}" for asset in assets)
-    quote_usd = await events.quote_rate_at_approval(fill.order_id)
+    quote_usd = await facts.quote_rate_at_approval(fill.order_id)
     if quote_usd is None:
         quote_usd = usd_rate_at_any_age(quote, prices, limits)
     if quote_usd is None:
@@ -59,12 +59,12 @@ async def book_fill_event(
         multiply(fill.price, quote_usd),
         fee_usd,
     )
-    await events.save_position(account_id, base, booking.position, now)
+    await facts.save_position(account_id, base, booking.position, now)
     if booking.realised_usd != 0:
         day = utc_day(message.occurred_at)
         await store.add_daily(account_id, day, "realised_pnl", booking.realised_usd)
-    await events.add_fill_to_order(
+    await facts.add_fill_to_order(
         fill.order_id, fill.amount, final=fill.status is FillStatus.FILLED
     )
-    await events.reset_failures(account_id)
+    await facts.reset_failures(account_id)
     return True

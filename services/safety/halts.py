@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 
 from services.safety.domain import KillSwitchMode, KillSwitchScope
-from services.safety.store_events import EventStore
+from services.safety.store_facts import FactStore
 from shared.contracts.accounts import KillSwitchChanged
 from shared.contracts.envelope import Envelope, new_message
 from shared.db import Connection
@@ -39,8 +39,8 @@ async def halt_account(conn: Connection, cause: Envelope, *, reason: str, change
     if halted:
         log.info("account %s already halted; %s not re-engaged", account_id, cause.type)
         return False
-    await EventStore(conn).save_kill_switch(
-        scope=KillSwitchScope.ACCOUNT.value,
+    await FactStore(conn).save_kill_switch(
+        scope=KillSwitchScope.ACCOUNT,
         target=account_id,
         engaged=True,
         reason=reason,

@@ -11,7 +11,6 @@ import logging
 from datetime import datetime
 
 from services.safety.domain import (
-    KillSwitchScope,
     Limits,
     OrderCheck,
     WithdrawalCheck,
@@ -28,10 +27,10 @@ from services.safety.post_trade import after_fill, after_order
 from services.safety.reconciliation import halt_account
 from services.safety.store import SafetyStore
 from services.safety.store_controls import ControlsStore
-from services.safety.store_events import EventStore
+from services.safety.store_facts import FactStore
 from shared import metrics
 from shared.clock import Clock, utc_now
-from shared.contracts.accounts import KillSwitchChanged, UserRegistered
+from shared.contracts.accounts import KillSwitchChanged, UnenforceableKillSwitch, UserRegistered
 from shared.contracts.decisions import SuspiciousActivityFlagged
 from shared.contracts.envelope import Envelope, new_message
 from shared.contracts.execution import (
@@ -67,13 +66,13 @@ class SafetyHandlers:
             case RequestWithdrawal() as command:
                 await self._request_withdrawal(conn, message, command)
             case PriceTick() as tick:
-                await EventStore(conn).save_price(
+                await FactStore(conn).save_price(
                     tick.symbol, tick.venue, tick.price, tick.sequence, message.occurred_at
                 )
             case MarketsListed() as listed:
-                await EventStore(conn).save_listing(listed)
+                await FactStore(conn).save_listing(listed)
             case UserRegistered() as registered:
-                await EventStore(conn).save_known_account(
+                await FactStore(conn).save_known_account(
                     registered.user_id, registered.role, message.occurred_at
                 )
             case KillSwitchChanged() as change:
@@ -87,9 +86,9 @@ class SafetyHandlers:
             case OrderFailed() as failure:
                 await _book_failure(conn, message, failure)
             case OrderCancelled() as cancelled:
-                await EventStore(conn).close_order(cancelled.order_id)
+                await FactStore(conn).close_order(cancelled.order_id)
             case ExchangeKeyValidated() as checked:
-                await EventStore(conn).save_key_validation(
+                await FactStore(conn).save_key_validation(
                     message.account_id,
                     checked.key_id,
                     checked.exchange,
@@ -97,7 +96,7 @@ class SafetyHandlers:
                     checked_at=message.occurred_at,
                 )
             case FundsHoldRejected(purpose=HoldPurpose.ORDER) as refused:
-                await EventStore(conn).close_order(refused.hold_id)  # an order's hold id
+                await FactStore(conn).close_order(refused.hold_id)  # an order's hold id
             case BalanceDiscrepancyDetected():
                 await halt_account(conn, message)
             case _:
@@ -196,15 +195,12 @@ async def _change_kill_switch(
     conn: Connection, message: Envelope, change: KillSwitchChanged
 ) -> None:
     try:
-        scope = KillSwitchScope(change.scope)
-    except ValueError:
-        raise InvalidKillSwitch(f"unknown kill-switch scope {change.scope!r}") from None
-    target = "" if scope is KillSwitchScope.GLOBAL else (change.target or "")
-    if scope is not KillSwitchScope.GLOBAL and not target:
-        raise InvalidKillSwitch(f"a {scope} kill switch needs a target")
-    await EventStore(conn).save_kill_switch(
-        scope=scope.value,
-        target=target,
+        scope, target = change.switch()
+    except UnenforceableKillSwitch as exc:
+        raise InvalidKillSwitch(str(exc)) from None
+    await FactStore(conn).save_kill_switch(
+        scope=scope,
+        target=target or "",
         engaged=change.engaged,
         reason=change.reason,
         changed_by=change.changed_by,
@@ -216,7 +212,7 @@ async def _change_kill_switch(
 async def _book_failure(conn: Connection, message: Envelope, failure: OrderFailed) -> None:
     """A failed order lengthens the account's failure streak (once per order) and closes it."""
     await SafetyStore(conn).lock_account(message.account_id)
-    events = EventStore(conn)
-    if await events.first_booking_of_failure(failure.order_id):
-        await events.count_failure(message.account_id, message.occurred_at)
-    await events.close_order(failure.order_id)
+    facts = FactStore(conn)
+    if await facts.first_booking_of_failure(failure.order_id):
+        await facts.count_failure(message.account_id, message.occurred_at)
+    await facts.close_order(failure.order_id)

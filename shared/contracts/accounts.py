@@ -48,6 +48,11 @@ class KillSwitchMode(StrEnum):
     """Only sells (they reduce the position in the base asset); open buys are cancelled."""
 
 
+class UnenforceableKillSwitch(ValueError):
+    """A `KillSwitchChanged` whose scope `KillSwitchScope` does not name, or a scoped one
+    without a target: no service enforces it, so each consumer dead-letters it."""
+
+
 @register
 class KillSwitchChanged(Payload):
     """An operator (or safety itself) engaged or released a switch.
@@ -64,6 +69,19 @@ class KillSwitchChanged(Payload):
     reason: str
     changed_by: str
     mode: KillSwitchMode = KillSwitchMode.HALT
+
+    def switch(self) -> tuple[KillSwitchScope, str | None]:
+        """The scope, typed, and the target (None for a global switch, whatever was sent):
+        read the same way by every consumer. Raises `UnenforceableKillSwitch`."""
+        try:
+            scope = KillSwitchScope(self.scope)
+        except ValueError:
+            raise UnenforceableKillSwitch(f"unknown kill-switch scope {self.scope!r}") from None
+        if scope is KillSwitchScope.GLOBAL:
+            return scope, None
+        if not self.target:
+            raise UnenforceableKillSwitch(f"a {scope} kill switch needs a target")
+        return scope, self.target
 
 
 @register

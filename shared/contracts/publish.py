@@ -17,12 +17,6 @@ from shared.contracts import registered
 from shared.contracts.envelope import Envelope, Payload
 from shared.contracts.topics import Topic, dead_letter_topic
 
-_ENVELOPE_FIELDS = {
-    name: field.description or ""
-    for name, field in Envelope.model_fields.items()
-    if name != "payload"
-}
-
 
 def message_schema(cls: type[Payload]) -> dict[str, Any]:
     """The envelope with this payload, as one self-contained JSON Schema."""

@@ -37,7 +37,7 @@ from shared.contracts import Envelope, Topic, all_topics, encode, new_message
 from shared.contracts.orders import CancelOrder
 from shared.contracts.topics import PARTITIONS
 from shared.db import Connection, connect, create_pool, ensure_database
-from shared.inbox import Handler, InboxConsumer
+from shared.inbox import Handler, InboxConsumer, InboxSettings
 from shared.infra.kafka import EmbeddedKafka
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics
@@ -116,12 +116,14 @@ def consumer(pool: asyncpg.Pool, bootstrap: str, handler: Handler) -> InboxConsu
     return InboxConsumer(
         pool=pool,
         kafka=KafkaAccess(bootstrap),
-        group_id=GROUP,
-        topics=[TOPIC],
+        settings=InboxSettings(
+            group_id=GROUP,
+            topics=[TOPIC],
+            session_timeout_ms=FAST_GROUPS["consumer_session_timeout_ms"],
+            heartbeat_interval_ms=FAST_GROUPS["consumer_heartbeat_ms"],
+            rebalance_timeout_ms=FAST_GROUPS["consumer_rebalance_timeout_ms"],
+        ),
         handler=handler,
-        session_timeout_ms=FAST_GROUPS["consumer_session_timeout_ms"],
-        heartbeat_interval_ms=FAST_GROUPS["consumer_heartbeat_ms"],
-        rebalance_timeout_ms=FAST_GROUPS["consumer_rebalance_timeout_ms"],
     )
 
 

@@ -43,7 +43,7 @@ from shared.contracts import Envelope
 from shared.contracts.ledger import HoldSettled
 from shared.contracts.topics import Topic
 from shared.db import Connection
-from shared.inbox import InboxConsumer
+from shared.inbox import InboxConsumer, InboxSettings
 from shared.infra.resolve import Infrastructure
 from shared.kafka import make_producer
 from shared.outbox import OutboxRelay
@@ -245,14 +245,16 @@ class Statements:
         self.consumer = InboxConsumer(
             pool=self.pool,
             kafka=self.infra.kafka_access,
-            group_id=self.group,
-            topics=[Topic.LEDGER_EVENTS.value],
+            settings=InboxSettings(
+                group_id=self.group,
+                topics=[Topic.LEDGER_EVENTS.value],
+                max_attempts=1,
+                backoff_seconds=0.01,
+                session_timeout_ms=3000,
+                heartbeat_interval_ms=300,
+                rebalance_timeout_ms=2000,
+            ),
             handler=self.export,
-            max_attempts=1,
-            backoff_seconds=0.01,
-            session_timeout_ms=3000,
-            heartbeat_interval_ms=300,
-            rebalance_timeout_ms=2000,
         )
         running = asyncio.create_task(self.consumer.run(stop))
         producer = make_producer(self.infra.kafka_access)

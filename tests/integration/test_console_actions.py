@@ -25,7 +25,7 @@ from shared.contracts import Envelope, encode, new_message
 from shared.contracts.topics import Topic
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, connect
-from shared.inbox import InboxConsumer
+from shared.inbox import InboxConsumer, InboxSettings
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer
 from shared.outbox import OutboxRelay
@@ -129,14 +129,16 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
     consumer = InboxConsumer(
         pool=consumer_pool,
         kafka=infra.kafka_access,
-        group_id="g-" + correlation,
-        topics=[topic.value],
+        settings=InboxSettings(
+            group_id="g-" + correlation,
+            topics=[topic.value],
+            max_attempts=1,
+            backoff_seconds=0.01,
+            session_timeout_ms=3000,
+            heartbeat_interval_ms=300,
+            rebalance_timeout_ms=2000,
+        ),
         handler=apply,
-        max_attempts=1,
-        backoff_seconds=0.01,
-        session_timeout_ms=3000,
-        heartbeat_interval_ms=300,
-        rebalance_timeout_ms=2000,
     )
     producer = make_producer(infra.kafka_access)
     await producer.start()

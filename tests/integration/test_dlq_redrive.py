@@ -16,7 +16,7 @@ from shared.contracts import Envelope, encode, new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, drop_database, ensure_database
 from shared.dlq import RedriveRefused
-from shared.inbox import InboxConsumer
+from shared.inbox import InboxConsumer, InboxSettings
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer
 from shared.migrate import migrate
@@ -65,14 +65,16 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
     consumer = InboxConsumer(
         pool=pool,
         kafka=infra.kafka_access,
-        group_id="g-" + topic,
-        topics=[topic],
+        settings=InboxSettings(
+            group_id="g-" + topic,
+            topics=[topic],
+            max_attempts=2,
+            backoff_seconds=0.01,
+            session_timeout_ms=3000,
+            heartbeat_interval_ms=300,
+            rebalance_timeout_ms=2000,
+        ),
         handler=apply,
-        max_attempts=2,
-        backoff_seconds=0.01,
-        session_timeout_ms=3000,
-        heartbeat_interval_ms=300,
-        rebalance_timeout_ms=2000,
     )
     producer = make_producer(infra.kafka_access)
     await producer.start()
@@ -137,14 +139,16 @@ async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit
     consumer = InboxConsumer(
         pool=pool,
         kafka=infra.kafka_access,
-        group_id="g-" + topic,
-        topics=[topic],
+        settings=InboxSettings(
+            group_id="g-" + topic,
+            topics=[topic],
+            max_attempts=1,
+            backoff_seconds=0.01,
+            session_timeout_ms=3000,
+            heartbeat_interval_ms=300,
+            rebalance_timeout_ms=2000,
+        ),
         handler=apply,
-        max_attempts=1,
-        backoff_seconds=0.01,
-        session_timeout_ms=3000,
-        heartbeat_interval_ms=300,
-        rebalance_timeout_ms=2000,
     )
     producer = make_producer(infra.kafka_access)
     await producer.start()

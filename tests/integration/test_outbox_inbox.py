@@ -16,7 +16,7 @@ from shared.contracts import Envelope, decode, encode, new_message
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, drop_database, ensure_database
-from shared.inbox import InboxConsumer
+from shared.inbox import Handler, InboxConsumer, InboxSettings
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer, producer_stopped
 from shared.kafka_access import KafkaAccess
@@ -93,19 +93,26 @@ async def publish_to(infra: Infrastructure, topic: str, values: Sequence[bytes])
 
 
 def consumer_for(
-    infra: Infrastructure, pool: asyncpg.Pool, topic: str, group: str, **kw: object
+    infra: Infrastructure,
+    pool: asyncpg.Pool,
+    topic: str,
+    group: str,
+    handler: Handler = count_effect,
+    max_attempts: int = 3,
 ) -> InboxConsumer:
     return InboxConsumer(
         pool=pool,
         kafka=infra.kafka_access,
-        group_id=group,
-        topics=[topic],
-        handler=kw.pop("handler", count_effect),  # type: ignore[arg-type]
-        backoff_seconds=0.01,
-        session_timeout_ms=3000,
-        heartbeat_interval_ms=300,
-        rebalance_timeout_ms=2000,
-        **kw,  # type: ignore[arg-type]
+        settings=InboxSettings(
+            group_id=group,
+            topics=[topic],
+            max_attempts=max_attempts,
+            backoff_seconds=0.01,
+            session_timeout_ms=3000,
+            heartbeat_interval_ms=300,
+            rebalance_timeout_ms=2000,
+        ),
+        handler=handler,
     )
 
 

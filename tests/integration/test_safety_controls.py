@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from services.safety.store_events import EventStore
+from services.safety.store_facts import FactStore
 from shared.contracts.decisions import (
     OrderApproved,
     OrderRejected,
@@ -75,7 +75,7 @@ async def test_an_account_with_window_zero_sends_the_same_order_twice(
     safety: ServiceRuntime[Any], producer: AIOKafkaProducer, user: str, symbol: str
 ) -> None:
     async with safety.pool.acquire() as conn:
-        await EventStore(conn).set_limit_override(user, "duplicate_window_seconds", Decimal(0))
+        await FactStore(conn).set_limit_override(user, "duplicate_window_seconds", Decimal(0))
     at = datetime.now(UTC)
     await publish(producer, tick(symbol, "100", 1))
     await publish(

@@ -17,7 +17,7 @@ from aiokafka import AIOKafkaProducer
 import services.safety.app
 from services.safety.app import build
 from services.safety.settings import SafetySettings
-from services.safety.store_events import EventStore
+from services.safety.store_facts import FactStore
 from shared.contracts import Payload, decode
 from shared.contracts.decisions import (
     OrderApproved,
@@ -280,7 +280,7 @@ async def test_an_account_override_and_the_utc_day_rollover_apply_through_the_st
     clock: SettableClock,
 ) -> None:
     async with safety.pool.acquire() as conn:
-        await EventStore(conn).set_limit_override(user, "daily_volume_limit_usd", Decimal("150"))
+        await FactStore(conn).set_limit_override(user, "daily_volume_limit_usd", Decimal("150"))
     late = datetime(2030, 1, 1, 23, 59, 30, tzinfo=UTC)
     clock.fixed = late
     await publish(producer, tick(symbol, "100", 1, at=late))

@@ -13,7 +13,7 @@ from services.gateway import controls, restrictions
 from services.gateway.activity import emit, message_for
 from services.gateway.api.bodies import DepositBody, KillSwitchBody, RestrictionBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin, ResourceId
-from services.gateway.api.money import idempotent
+from services.gateway.api.idempotent import idempotent
 from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import (
     DepositAccepted,

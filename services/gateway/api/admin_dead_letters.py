@@ -48,7 +48,7 @@ async def list_dead_letters(ctx: Ctx, _: CurrentAdmin) -> DeadLetters:
             DeadLetterTopic(
                 topic=topic,
                 items=[
-                    _view(d, counts.get((d.original_topic, d.original_event_id), 0))
+                    DeadLetterView.of(d, counts.get((d.original_topic, d.original_event_id), 0))
                     for d in letters
                     if d.topic == topic
                 ],
@@ -101,22 +101,3 @@ async def redrive_dead_letters(body: RedriveBody, ctx: Ctx, principal: CurrentAd
                 )
             )
     return Redriven(redriven=done, refused=refused)
-
-
-def _view(letter: dlq.DeadLetter, redrives: int) -> DeadLetterView:
-    return DeadLetterView(
-        topic=letter.topic,
-        partition=letter.partition,
-        offset=letter.offset,
-        id=letter.id,
-        parked_at=letter.parked_at,
-        consumer=letter.consumer,
-        error=letter.error,
-        attempts=letter.attempts,
-        original_topic=letter.original_topic,
-        original_event_id=letter.original_event_id,
-        original_key=letter.original_key,
-        original_message=letter.original_message,
-        original_headers=letter.original_headers,
-        redrives=redrives,
-    )

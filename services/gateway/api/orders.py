@@ -15,7 +15,7 @@ from services.gateway import ratelimit, twofactor
 from services.gateway.activity import cancel_all_after_armed, emit, message_for
 from services.gateway.api.bodies import CancelAllAfterBody, PlaceOrderBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
-from services.gateway.api.money import idempotent
+from services.gateway.api.idempotent import idempotent
 from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import (
     CancelAccepted,

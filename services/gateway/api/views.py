@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import BaseModel
 
@@ -14,6 +14,7 @@ from services.gateway.store.trail import KillSwitch
 from services.gateway.store.wallet import DepositRow, WithdrawalRow
 from shared.contracts.accounts import KillSwitchMode, KillSwitchScope
 from shared.contracts.restrictions import RestrictionScope
+from shared.dlq import DeadLetter
 
 
 class UserCreated(BaseModel):
@@ -404,25 +405,16 @@ class SystemView(BaseModel):
     outbox: OutboxState | None = None
 
 
-class DeadLetterView(BaseModel):
+class DeadLetterView(DeadLetter):
     """A parked message: where it sits, which consumer parked it and why, and the original
     message and headers with every secret replaced by "[REDACTED]"."""
 
-    topic: str
-    partition: int
-    offset: int
-    id: str
-    parked_at: datetime
-    consumer: str
-    error: str
-    attempts: int
-    original_topic: str
-    original_event_id: str
-    original_key: str
-    original_message: Any
-    original_headers: dict[str, str]
     redrives: int
     """How many times the message was re-driven from the console already."""
+
+    @classmethod
+    def of(cls, letter: DeadLetter, redrives: int) -> DeadLetterView:
+        return cls(**dict(letter), redrives=redrives)
 
 
 class DeadLetterTopic(BaseModel):

@@ -12,7 +12,7 @@ from services.gateway import twofactor
 from services.gateway.activity import emit, message_for
 from services.gateway.api.bodies import WithdrawalBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
-from services.gateway.api.money import idempotent
+from services.gateway.api.idempotent import idempotent
 from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.api.views import WithdrawalAccepted, WithdrawalView
 from services.gateway.domain import WithdrawalStatus

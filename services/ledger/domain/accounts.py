@@ -11,7 +11,7 @@ every account of an asset is always zero.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
@@ -153,8 +153,3 @@ def touched_user_assets(entries: Iterable[JournalEntry], user: str) -> list[str]
             if p.account.is_user and p.account.owner == user
         }
     )
-
-
-def overdrawn(balances: Mapping[AccountKey, Decimal]) -> list[AccountKey]:
-    """User buckets below zero: must always be empty."""
-    return [account for account, amount in balances.items() if account.is_user and amount < 0]

@@ -36,7 +36,9 @@ class ReconcilePolicy:
 
 
 @dataclass(frozen=True)
-class Difference:
+class VenueDifference:
+    """An asset whose ledger total and venue-reported total disagree."""
+
     asset: str
     ledger_total: Decimal
     venue_total: Decimal
@@ -53,13 +55,13 @@ class Difference:
 
 def compare(
     ledger: Mapping[str, Decimal], venue: Mapping[str, Decimal], tolerance: Decimal
-) -> list[Difference]:
+) -> list[VenueDifference]:
     """Every asset whose totals differ by more than `tolerance`, by asset (missing means 0)."""
-    found: list[Difference] = []
+    found: list[VenueDifference] = []
     for asset in sorted(ledger.keys() | venue.keys()):
         ours, theirs = ledger.get(asset, ZERO), venue.get(asset, ZERO)
         if abs(theirs - ours) > tolerance:
-            found.append(Difference(asset, ours, theirs))
+            found.append(VenueDifference(asset, ours, theirs))
     return found
 
 
@@ -67,7 +69,7 @@ def compare(
 class Verdict:
     streak: int
     """Consecutive compared reports that disagreed, this one included (0: it agreed)."""
-    discrepancies: tuple[Difference, ...]
+    discrepancies: tuple[VenueDifference, ...]
     """What to raise now: non-empty only on the report that confirms a disagreement."""
 
 

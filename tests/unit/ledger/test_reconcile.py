@@ -7,7 +7,7 @@ from decimal import Decimal
 from hypothesis import given
 from hypothesis import strategies as st
 
-from services.ledger.domain.reconcile import Difference, ReconcilePolicy, compare, judge
+from services.ledger.domain.reconcile import ReconcilePolicy, VenueDifference, compare, judge
 
 D = Decimal
 TOLERANCE = D("0.00000001")
@@ -25,7 +25,7 @@ def test_a_difference_beyond_the_tolerance_is_reported_with_its_sign() -> None:
     ledger = {"USDT": D("1000"), "BTC": D("0.5")}
     venue = {"USDT": D("999.99999998"), "BTC": D("0.5")}
     (found,) = compare(ledger, venue, TOLERANCE)
-    assert found == Difference("USDT", D("1000"), D("999.99999998"))
+    assert found == VenueDifference("USDT", D("1000"), D("999.99999998"))
     assert found.difference == D("-0.00000002")
     assert found.is_shortfall
 

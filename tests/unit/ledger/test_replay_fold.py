@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from services.ledger.domain.accounts import available, held
-from services.ledger.replay import Difference, differences, fold, in_application_order
+from services.ledger.replay import ReplayMismatch, differences, fold, in_application_order
 from services.ledger.settings import LedgerSettings
 from shared.contracts.decisions import OrderRejected
 from shared.contracts.reasons import RejectReason
@@ -38,7 +38,7 @@ def test_messages_are_put_in_the_live_order_and_unknown_ones_last() -> None:
 def test_differences_name_each_account_that_disagrees_missing_counting_as_zero() -> None:
     live = {available(USER, "USDT"): D(5), held(USER, "USDT"): D(0)}
     rebuilt = {available(USER, "USDT"): D(5), available(USER, "BTC"): D(1)}
-    assert differences(live, rebuilt) == [Difference(available(USER, "BTC"), Decimal(0), D(1))]
+    assert differences(live, rebuilt) == [ReplayMismatch(available(USER, "BTC"), Decimal(0), D(1))]
 
 
 def test_max_fee_rate_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,13 +9,16 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from services.safety.domain import OVERRIDABLE_LIMITS, KillSwitchMode, Position
+from services.safety.domain import OVERRIDABLE_LIMITS, KillSwitchMode, KillSwitchScope, Position
 from services.safety.errors import InvalidLimitOverride
 from shared.contracts.execution import MarketsListed
 from shared.db import Connection
 
 
-class EventStore:
+class FactStore:
+    """Safety's own copy of the facts other services announce (its read models), plus the
+    counters it keeps from them. Not an event log: a fact is overwritten by a newer one."""
+
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
@@ -83,7 +86,7 @@ class EventStore:
     async def save_kill_switch(
         self,
         *,
-        scope: str,
+        scope: KillSwitchScope,
         target: str,
         engaged: bool,
         reason: str,
@@ -98,7 +101,7 @@ class EventStore:
             "engaged = EXCLUDED.engaged, reason = EXCLUDED.reason, "
             "changed_by = EXCLUDED.changed_by, changed_at = EXCLUDED.changed_at, "
             "mode = EXCLUDED.mode WHERE kill_switches.changed_at <= EXCLUDED.changed_at",
-            scope,
+            scope.value,
             target,
             engaged,
             reason,

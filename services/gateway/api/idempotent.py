@@ -1,5 +1,6 @@
-"""The one path of every money endpoint: claim the Idempotency-Key, do the work, store the
-answer, commit once. A replay answers the stored bytes with `Idempotent-Replayed: true`."""
+"""`idempotent()`: the one path of every money endpoint: claim the Idempotency-Key, do the
+work, store the answer, commit once. A replay answers the stored bytes with
+`Idempotent-Replayed: true`."""
 
 from __future__ import annotations
 

@@ -1,0 +1,18 @@
+"""`cryptoorch up`: the whole system in the foreground (see `cryptoorch.up`)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def up_command(
+    host: str = typer.Option("127.0.0.1", help="gateway bind address"),
+    port: int = typer.Option(8000, help="gateway port"),
+) -> None:
+    """Start broker + database (unless configured), migrate, run all five services.
+
+    Example: cryptoorch up --port 8000
+    """
+    from cryptoorch.up import run_up
+
+    raise typer.Exit(run_up(host, port))
