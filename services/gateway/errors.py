@@ -141,6 +141,12 @@ class RedriveLimitReached(GatewayError):
     """The message was re-driven as many times as the limit allows: nothing was sent."""
 
 
+class RedriveNotOwned(GatewayError):
+    """The letter's topic is written by another service: re-driving it through the gateway's
+    outbox would publish on a topic the gateway does not own (refused by the broker's ACLs, and
+    held in the outbox ahead of every order). The CLI re-drives it through its owner."""
+
+
 class BrokerUnavailable(GatewayError):
     """The broker could not be read: the console shows nothing rather than a partial list."""
 

@@ -63,6 +63,7 @@ PROBLEMS: dict[type[errors.GatewayError], ProblemKind] = {
     errors.AdminCreationRefused: ProblemKind(409, "admin_creation_refused"),
     errors.DeadLetterUnknown: ProblemKind(404, "dead_letter_unknown"),
     errors.RedriveLimitReached: ProblemKind(409, "redrive_limit_reached"),
+    errors.RedriveNotOwned: ProblemKind(409, "redrive_not_owned"),
     errors.BrokerUnavailable: ProblemKind(503, "broker_unavailable"),
 }
 

@@ -16,9 +16,10 @@ test's folder.
 The poison message. No service of the five parks a message for a cause an operator can fix
 and then re-drive: each parks what is wrong in itself (undecodable, an unknown switch scope, a
 deposit past the column's bound), and re-driving it would fail again. What an operator does
-fix is a consumer of their own (here a statements exporter of the operator's, in its own
-group, reading the ledger's events like any downstream system) whose handler fails until its
-cause is fixed. The poison is a real message (the ledger's `HoldSettled` of the first order),
+fix is a consumer of their own (here an order-journal exporter of the operator's, in its own
+group, reading the gateway's order commands like any downstream system) whose handler fails
+until its cause is fixed. The poison is a real message (the first order's `PlaceOrder`; the
+console re-drives only topics the gateway writes: `redrive_not_owned` otherwise),
 so the test writes nothing to any topic and declares no `expects_dead_letters`: the five never
 park it, and its re-drives reach them as duplicates their inboxes skip (`cryptoorch check`
 then finds every message of the order in the trail exactly once).
@@ -40,7 +41,7 @@ import asyncpg
 import pytest
 
 from shared.contracts import Envelope
-from shared.contracts.ledger import HoldSettled
+from shared.contracts.orders import PlaceOrder
 from shared.contracts.topics import Topic
 from shared.db import Connection
 from shared.inbox import InboxConsumer, InboxSettings
@@ -210,8 +211,8 @@ async def system_and_audit_views(console: Any, order_rows: int) -> None:
 
 @dataclass
 class Statements:
-    """The operator's own statements exporter: a consumer of the ledger's events in a group of
-    its own, whose handler fails on the `HoldSettled` of `order_id` while `broken` (its fee
+    """The operator's own order-journal exporter: a consumer of the order commands in a group
+    of its own, whose handler fails on the `PlaceOrder` of `order_id` while `broken` (its fee
     schedule lacks the symbol) and counts what it applied in `effects`."""
 
     infra: Infrastructure
@@ -222,7 +223,7 @@ class Statements:
     consumer: InboxConsumer | None = None
 
     async def export(self, conn: Connection, message: Envelope) -> None:
-        if message.correlation_id != self.order_id or message.type != HoldSettled.TYPE:
+        if message.correlation_id != self.order_id or message.type != PlaceOrder.TYPE:
             return
         if self.broken:
             raise LookupError("the statements' fee schedule has no row for BTC/USDT")
@@ -247,7 +248,7 @@ class Statements:
             kafka=self.infra.kafka_access,
             settings=InboxSettings(
                 group_id=self.group,
-                topics=[Topic.LEDGER_EVENTS.value],
+                topics=[Topic.ORDER_COMMANDS.value],
                 max_attempts=1,
                 backoff_seconds=0.01,
                 session_timeout_ms=3000,
@@ -270,7 +271,7 @@ class Statements:
                 return self.consumer.stats.dead_lettered
 
             await eventually(
-                relayed, until=lambda n: n >= 1, timeout=30, what="the HoldSettled parked"
+                relayed, until=lambda n: n >= 1, timeout=30, what="the PlaceOrder parked"
             )
             async with self.pool.acquire() as conn:
                 while await relay.publish_pending(conn):
@@ -399,7 +400,7 @@ async def test_the_operator_watches_an_order_arrive_in_the_browser(
 async def redrive_from_the_page(
     page: Any, expect: Any, statements: Statements, tmp_path: Path
 ) -> None:
-    """The statements exporter parks the order's `HoldSettled`; the Dead letters view lists it
+    """The journal exporter parks the order's `PlaceOrder`; the Dead letters view lists it
     with its error; the cause fixed, Re-drive and its confirmation re-drive it; the page shows
     the count and the exporter applied it once; a second (impatient) re-drive changes nothing."""
     stop = asyncio.Event()
@@ -407,7 +408,7 @@ async def redrive_from_the_page(
     try:
         await page.get_by_role("navigation").get_by_role("link", name="Dead letters").click()
         topics = page.locator("#dead-letters-topics")
-        await expect(topics).to_contain_text(f"{Topic.LEDGER_EVENTS.dlq} (1)", timeout=15_000)
+        await expect(topics).to_contain_text(Topic.ORDER_COMMANDS.dlq, timeout=15_000)
         letter = topics.locator("tbody tr", has_text="fee schedule has no row for BTC/USDT")
         await expect(letter).to_contain_text("LookupError")
         await expect(letter).to_contain_text(statements.order_id)  # the original message
@@ -417,7 +418,7 @@ async def redrive_from_the_page(
         confirm = page.locator("#dead-letters-confirm")
 
         await redrive.click()  # asked before the cause is fixed: the operator cancels
-        await expect(confirm).to_contain_text(f"Re-drive {Topic.LEDGER_EVENTS.value} message")
+        await expect(confirm).to_contain_text(f"Re-drive {Topic.ORDER_COMMANDS.value} message")
         await confirm.get_by_role("button", name="Cancel").click()
         await expect(confirm).to_be_hidden()
         await expect(letter).to_contain_text("0 / 3")
@@ -427,7 +428,7 @@ async def redrive_from_the_page(
         await confirm.get_by_role("button", name="Confirm re-drive").click()
         await expect(letter).to_contain_text("1 / 3")
         assert await eventually(
-            statements.applied, until=bool, what="the re-driven HoldSettled applied"
+            statements.applied, until=bool, what="the re-driven PlaceOrder applied"
         ) == {statements.order_id: 1}
         await page.screenshot(path=tmp_path / "console-dead-letters.png", full_page=True)
 

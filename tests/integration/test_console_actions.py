@@ -226,6 +226,76 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
         await producer.stop()
 
 
+async def test_a_dead_letter_of_a_topic_the_gateway_does_not_write_is_left_to_its_owner(
+    infra: Infrastructure, console: httpx.AsyncClient, consumer_pool: asyncpg.Pool
+) -> None:
+    """The console re-drives through the gateway's outbox, and the gateway may not write the
+    ledger's topic (the broker's ACLs refuse it, and the refused row would hold every order
+    behind it in that outbox): the re-drive is refused with the command that re-drives it
+    through the ledger, and nothing is sent or counted."""
+    topic = Topic.LEDGER_EVENTS
+    await ensure_topics(infra.kafka_access, [topic.value, topic.dlq])
+    correlation = "own-" + uuid.uuid4().hex[:8]
+
+    async def apply(conn: Connection, message: Envelope) -> None:
+        if message.correlation_id == correlation:
+            raise RuntimeError("the statements' fee schedule has no row")
+
+    consumer = InboxConsumer(
+        pool=consumer_pool,
+        kafka=infra.kafka_access,
+        settings=InboxSettings(
+            group_id="g-" + correlation,
+            topics=[topic.value],
+            max_attempts=1,
+            backoff_seconds=0.01,
+            session_timeout_ms=3000,
+            heartbeat_interval_ms=300,
+            rebalance_timeout_ms=2000,
+        ),
+        handler=apply,
+    )
+    producer = make_producer(infra.kafka_access)
+    await producer.start()
+    stop = asyncio.Event()
+    running = asyncio.create_task(consumer.run(stop))
+    relay = OutboxRelay("unused", producer)
+    try:
+        message = filled_order_flow(correlation)[2]  # FundsHeld: the ledger's event
+        assert message.topic == topic
+        await producer.send_and_wait(topic.value, encode(message), key=b"acc")
+
+        async def parked() -> list[dict[str, Any]]:
+            async with consumer_pool.acquire() as conn:
+                while await relay.publish_pending(conn):
+                    pass
+            return await letters_of(console, str(message.event_id))
+
+        [letter] = await eventually(parked, what="the ledger's event parked")
+        where = {"topic": topic.dlq, "partition": letter["partition"], "offset": letter["offset"]}
+        one = await console.post(
+            "/v1/admin/dead-letters/redrive", json=where, headers=CONSOLE_HEADER
+        )
+        assert (one.status_code, one.json()["code"]) == (409, "redrive_not_owned")
+        assert (
+            f"cryptoorch dlq redrive --service g-{correlation} --id {letter['id']}"
+            in (one.json()["detail"])
+        )
+        every = await console.post(
+            "/v1/admin/dead-letters/redrive",
+            json={"topic": topic.dlq, "all": True},
+            headers=CONSOLE_HEADER,
+        )
+        assert every.status_code == 200, every.text
+        assert letter["id"] in {r["id"] for r in every.json()["refused"]}
+        assert letter["id"] not in {r["id"] for r in every.json()["redriven"]}
+        assert (await letters_of(console, str(message.event_id)))[0]["redrives"] == 0
+    finally:
+        stop.set()
+        await running
+        await producer.stop()
+
+
 @pytest.mark.parametrize(
     "body",
     [

@@ -2,7 +2,9 @@
 all of a topic, through `shared.dlq` (the CLI's implementation), at most
 `dlq_max_redrives` times per message. The letters are read from the broker by a consumer in
 no group; a re-drive goes out through the gateway's own outbox, counted in its database in
-the same transaction."""
+the same transaction, so the console re-drives only what the gateway may write
+(`shared.contracts.access`): a letter of another service's topic is `409 redrive_not_owned`,
+with the `cryptoorch dlq redrive` command that re-drives it through its owner."""
 
 from __future__ import annotations
 
@@ -19,12 +21,19 @@ from services.gateway.api.views import (
     Redriven,
     RedriveOutcome,
 )
-from services.gateway.errors import BrokerUnavailable, DeadLetterUnknown, RedriveLimitReached
+from services.gateway.errors import (
+    BrokerUnavailable,
+    DeadLetterUnknown,
+    RedriveLimitReached,
+    RedriveNotOwned,
+)
 from shared import dlq
+from shared.contracts.access import redriver_of
 from shared.contracts.topics import Topic
 
 router = APIRouter(prefix="/v1/admin", tags=["admin"], route_class=StrictJsonRoute)
 DLQ_TOPICS = [t.dlq for t in Topic]
+NAME = "gateway"
 
 
 async def _letters(ctx: Ctx, topics: list[str]) -> list[dlq.DeadLetter]:
@@ -62,7 +71,8 @@ async def list_dead_letters(ctx: Ctx, _: CurrentAdmin) -> DeadLetters:
 async def redrive_dead_letters(body: RedriveBody, ctx: Ctx, principal: CurrentAdmin) -> Redriven:
     """Put one dead letter (or the newest letter of each message parked in `topic`) back on its
     topic; the consumer that parked it applies it once. One letter re-driven too often is
-    `409 redrive_limit_reached`; with `all`, such letters are listed under `refused`."""
+    `409 redrive_limit_reached`, one of a topic another service writes `409 redrive_not_owned`;
+    with `all`, such letters are listed under `refused`."""
     letters = await _letters(ctx, [body.topic])
     if body.all:
         newest = {(d.original_topic, d.original_event_id): d for d in letters}
@@ -77,6 +87,20 @@ async def redrive_dead_letters(body: RedriveBody, ctx: Ctx, principal: CurrentAd
     refused: list[RedriveOutcome] = []
     async with ctx.pool.acquire() as conn:
         for letter in chosen:
+            owner = redriver_of(letter.original_topic, parked_by=NAME)
+            if owner != NAME:
+                parked_by = letter.consumer.rsplit(".", 1)[-1]
+                why = (
+                    f"{letter.original_topic} is written by {owner}, not the gateway: re-drive it "
+                    f"with `cryptoorch dlq redrive --service {parked_by} --id {letter.id}`"
+                )
+                if not body.all:
+                    raise RedriveNotOwned(why)
+                outcome = RedriveOutcome(
+                    id=letter.id, original_event_id=letter.original_event_id, refused=why
+                )
+                refused.append(outcome)
+                continue
             try:
                 count = await dlq.redrive(
                     conn,
