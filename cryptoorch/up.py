@@ -67,7 +67,7 @@ def _gateway_healthy(url: str) -> bool:
         return False
 
 
-def run_up(host: str, port: int) -> int:
+def run_up(host: str, port: int, brokers: int = 1) -> int:
     folder = data_dir()
     folder.mkdir(parents=True, exist_ok=True)
     stop = False
@@ -78,8 +78,9 @@ def run_up(host: str, port: int) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print(f"[cryptoorch] starting broker and database (data in {folder})", flush=True)
-    infra = provide(folder, durable=True, allow_containers=False)
+    what = f"a cluster of {brokers} brokers" if brokers > 1 else "broker"
+    print(f"[cryptoorch] starting {what} and database (data in {folder})", flush=True)
+    infra = provide(folder, durable=True, allow_containers=False, brokers=brokers)
     supervisor: Supervisor | None = None
     try:
         env = {
@@ -91,9 +92,14 @@ def run_up(host: str, port: int) -> int:
             "CRYPTOORCH_GATEWAY_PORT": str(port),
             "CRYPTOORCH_AUDIT_CHECKPOINT_FILE": str(folder / "audit-checkpoints.jsonl"),
         }
+        if infra.kafka_cluster is not None:  # topics as the cluster can hold them: RF 3, ISR 2
+            env["CRYPTOORCH_KAFKA_REPLICATION_FACTOR"] = str(infra.kafka_replication_factor)
+            env["CRYPTOORCH_KAFKA_MIN_INSYNC_REPLICAS"] = str(infra.kafka_min_insync_replicas)
         settings = CommonSettings(
             KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
             DATABASE_URL=infra.database_url,
+            kafka_replication_factor=int(env.get("CRYPTOORCH_KAFKA_REPLICATION_FACTOR", "1")),
+            kafka_min_insync_replicas=int(env.get("CRYPTOORCH_KAFKA_MIN_INSYNC_REPLICAS", "1")),
         )
         asyncio.run(prepare(settings))
         gateway_url = f"http://{host}:{port}"
@@ -110,6 +116,7 @@ def run_up(host: str, port: int) -> int:
                 "gateway_url": gateway_url,
                 "supervisor_pid": os.getpid(),
                 "kafka": infra.kafka_source,
+                "kafka_brokers": len(infra.kafka_cluster.ports) if infra.kafka_cluster else 1,
                 "database": infra.database_source,
                 "metrics": {
                     name: f"http://127.0.0.1:{ports['CRYPTOORCH_METRICS_PORT']}/metrics"
@@ -121,7 +128,8 @@ def run_up(host: str, port: int) -> int:
         supervisor = Supervisor(env, folder / "logs", per_service_env=metrics_ports)
         for name in SERVICES:
             supervisor.start(name)
-        print(f"[cryptoorch] broker {infra.kafka_bootstrap_servers} ({infra.kafka_source})")
+        nodes = f", {brokers} nodes" if infra.kafka_cluster else ""
+        print(f"[cryptoorch] broker {infra.kafka_bootstrap_servers} ({infra.kafka_source}{nodes})")
         print(f"[cryptoorch] database {infra.database_url} ({infra.database_source})")
         print(f"[cryptoorch] service logs in {folder / 'logs'}", flush=True)
         announced = False

@@ -1,0 +1,46 @@
+"""A 3-node Apache Kafka cluster of a test module's own, for the tests that kill brokers.
+
+Only the failover tests use one (`kafka_cluster` in tests/conftest.py); the rest of the suite
+shares the run's single broker. The cluster comes from `provide(brokers=3)`, as under
+`cryptoorch up --brokers 3`, with the run's PostgreSQL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from shared.infra.kafka_cluster import EmbeddedKafkaCluster
+from shared.infra.resolve import DATABASE_ENV, Infrastructure, provide
+
+
+@contextmanager
+def running_cluster(folder: Path, database_url: str, nodes: int = 3) -> Iterator[Infrastructure]:
+    """An embedded cluster of `nodes` in `folder` (`infra.kafka_cluster`), stopped after."""
+    infra = provide(
+        folder,
+        durable=False,
+        allow_containers=False,
+        environ={DATABASE_ENV: database_url},
+        brokers=nodes,
+    )
+    try:
+        yield infra
+    finally:
+        infra.stop()
+
+
+def cluster_of(infra: Infrastructure) -> EmbeddedKafkaCluster:
+    assert infra.kafka_cluster is not None, "provide(brokers=3) started no cluster"
+    return infra.kafka_cluster
+
+
+def cluster_env(infra: Infrastructure) -> dict[str, str]:
+    """What a service needs to run on the cluster: where it is, and topics as it holds them
+    (as `cryptoorch up --brokers 3` gives its services)."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": infra.kafka_bootstrap_servers,
+        "CRYPTOORCH_KAFKA_REPLICATION_FACTOR": str(infra.kafka_replication_factor),
+        "CRYPTOORCH_KAFKA_MIN_INSYNC_REPLICAS": str(infra.kafka_min_insync_replicas),
+    }
