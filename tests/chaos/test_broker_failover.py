@@ -44,7 +44,9 @@ from tests.support.topics import read_topic
 CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "30"))
 """How long the load runs (at least as long as the failovers take); `make chaos` sets 600."""
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(int(CHAOS_SECONDS) + 300)]
-FAILOVERS = max(2, int(CHAOS_SECONDS // 20))
+DOWN_FOR = (1.0, 3.0) if CHAOS_SECONDS < 120 else (3.0, 10.0)
+"""Seconds a killed node stays down before it starts again (then its JVM start and log
+recovery take a few seconds more): its partitions' leaders move to the others meanwhile."""
 NEW_CLUSTER_SEEN = "is a new cluster"
 """What the inbox and the outbox relay log when the broker lost its log (shared/kafka.py,
 shared/inbox.py): never on a cluster that lost a node."""
@@ -104,10 +106,11 @@ async def failover(
 
 async def fail_over(run: Failover, rng: random.Random, monkey: Monkey) -> None:
     """kill -9 the node leading the most partitions (never the one killed last), start it
-    again, wait until every replica is in sync; `FAILOVERS` times."""
+    again, wait until every replica is in sync; twice, and on until `CHAOS_SECONDS` passed."""
     cluster, last = run.cluster, None
-    await asyncio.sleep(rng.uniform(3, 5))  # orders in flight before the first kill
-    for _ in range(FAILOVERS):
+    until = time.monotonic() + CHAOS_SECONDS
+    await asyncio.sleep(rng.uniform(2, 4))  # orders in flight before the first kill
+    while len(run.windows) < 2 or time.monotonic() < until:
         before = await end_offsets(cluster.bootstrap_servers)
         counts = await cluster.leader_counts()
         node = max((n for n in counts if n != last), key=lambda n: counts[n])
@@ -115,7 +118,7 @@ async def fail_over(run: Failover, rng: random.Random, monkey: Monkey) -> None:
         window = Window(node, counts[node], datetime.now(UTC))
         run.windows.append(window)
         monkey.note(f"kill -9 broker node {node} (it led {counts[node]} partitions: {counts})")
-        await asyncio.sleep(rng.uniform(3, 6))
+        await asyncio.sleep(rng.uniform(*DOWN_FOR))
         await cluster.restart(node, wait=False).until_ready()
         monkey.note(f"broker node {node} started again")
         await cluster.until_fully_replicated()
@@ -125,7 +128,7 @@ async def fail_over(run: Failover, rng: random.Random, monkey: Monkey) -> None:
         lost = {tp: n for tp, n in before.items() if after.get(tp, 0) < n}
         assert not lost, f"the cluster lost acknowledged messages: {lost}"
         last = node
-        await asyncio.sleep(rng.uniform(1, 3))
+        await asyncio.sleep(rng.uniform(0.5, 2))
 
 
 async def fills(run: Failover) -> list[tuple[datetime, timedelta]]:
@@ -144,8 +147,14 @@ def stall_report(windows: list[Window], filled: list[tuple[datetime, timedelta]]
     def longest(within: list[timedelta]) -> str:
         return f"{max(within).total_seconds() * 1000:.0f} ms" if within else "-"
 
-    lines = [f"accept → filled (market orders): longest {longest([d for _, d in filled])} "]
-    lines[0] += f"of {len(filled)} in the whole run"
+    def failing(at: datetime) -> bool:
+        return any(w.killed_at <= at <= (w.back_at or datetime.now(UTC)) for w in windows)
+
+    calm = [d for at, d in filled if not failing(at)]
+    lines = [
+        f"accept → filled (market orders): longest {longest([d for _, d in filled])} of "
+        f"{len(filled)} in the whole run; {longest(calm)} of {len(calm)} outside the failovers"
+    ]
     for w in windows:
         end = w.back_at or datetime.now(UTC)
         during = [d for at, d in filled if w.killed_at <= at <= end]
@@ -204,7 +213,8 @@ async def test_losing_a_broker_loses_nothing_and_needs_no_republish(failover: Fa
     monkey = Monkey(failover.system, {name: name for name in SERVICES})
     filled: list[tuple[datetime, timedelta]] = []
     try:
-        await load.add_traders(4)
+        await load.add_traders(3)
+        monkey.note("traders funded: the load starts")
         watching = asyncio.Event()
         watcher = asyncio.create_task(monkey.watch(watching))
         failing = asyncio.create_task(fail_over(failover, rng, monkey))
@@ -212,6 +222,7 @@ async def test_losing_a_broker_loses_nothing_and_needs_no_republish(failover: Fa
         while not failing.done():  # the load goes on until the last node is back in sync
             await load.run(3)
         await failing
+        monkey.note("the load ends")
         left = await load.cancel_everything_open()
         report = await check_system(
             {name: failover.database_url(name) for name in SERVICES},
@@ -229,7 +240,7 @@ async def test_losing_a_broker_loses_nothing_and_needs_no_republish(failover: Fa
         print("\n".join(stall_report(failover.windows, filled)))
         await load.close()
     print_report(report)
-    assert len(failover.windows) == FAILOVERS
+    assert len(failover.windows) >= 2
     assert len({w.node for w in failover.windows}) >= 2, "the same node was killed every time"
     assert not monkey.unexpected_exits, "\n".join(monkey.unexpected_exits)
     assert not monkey.known_crashes, monkey.known_crashes

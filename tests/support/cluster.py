@@ -17,7 +17,7 @@ from shared.infra.resolve import DATABASE_ENV, Infrastructure, provide
 
 @contextmanager
 def running_cluster(folder: Path, database_url: str, nodes: int = 3) -> Iterator[Infrastructure]:
-    """An embedded cluster of `nodes` in `folder` (`infra.kafka_cluster`), stopped after."""
+    """An embedded cluster of `nodes` in `folder` (`infra.kafka_cluster`), killed after."""
     infra = provide(
         folder,
         durable=False,
@@ -28,6 +28,9 @@ def running_cluster(folder: Path, database_url: str, nodes: int = 3) -> Iterator
     try:
         yield infra
     finally:
+        cluster = cluster_of(infra)
+        for node in cluster.running():  # thrown away: no need for a clean shutdown
+            cluster.kill(node)
         infra.stop()
 
 
