@@ -8,6 +8,10 @@ message and offset it had: `make run` keeps it under `.data/kafka`, tests in a t
 
 The broker opens its client port only once it is ready to serve, so answering ApiVersions is
 the readiness check.
+
+A node may also be a member of a cluster (`Quorum`: every voter's controller port, one
+cluster id): `shared.infra.kafka_cluster` prepares its nodes with `EmbeddedKafka.prepare` and
+starts them together; `broker_settings` gives one node and a cluster their settings.
 """
 
 from __future__ import annotations

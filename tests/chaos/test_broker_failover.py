@@ -31,8 +31,10 @@ import pytest
 
 from cryptoorch.check import check_system
 from cryptoorch.check_cmd import print_report
+from shared.contracts import Topic
 from shared.infra.kafka_cluster import EmbeddedKafkaCluster
 from shared.infra.resolve import Infrastructure
+from shared.kafka import ensure_topics, make_producer
 from shared.settings import database_url_for
 from tests.support.chaos import Monkey, end_offsets
 from tests.support.client import ApiUser, create_admin
@@ -40,6 +42,7 @@ from tests.support.cluster import cluster_env, cluster_of
 from tests.support.load import Load, price_feed
 from tests.support.system import SERVICES, System, system_env
 from tests.support.topics import read_topic
+from tests.support.waiting import eventually
 
 CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "30"))
 """How long the load runs (at least as long as the failovers take); `make chaos` sets 600."""
@@ -251,3 +254,38 @@ async def test_losing_a_broker_loses_nothing_and_needs_no_republish(failover: Fa
     assert not missing, f"published messages the cluster does not have (a republish): {missing}"
     assert not new_cluster_seen(failover.system), new_cluster_seen(failover.system)
     assert report.counts["venue_trades"] > 0 and filled, "the run proved nothing about orders"
+
+
+async def test_the_cluster_started_again_on_its_folder_is_the_same_cluster(
+    kafka_cluster: Infrastructure,
+) -> None:
+    """`cryptoorch up --brokers 3` killed (every node at once) and started again: the same
+    cluster id, on the same ports, with every message it had acknowledged."""
+    cluster = cluster_of(kafka_cluster)
+    await ensure_topics(cluster.bootstrap_servers, replication_factor=3, min_insync_replicas=2)
+    producer = make_producer(cluster.bootstrap_servers)
+    await producer.start()
+    try:
+        for n in range(10):
+            await producer.send_and_wait(Topic.ORDER_COMMANDS.value, b"kept", key=b"%d" % n)
+    finally:
+        await producer.stop()
+    before = await end_offsets(cluster.bootstrap_servers)
+    for node in cluster.running():
+        cluster.kill(node)
+    again = EmbeddedKafkaCluster.start(cluster.folder, len(cluster.ports), log_dir=cluster.log_dir)
+    try:
+        assert (again.cluster_id, again.bootstrap_servers) == (
+            cluster.cluster_id,
+            cluster.bootstrap_servers,
+        )
+        await eventually(
+            lambda: end_offsets(again.bootstrap_servers),
+            until=lambda after: after == before,
+            timeout=60,
+            interval=0.5,
+            what="every partition back with the messages it had",
+        )
+    finally:
+        for node in again.running():
+            again.kill(node)
