@@ -140,19 +140,53 @@ async def fail_over(run: Failover, rng: random.Random, monkey: Monkey) -> None:
         await asyncio.sleep(rng.uniform(0.5, 2))
 
 
-async def fills(run: Failover) -> list[tuple[datetime, timedelta]]:
-    """(accepted at, accept → filled) of every filled market order (a limit order may rest)."""
+async def fills(run: Failover) -> list[tuple[datetime, timedelta, str]]:
+    """(accepted at, accept → filled, order id) of every filled market order (a limit order
+    may rest)."""
     conn = await asyncpg.connect(run.database_url("gateway"))
     try:
         rows = await conn.fetch(
-            "SELECT created_at, updated_at FROM orders WHERE status = 'filled' AND type = 'market'"
+            "SELECT order_id, created_at, updated_at FROM orders "
+            "WHERE status = 'filled' AND type = 'market'"
         )
     finally:
         await conn.close()
-    return [(r["created_at"], r["updated_at"] - r["created_at"]) for r in rows]
+    return [(r["created_at"], r["updated_at"] - r["created_at"], r["order_id"]) for r in rows]
 
 
-def stall_report(windows: list[Window], filled: list[tuple[datetime, timedelta]]) -> list[str]:
+async def hops(run: Failover, order_id: str) -> list[str]:
+    """Where an order's time went: each message of it committed to an outbox, published,
+    and applied by each consumer, in time order (relative to the first)."""
+    conns = {name: await asyncpg.connect(run.database_url(name)) for name in SERVICES}
+    events: list[tuple[datetime, str]] = []
+    try:
+        for service, conn in conns.items():
+            for row in await conn.fetch(
+                "SELECT event_id, topic, created_at, published_at, "
+                "convert_from(value, 'UTF8')::jsonb ->> 'type' AS type FROM outbox "
+                "WHERE convert_from(value, 'UTF8')::jsonb ->> 'correlation_id' = $1 "
+                "AND topic NOT LIKE '%.dlq'",
+                order_id,
+            ):
+                what = f"{row['type']} ({row['topic']})"
+                events.append((row["created_at"], f"{service} commits {what}"))
+                if row["published_at"] is not None:
+                    events.append((row["published_at"], f"{service} relay published {what}"))
+                for other, other_conn in conns.items():
+                    applied = await other_conn.fetchval(
+                        "SELECT processed_at FROM inbox WHERE event_id = $1", row["event_id"]
+                    )
+                    if applied is not None:
+                        events.append((applied, f"{other} applied {row['type']}"))
+    finally:
+        for conn in conns.values():
+            await conn.close()
+    events.sort()
+    start = events[0][0] if events else datetime.now(UTC)
+    return [f"    +{(at - start).total_seconds() * 1000:7.0f} ms {what}" for at, what in events]
+
+
+def stall_report(windows: list[Window], filled: list[tuple[datetime, timedelta, str]]) -> list[str]:
     def longest(within: list[timedelta]) -> str:
         return f"{max(within).total_seconds() * 1000:.0f} ms" if within else "-"
 
@@ -161,15 +195,15 @@ def stall_report(windows: list[Window], filled: list[tuple[datetime, timedelta]]
             at <= (w.back_at or datetime.now(UTC)) and at + took >= w.killed_at for w in windows
         )
 
-    calm = [d for at, d in filled if not in_flight_during_a_failover(at, d)]
+    calm = [d for at, d, _ in filled if not in_flight_during_a_failover(at, d)]
     lines = [
-        f"accept → filled (market orders): longest {longest([d for _, d in filled])} of "
+        f"accept → filled (market orders): longest {longest([d for _, d, _ in filled])} of "
         f"{len(filled)} in the whole run; {longest(calm)} of {len(calm)} never in flight "
         "during a failover"
     ]
     for w in windows:
         end = w.back_at or datetime.now(UTC)
-        during = [d for at, d in filled if w.killed_at <= at <= end]
+        during = [d for at, d, _ in filled if w.killed_at <= at <= end]
         lines.append(
             f"  failover of node {w.node} (led {w.led} partitions; down and catching up "
             f"{(end - w.killed_at).total_seconds():.1f} s): longest {longest(during)} "
@@ -223,7 +257,8 @@ async def test_losing_a_broker_loses_nothing_and_needs_no_republish(failover: Fa
         failover.seed,
     )
     monkey = Monkey(failover.system, {name: name for name in SERVICES})
-    filled: list[tuple[datetime, timedelta]] = []
+    filled: list[tuple[datetime, timedelta, str]] = []
+    slowest: list[str] = []
     try:
         await load.add_traders(3)
         monkey.note("traders funded: the load starts")
@@ -245,11 +280,15 @@ async def test_losing_a_broker_loses_nothing_and_needs_no_republish(failover: Fa
         await watcher
         missing = await unpublished_on_the_log(failover)
         filled = await fills(failover)
+        if filled:
+            _, took, order_id = max(filled, key=lambda f: f[1])
+            slowest = [f"the slowest, {order_id} ({took.total_seconds() * 1000:.0f} ms):"]
+            slowest += await hops(failover, order_id)
     finally:
         print(f"failover run: CHAOS_SEED={failover.seed}, {time.monotonic() - started:.0f}s")
         print("\n".join(monkey.events))
         print(f"load: {dict(sorted(load.stats.items()))}")
-        print("\n".join(stall_report(failover.windows, filled)))
+        print("\n".join(stall_report(failover.windows, filled) + slowest))
         await load.close()
     print_report(report)
     assert len(failover.windows) >= 2
