@@ -14,8 +14,10 @@ from pathlib import Path
 
 from cryptoorch.runtime_info import SERVICES, data_dir, migrations_dir, write_runtime
 from cryptoorch.supervisor import Supervisor
+from shared.infra.kafka_security import acl_bindings, create_acls
 from shared.infra.resolve import provide
 from shared.kafka import ensure_topics, wait_for_broker
+from shared.kafka_access import KafkaAccess
 from shared.service import prepare_database
 from shared.settings import CommonSettings
 
@@ -48,15 +50,29 @@ def _fernet_key() -> str:
     return base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
 
 
-async def prepare(settings: CommonSettings) -> None:
+async def prepare(settings: CommonSettings, *, secured: bool = False) -> None:
+    """Topics, then (on a secured broker) each service's ACLs, then databases and migrations.
+    `settings` connect as `admin` when the broker is secured."""
     await wait_for_broker(settings.kafka_access)
     await ensure_topics(
         settings.kafka_access,
         replication_factor=settings.kafka_replication_factor,
         min_insync_replicas=settings.kafka_min_insync_replicas,
     )
+    if secured:
+        await create_acls(settings.kafka_access, acl_bindings(settings.db_prefix))
     for name in SERVICES:
         await prepare_database(settings, name, migrations_dir(name))
+
+
+def _recorded(access: KafkaAccess) -> dict[str, str]:
+    """The admin's credentials for the CLI (`runtime_info.kafka_access`; the file is 0600)."""
+    return {
+        "security_protocol": access.security_protocol,
+        "sasl_mechanism": access.sasl_mechanism,
+        "username": access.username,
+        "password": access.password,
+    }
 
 
 def _gateway_healthy(url: str) -> bool:
@@ -67,7 +83,7 @@ def _gateway_healthy(url: str) -> bool:
         return False
 
 
-def run_up(host: str, port: int) -> int:
+def run_up(host: str, port: int, brokers: int = 1) -> int:
     folder = data_dir()
     folder.mkdir(parents=True, exist_ok=True)
     stop = False
@@ -78,8 +94,9 @@ def run_up(host: str, port: int) -> int:
 
     signal.signal(signal.SIGINT, _stop)
     signal.signal(signal.SIGTERM, _stop)
-    print(f"[cryptoorch] starting broker and database (data in {folder})", flush=True)
-    infra = provide(folder, durable=True, allow_containers=False)
+    what = f"a cluster of {brokers} brokers" if brokers > 1 else "broker"
+    print(f"[cryptoorch] starting {what} and database (data in {folder})", flush=True)
+    infra = provide(folder, durable=True, allow_containers=False, brokers=brokers)
     supervisor: Supervisor | None = None
     try:
         env = {
@@ -91,16 +108,30 @@ def run_up(host: str, port: int) -> int:
             "CRYPTOORCH_GATEWAY_PORT": str(port),
             "CRYPTOORCH_AUDIT_CHECKPOINT_FILE": str(folder / "audit-checkpoints.jsonl"),
         }
+        if infra.kafka_cluster is not None:  # topics as the cluster can hold them: RF 3, ISR 2
+            env["CRYPTOORCH_KAFKA_REPLICATION_FACTOR"] = str(infra.kafka_replication_factor)
+            env["CRYPTOORCH_KAFKA_MIN_INSYNC_REPLICAS"] = str(infra.kafka_min_insync_replicas)
+        admin = infra.kafka_access  # `admin` on a secured cluster: topics and ACLs
         settings = CommonSettings(
             KAFKA_BOOTSTRAP_SERVERS=infra.kafka_bootstrap_servers,
             DATABASE_URL=infra.database_url,
+            kafka_replication_factor=int(env.get("CRYPTOORCH_KAFKA_REPLICATION_FACTOR", "1")),
+            kafka_min_insync_replicas=int(env.get("CRYPTOORCH_KAFKA_MIN_INSYNC_REPLICAS", "1")),
+            kafka_security_protocol=admin.security_protocol,
+            kafka_sasl_mechanism=admin.sasl_mechanism,
+            kafka_username=admin.username,
+            kafka_password=admin.password,
         )
-        asyncio.run(prepare(settings))
+        secured = infra.kafka_security is not None
+        asyncio.run(prepare(settings, secured=secured))
         gateway_url = f"http://{host}:{port}"
         metrics_ports = {
             name: {"CRYPTOORCH_METRICS_PORT": str(METRICS_BASE_PORT + i)}
             for i, name in enumerate(SERVICES)
             if name != "gateway"
+        }
+        per_service = {  # each service its own principal on a secured cluster
+            name: metrics_ports.get(name, {}) | infra.service_env(name) for name in SERVICES
         }
         write_runtime(
             {
@@ -110,6 +141,7 @@ def run_up(host: str, port: int) -> int:
                 "gateway_url": gateway_url,
                 "supervisor_pid": os.getpid(),
                 "kafka": infra.kafka_source,
+                "kafka_brokers": len(infra.kafka_cluster.ports) if infra.kafka_cluster else 1,
                 "database": infra.database_source,
                 "metrics": {
                     name: f"http://127.0.0.1:{ports['CRYPTOORCH_METRICS_PORT']}/metrics"
@@ -117,11 +149,13 @@ def run_up(host: str, port: int) -> int:
                 }
                 | {"gateway": gateway_url + "/metrics"},
             }
+            | ({"kafka_access": _recorded(admin)} if secured else {})
         )
-        supervisor = Supervisor(env, folder / "logs", per_service_env=metrics_ports)
+        supervisor = Supervisor(env, folder / "logs", per_service_env=per_service)
         for name in SERVICES:
             supervisor.start(name)
-        print(f"[cryptoorch] broker {infra.kafka_bootstrap_servers} ({infra.kafka_source})")
+        nodes = f", {brokers} nodes" if infra.kafka_cluster else ""
+        print(f"[cryptoorch] broker {infra.kafka_bootstrap_servers} ({infra.kafka_source}{nodes})")
         print(f"[cryptoorch] database {infra.database_url} ({infra.database_source})")
         print(f"[cryptoorch] service logs in {folder / 'logs'}", flush=True)
         announced = False

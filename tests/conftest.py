@@ -20,6 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.infra.resolve import Infrastructure, provide
 from shared.settings import CommonSettings
+from tests.support.cluster import running_cluster
 
 S = TypeVar("S", bound=CommonSettings)
 FAST_GROUPS = {
@@ -38,6 +39,16 @@ def session_infra() -> Iterator[Infrastructure]:
             yield infrastructure
         finally:
             infrastructure.stop()
+
+
+@pytest.fixture(scope="module")
+def kafka_cluster(
+    session_infra: Infrastructure, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Infrastructure]:
+    """A 3-node Kafka cluster of the module's own (`infra.kafka_cluster`: kill and restart
+    its nodes) with the run's PostgreSQL. Only the failover tests ask for it."""
+    with running_cluster(tmp_path_factory.mktemp("cluster"), session_infra.database_url) as cluster:
+        yield cluster
 
 
 @pytest.fixture(scope="module")

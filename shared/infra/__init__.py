@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from shared.infra.containers import Containers, docker_available, start_containers
 from shared.infra.kafka import EmbeddedKafka, answers_kafka
+from shared.infra.kafka_cluster import EmbeddedKafkaCluster
 from shared.infra.postgres import EmbeddedPostgres
 from shared.infra.processes import (
     ChildProcess,
@@ -25,6 +26,7 @@ __all__ = [
     "ChildProcess",
     "Containers",
     "EmbeddedKafka",
+    "EmbeddedKafkaCluster",
     "EmbeddedPostgres",
     "InfraStartError",
     "Infrastructure",

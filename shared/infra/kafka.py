@@ -8,6 +8,10 @@ message and offset it had: `make run` keeps it under `.data/kafka`, tests in a t
 
 The broker opens its client port only once it is ready to serve, so answering ApiVersions is
 the readiness check.
+
+A node may also be a member of a cluster (`Quorum`: every voter's controller port, one
+cluster id): `shared.infra.kafka_cluster` prepares its nodes with `EmbeddedKafka.prepare` and
+starts them together; `broker_settings` gives one node and a cluster their settings.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ import signal
 import socket
 import struct
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +75,59 @@ BROKER_SETTINGS = {
     "num.recovery.threads.per.data.dir": "1",
 }
 """One node: internal topics with one replica, few partitions, no waiting for more members."""
+
+FAILOVER_SETTINGS = {
+    # A follower that stops fetching leaves the ISR after 5 s (default 30 s): an `acks=all`
+    # produce waits at most that long for a hung (not dead) replica.
+    "replica.lag.time.max.ms": "5000",
+    # A dead broker (no heartbeat for 3 s, default 9 s) is fenced: the controller moves the
+    # leadership of its partitions to an in-sync replica and drops it from every ISR.
+    "broker.heartbeat.interval.ms": "500",
+    "broker.session.timeout.ms": "3000",
+    # A dead active controller: the other voters notice after 1.5 s without an answer
+    # (default 2 s) and elect one of them within ~0.5 s (default 1 s).
+    "controller.quorum.fetch.timeout.ms": "1500",
+    "controller.quorum.election.timeout.ms": "500",
+    "controller.quorum.election.backoff.max.ms": "500",
+    "unclean.leader.election.enable": "false",  # (the default) never elect a replica that is behind
+}
+"""Several nodes: failover in seconds on loopback, without fencing a busy-but-alive node."""
+
+
+def broker_settings(nodes: int) -> dict[str, str]:
+    """The settings of a node of a cluster of `nodes`: one node as `BROKER_SETTINGS`; more
+    keep every partition (ours and the broker's own topics) on up to 3 replicas, of which 2
+    must have a write before it is acknowledged, so one node can die without losing or
+    refusing anything."""
+    if nodes <= 1:
+        return dict(BROKER_SETTINGS)
+    replicas = min(3, nodes)
+    in_sync = max(1, replicas - 1)
+    return {
+        **BROKER_SETTINGS,
+        "default.replication.factor": str(replicas),
+        "min.insync.replicas": str(in_sync),
+        "offsets.topic.replication.factor": str(replicas),
+        "transaction.state.log.replication.factor": str(replicas),
+        "transaction.state.log.min.isr": str(in_sync),
+        "share.coordinator.state.topic.replication.factor": str(replicas),
+        "share.coordinator.state.topic.min.isr": str(in_sync),
+        **FAILOVER_SETTINGS,
+    }
+
+
+@dataclass(frozen=True)
+class Quorum:
+    """The KRaft quorum a node is a member of: one cluster id and every voter (node id →
+    controller port on loopback). Every node of a cluster gets the same one."""
+
+    cluster_id: str
+    voters: Mapping[int, int]
+
+    @property
+    def voters_text(self) -> str:
+        """`controller.quorum.voters`: `1@127.0.0.1:9093,2@...`."""
+        return ",".join(f"{node}@127.0.0.1:{port}" for node, port in sorted(self.voters.items()))
 
 
 def answers_kafka(host: str, port: int, timeout: float = 1.0) -> bool:
@@ -143,22 +200,88 @@ def _stop_leftovers(properties: Path) -> None:
 
 
 def server_properties(
-    folder: Path, port: int, controller_port: int, extra: Mapping[str, str] | None = None
+    folder: Path,
+    port: int,
+    controller_port: int,
+    extra: Mapping[str, str] | None = None,
+    *,
+    node_id: int = NODE_ID,
+    quorum: Quorum | None = None,
 ) -> str:
+    """The `server.properties` of a node: one node alone (its own quorum) or, with `quorum`,
+    a member of a cluster. `extra` is laid over everything (more listeners, security...)."""
+    voters = quorum.voters_text if quorum else f"{node_id}@127.0.0.1:{controller_port}"
     settings = {
         "process.roles": "broker,controller",
-        "node.id": str(NODE_ID),
-        "controller.quorum.voters": f"{NODE_ID}@127.0.0.1:{controller_port}",
+        "node.id": str(node_id),
+        "controller.quorum.voters": voters,
         "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
         "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
         "listener.security.protocol.map": "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT",
         "log.dirs": str(folder / "log"),
-        **BROKER_SETTINGS,
+        **broker_settings(len(quorum.voters) if quorum else 1),
         **(extra or {}),
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
+
+
+@dataclass
+class NodeLaunch:
+    """A node about to start: its folder prepared (`server.properties`, `broker.json`), its
+    command lines built. `EmbeddedKafka.start` runs one; a cluster formats and starts all its
+    nodes' launches at once (`shared.infra.kafka_cluster`): each JVM start is the cost."""
+
+    folder: Path
+    port: int
+    controller_port: int
+    cluster_id: str
+    log_path: Path
+    java: str
+    classpath: list[str]
+    broker_classpath: list[str]
+    format_args: list[str]
+    security: BrokerSecurity | None = None
+
+    @property
+    def properties(self) -> Path:
+        return self.folder / "server.properties"
+
+    def spawn_format(self) -> ChildProcess | None:
+        """Start `StorageTool format` if the log was never formatted (else None)."""
+        if (self.folder / "log" / "meta.properties").exists():
+            return None
+        storage = [self.java, "-Xmx256m", *self.classpath, "kafka.tools.StorageTool", "format"]
+        storage += [f"--cluster-id={self.cluster_id}", "-c", str(self.properties)]
+        storage += ["--ignore-formatted", *self.format_args]
+        return spawn(
+            "kafka-storage",
+            storage,
+            log_path=self.log_path,
+            death_signal=signal.SIGKILL,
+            stop_signal=signal.SIGKILL,
+        )
+
+    def finish_format(self, formatting: ChildProcess | None, timeout: float = 90.0) -> None:
+        if formatting is not None and formatting.wait(timeout=timeout) != 0:
+            raise InfraStartError(
+                f"kafka storage format failed on {self.folder}; log {self.log_path}:\n"
+                + log_tail(self.log_path)
+            )
+
+    def spawn_node(self) -> EmbeddedKafka:
+        """Start the broker (formatted before); it is ready once `ready()` holds."""
+        process = spawn(
+            "kafka",
+            [self.java, *JVM_OPTIONS, *self.broker_classpath, "kafka.Kafka", str(self.properties)],
+            log_path=self.log_path,
+            death_signal=signal.SIGTERM,  # a clean shutdown: no log recovery on the next start
+            stop_signal=signal.SIGTERM,
+        )
+        return EmbeddedKafka(
+            process, self.port, self.controller_port, self.folder, self.cluster_id, self.security
+        )
 
 
 @dataclass
@@ -182,6 +305,8 @@ class EmbeddedKafka:
         timeout: float = 90.0,
         wait: bool = True,
         record_classes_to: Path | None = None,
+        extra: Mapping[str, str] | None = None,
+        format_args: Sequence[str] = (),
         security: BrokerSecurity | None = None,
     ) -> EmbeddedKafka:
         """Start the broker on `folder` and return once it speaks the Kafka protocol (with
@@ -191,8 +316,46 @@ class EmbeddedKafka:
         are free; `port` forces the client port. The broker's output goes to `log_path`
         (default `folder/kafka.log`). `record_classes_to`: write a class-data archive there
         when the broker exits (`kafka_dist.record_class_archive`); otherwise the recorded one,
-        if any, is used. `security`: SASL/SCRAM listeners and ACLs (`kafka_security`); its
-        users are made when the folder is formatted, so give a folder the same one each time.
+        if any, is used. `extra` server properties are laid over ours; `format_args` go to
+        `StorageTool format` (the first start on a folder). `security`: SASL/SCRAM listeners
+        and ACLs (`kafka_security`); its users are made when the folder is formatted, so give a
+        folder the same one each time.
+        """
+        launch = cls.prepare(
+            folder,
+            port,
+            log_path=log_path,
+            record_classes_to=record_classes_to,
+            extra=extra,
+            format_args=format_args,
+            security=security,
+        )
+        launch.finish_format(launch.spawn_format(), timeout)
+        kafka = launch.spawn_node()
+        if wait:
+            kafka.wait_until_ready(timeout)
+        return kafka
+
+    @classmethod
+    def prepare(
+        cls,
+        folder: Path,
+        port: int | None = None,
+        *,
+        controller_port: int | None = None,
+        node_id: int = NODE_ID,
+        quorum: Quorum | None = None,
+        log_path: Path | None = None,
+        record_classes_to: Path | None = None,
+        extra: Mapping[str, str] | None = None,
+        format_args: Sequence[str] = (),
+        security: BrokerSecurity | None = None,
+    ) -> NodeLaunch:
+        """Write the node's folder and build its command lines (nothing started yet).
+
+        Alone (no `quorum`) the node is its own cluster, with the id and ports `broker.json`
+        recorded. A member of `quorum` takes the cluster id and its controller port from it
+        and must be given its client `port`: the cluster keeps every node's ports.
         """
         folder = folder.resolve()
         folder.mkdir(parents=True, exist_ok=True)
@@ -202,16 +365,24 @@ class EmbeddedKafka:
         _stop_leftovers(properties)
         state_path = folder / "broker.json"
         state = json.loads(state_path.read_text()) if state_path.exists() else {}
+        if quorum is not None:
+            controller_port = quorum.voters[node_id]
         port = _port(port, state.get("port"), "kafka")
-        controller_port = _port(None, state.get("controller_port"), "kafka controller")
+        controller_port = _port(controller_port, state.get("controller_port"), "kafka controller")
         if controller_port == port:
             controller_port = loopback_port(None, "kafka controller")
-        cluster_id = str(state.get("cluster_id") or new_cluster_id())
-        extra = security.server_properties(port, controller_port) if security else None
+        cluster_id = (
+            quorum.cluster_id if quorum else str(state.get("cluster_id") or new_cluster_id())
+        )
+        if security is not None:  # this node's own listeners, secured
+            extra = {**security.server_properties(port, controller_port), **(extra or {})}
+            format_args = [*format_args, *security.format_args()]
         properties.touch(mode=0o600)  # with security: the broker's password
-        properties.write_text(server_properties(folder, port, controller_port, extra))
+        properties.write_text(
+            server_properties(folder, port, controller_port, extra, node_id=node_id, quorum=quorum)
+        )
         state = {"cluster_id": cluster_id, "port": port, "controller_port": controller_port}
-        state_path.write_text(json.dumps(state))
+        state_path.write_text(json.dumps(state | {"node_id": node_id}))
         classpath = ["-cp", f"{libs}/*"]
         archive = class_archive(java)
         if archive.exists() and record_classes_to is None:
@@ -219,33 +390,18 @@ class EmbeddedKafka:
         broker_classpath = classpath
         if record_classes_to is not None:  # the broker's classes, not the storage tool's
             broker_classpath = [f"-XX:ArchiveClassesAtExit={record_classes_to}", *classpath]
-        if not (folder / "log" / "meta.properties").exists():
-            storage = [java, "-Xmx256m", *classpath, "kafka.tools.StorageTool", "format"]
-            storage += [f"--cluster-id={cluster_id}", "-c", str(properties), "--ignore-formatted"]
-            storage += security.format_args() if security else []
-            formatting = spawn(
-                "kafka-storage",
-                storage,
-                log_path=log_path,
-                death_signal=signal.SIGKILL,
-                stop_signal=signal.SIGKILL,
-            )
-            if formatting.wait(timeout=timeout) != 0:
-                raise InfraStartError(
-                    f"kafka storage format failed on {folder}; log {log_path}:\n"
-                    + log_tail(log_path)
-                )
-        process = spawn(
-            "kafka",
-            [java, *JVM_OPTIONS, *broker_classpath, "kafka.Kafka", str(properties)],
-            log_path=log_path,
-            death_signal=signal.SIGTERM,  # a clean shutdown: no log recovery on the next start
-            stop_signal=signal.SIGTERM,
+        return NodeLaunch(
+            folder,
+            port,
+            controller_port,
+            cluster_id,
+            log_path,
+            java,
+            classpath,
+            broker_classpath,
+            list(format_args),
+            security,
         )
-        kafka = cls(process, port, controller_port, folder, cluster_id, security)
-        if wait:
-            kafka.wait_until_ready(timeout)
-        return kafka
 
     def wait_until_ready(self, timeout: float = 90.0) -> None:
         try:

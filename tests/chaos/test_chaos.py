@@ -21,9 +21,8 @@ import os
 import random
 import shutil
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from decimal import Decimal
 from functools import partial
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from shared.contracts import Topic
 from shared.settings import database_url_for
 from tests.support.chaos import Broker, Monkey, inject_poison, plan_kills
 from tests.support.client import ApiUser, create_admin
-from tests.support.load import Load
+from tests.support.load import Load, price_feed
 from tests.support.system import SERVICES, System, system_env
 from tests.support.waiting import eventually
 
@@ -208,20 +207,6 @@ async def diagnose(chaos: Chaos) -> str:
         finally:
             await conn.close()
     return "\n".join(lines)
-
-
-def price_feed(url: str) -> Callable[[], Awaitable[Mapping[str, Decimal]]]:
-    async def prices() -> Mapping[str, Decimal]:
-        conn = await asyncpg.connect(url)
-        try:
-            return {
-                r["symbol"]: r["price"]
-                for r in await conn.fetch("SELECT symbol, price FROM paper_prices")
-            }
-        finally:
-            await conn.close()
-
-    return prices
 
 
 async def test_every_request_ends_once_and_every_cent_adds_up_through_crashes(

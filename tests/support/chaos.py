@@ -84,10 +84,11 @@ class Broker:
         self.kafka.stop()
 
 
-async def end_offsets(bootstrap_servers: str) -> dict[TopicPartition, int]:
+async def end_offsets(broker: KafkaAccess | str) -> dict[TopicPartition, int]:
     """The end offset of every partition of every contract topic the broker has."""
-    partitions = await topic_partitions(KafkaAccess(bootstrap_servers), all_topics())
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers)
+    access = broker if isinstance(broker, KafkaAccess) else KafkaAccess(broker)
+    partitions = await topic_partitions(access, all_topics())
+    consumer = AIOKafkaConsumer(**access.client_options())
     await consumer.start()
     try:
         ends: dict[TopicPartition, int] = await consumer.end_offsets(partitions)

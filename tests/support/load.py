@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+import asyncpg
 import httpx
 import pyotp
 
@@ -93,6 +94,22 @@ async def send(
         replayed = response.headers.get("Idempotent-Replayed") == "true"
         return Answer(response.status_code, data, replayed)
     return None
+
+
+def price_feed(url: str) -> PriceFeed:
+    """The paper venue's current prices, read from the execution service's database."""
+
+    async def prices() -> Mapping[str, Decimal]:
+        conn = await asyncpg.connect(url)
+        try:
+            return {
+                r["symbol"]: r["price"]
+                for r in await conn.fetch("SELECT symbol, price FROM paper_prices")
+            }
+        finally:
+            await conn.close()
+
+    return prices
 
 
 class Load:

@@ -18,12 +18,15 @@ async def publish(producer: AIOKafkaProducer, *messages: Envelope) -> None:
         )
 
 
-async def read_topic(bootstrap: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    tps = await topic_partitions(KafkaAccess(bootstrap), [topic])
+async def read_topic(broker: KafkaAccess | str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of `topic` up to its end now (`broker`: an address, or who to be on a
+    secured cluster)."""
+    access = broker if isinstance(broker, KafkaAccess) else KafkaAccess(broker)
+    tps = await topic_partitions(access, [topic])
     if not tps:
         return []
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, enable_auto_commit=False, auto_offset_reset="earliest"
+        **access.client_options(), enable_auto_commit=False, auto_offset_reset="earliest"
     )
     await consumer.start()
     try:
