@@ -214,10 +214,10 @@ def _mount_optional() -> None:
     from cryptoorch.controls_cmd import controls_command
 
     app.command("controls")(controls_command)
-    from cryptoorch import killswitch_cmd, ledger_cmd
+    from cryptoorch import killswitch_cmd, ledger_cmd, replay_cmd
 
     app.add_typer(ledger_cmd.app, name="ledger")
-    app.add_typer(ledger_cmd.replay_app, name="replay")
+    app.add_typer(replay_cmd.replay_app, name="replay")
     app.add_typer(killswitch_cmd.app, name="kill-switch")
     try:
         from cryptoorch import audit_cmd

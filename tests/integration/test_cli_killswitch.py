@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from rich.progress import Progress
 
-from cryptoorch.ledger_cmd import read_topics
+from cryptoorch.replay_sources import read_topics
 from services.gateway.auth import Role
 from services.gateway.store import accounts
 from shared.contracts import Topic, decode
