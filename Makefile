@@ -66,7 +66,7 @@ lint: $(STAMP) ## ruff, mypy --strict, import-linter (services never import each
 schemas: $(STAMP) ## write docs/schemas/*.json and docs/asyncapi.yaml from shared/contracts
 	$(BIN)/python -m shared.contracts.publish docs
 
-controls: $(STAMP) ## write docs/controls.md, the controls register, from shared/controls.py and the settings
+controls: $(STAMP) ## write docs/controls.md, the controls register, from shared/controls/ and the settings
 	$(BIN)/python -m cryptoorch.controls_cmd docs/controls.md
 
 topics: $(STAMP) ## write deploy/topics.yaml, create-topics.sh, create-acls.sh and their k8s ConfigMaps from shared/contracts

@@ -17,6 +17,7 @@ from cryptoorch import (
     ledger_cmd,
     migrate_cmd,
     outbox_cmd,
+    replay_cmd,
     status_cmd,
     up_cmd,
 )
@@ -32,7 +33,7 @@ app.add_typer(outbox_cmd.app, name="outbox")
 app.command("check")(check_cmd.check_command)
 app.command("controls")(controls_cmd.controls_command)
 app.add_typer(ledger_cmd.app, name="ledger")
-app.add_typer(ledger_cmd.replay_app, name="replay")
+app.add_typer(replay_cmd.replay_app, name="replay")
 app.add_typer(killswitch_cmd.app, name="kill-switch")
 app.add_typer(audit_cmd.app, name="audit", help="The hash-chained audit trail.")
 app.command("trace")(audit_cmd.trace_command)

@@ -13,7 +13,10 @@ import asyncio
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+import asyncpg
 import typer
+from aiokafka.errors import KafkaError
+from pydantic import ValidationError
 
 from cryptoorch.runtime_info import SERVICES, NotRunning
 
@@ -40,6 +43,21 @@ def run_against_system(work: Coroutine[Any, Any, T], code: int = FOUND_WRONG) ->
         return asyncio.run(work)
     except NotRunning as exc:
         raise fail(str(exc), code) from None
+
+
+def run_check(work: Coroutine[Any, Any, T]) -> T:
+    """Run a check (`ledger check`, `replay ledger`); anything that stops it from being made
+    exits 2 with the reason, so a script never reads an unreachable database as sound books."""
+    try:
+        return run_against_system(work, CANNOT_CHECK)
+    except CannotCheck as exc:
+        raise fail(str(exc), CANNOT_CHECK) from None
+    except ValidationError as exc:
+        raise fail(f"bad settings in the environment: {exc}", CANNOT_CHECK) from None
+    except KafkaError as exc:
+        raise fail(f"cannot read the broker: {exc}", CANNOT_CHECK) from None
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        raise fail(f"cannot read the database: {exc}", CANNOT_CHECK) from None
 
 
 def require_service(service: str) -> None:

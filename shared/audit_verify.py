@@ -22,14 +22,8 @@ from typing import Any
 
 import asyncpg
 
-from shared.audit_chain import (
-    ChainFold,
-    Checkpoint,
-    Finding,
-    Problem,
-    TrailRow,
-    stored_row,
-)
+from shared.audit_chain.fold import ChainFold, Checkpoint, Finding, Problem
+from shared.audit_chain.rows import TrailRow, stored_row
 from shared.db import Connection
 
 Progress = Callable[[int], None]

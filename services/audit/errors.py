@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.audit_chain import UncanonicalValue
+from shared.audit_chain.canonical_json import UncanonicalValue
 
 __all__ = ["AuditError", "CheckpointFileInvalid", "UncanonicalValue"]
 

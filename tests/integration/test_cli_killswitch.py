@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from rich.progress import Progress
 
-from cryptoorch.ledger_cmd import read_topics
+from cryptoorch.replay_sources import read_topics
 from services.gateway.auth import Role
 from services.gateway.store import accounts
 from shared.contracts import Topic, decode
@@ -171,7 +171,7 @@ async def test_the_gateway_relay_publishes_the_switch_to_safety_s_topic(
 
     with Progress(disable=True) as progress:
         records = await read_topics(
-            settings.kafka_bootstrap_servers, [Topic.ACCOUNT_EVENTS.value], progress
+            settings.kafka_access, [Topic.ACCOUNT_EVENTS.value], progress
         )
     published = [decode(record) for record in records]
     mine = [m for m in published if m.event_id == event_id]

@@ -19,7 +19,7 @@ import pytest
 from aiokafka import AIOKafkaProducer
 from rich.progress import Progress
 
-from cryptoorch.ledger_cmd import read_topics
+from cryptoorch.replay_sources import read_topics
 from services.ledger.app import MIGRATIONS, NAME, build
 from services.ledger.domain import LedgerPolicy
 from services.ledger.handlers import make_handler

@@ -19,7 +19,7 @@ import pytest
 
 from services.audit import store as audit_store
 from services.ledger.app import MIGRATIONS as LEDGER_MIGRATIONS
-from shared.audit_chain import GENESIS_HASH, next_row, trail_document
+from shared.audit_chain.rows import GENESIS_HASH, next_row, trail_document
 from shared.clock import utc_now
 from shared.contracts import Envelope, encode, new_message
 from shared.contracts.topics import Topic

@@ -1,4 +1,4 @@
-"""The controls register (`shared/controls.py`, `cryptoorch controls`, docs/controls.md) lists
+"""The controls register (`shared/controls/`, `cryptoorch controls`, docs/controls.md) lists
 every control safety decides with, names settings that exist, and names tests that exist."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from cryptoorch.cli import app
 from cryptoorch.controls_cmd import SETTINGS, markdown
 from services.safety.domain import ORDER_RULES, WITHDRAWAL_RULES
 from services.safety.domain.surveillance import EXECUTION_THROTTLE, ORDER_TO_TRADE_RATIO, WASH_TRADE
-from shared.controls import CONTROLS, Control
+from shared.controls import CONTROLS
+from shared.controls.control import Control
 
 ROOT = Path(__file__).resolve().parents[2]
 

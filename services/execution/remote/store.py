@@ -16,7 +16,7 @@ from services.execution.domain.orders import (
     WithdrawalRecord,
     WithdrawalStatus,
 )
-from services.execution.store import ORDER_COLUMNS, order_from_row
+from services.execution.store_orders import ORDER_COLUMNS, order_from_row
 from shared.db import Connection
 
 _TRACKING = "submissions, not_found, failures, cancel_requested"

@@ -39,9 +39,27 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from services.safety.domain import order_rules as rules
 from services.safety.domain.checks import OrderCheck
 from services.safety.domain.duplicates import duplicate_order
+from services.safety.domain.market_rules import (
+    market_amount,
+    market_cost,
+    market_precision,
+    price_band,
+    price_valid,
+    symbol_listed,
+)
+from services.safety.domain.order_gates import account_active, exchange_key, kill_switch, two_factor
+from services.safety.domain.order_limits import (
+    cooldown,
+    daily_loss,
+    daily_volume,
+    hourly_trades,
+    max_notional,
+    min_notional,
+    order_rate,
+    position_limit,
+)
 from services.safety.domain.rejection import Rejection
 from services.safety.domain.restrictions import restricted_order
 from services.safety.domain.suspicious import rejection_burst
@@ -53,29 +71,29 @@ UnvaluedRule = Callable[[OrderCheck], Rejection | None]
 ValuedRule = Callable[[OrderCheck, OrderValuation], Rejection | None]
 
 RULES_BEFORE_VALUATION: tuple[tuple[str, UnvaluedRule], ...] = (
-    ("account_active", rules.account_active),
-    ("kill_switch", rules.kill_switch),
+    ("account_active", account_active),
+    ("kill_switch", kill_switch),
     ("restricted", restricted_order),
-    ("two_factor", rules.two_factor),
-    ("exchange_key", rules.exchange_key),
-    ("symbol_listed", rules.symbol_listed),
-    ("price_valid", rules.price_valid),
-    ("market_precision", rules.market_precision),
-    ("market_amount", rules.market_amount),
+    ("two_factor", two_factor),
+    ("exchange_key", exchange_key),
+    ("symbol_listed", symbol_listed),
+    ("price_valid", price_valid),
+    ("market_precision", market_precision),
+    ("market_amount", market_amount),
     ("duplicate_order", duplicate_order),
 )
 VALUATION_RULE = "reference_price"
 RULES_AFTER_VALUATION: tuple[tuple[str, ValuedRule], ...] = (
-    ("price_band", rules.price_band),
-    ("market_cost", rules.market_cost),
-    ("min_notional", rules.min_notional),
-    ("max_notional", rules.max_notional),
-    ("hourly_trades", rules.hourly_trades),
-    ("order_rate", rules.order_rate),
-    ("cooldown", rules.cooldown),
-    ("daily_volume", rules.daily_volume),
-    ("position_limit", rules.position_limit),
-    ("daily_loss", rules.daily_loss),
+    ("price_band", price_band),
+    ("market_cost", market_cost),
+    ("min_notional", min_notional),
+    ("max_notional", max_notional),
+    ("hourly_trades", hourly_trades),
+    ("order_rate", order_rate),
+    ("cooldown", cooldown),
+    ("daily_volume", daily_volume),
+    ("position_limit", position_limit),
+    ("daily_loss", daily_loss),
     ("rejection_burst", rejection_burst),
 )
 ORDER_RULES: tuple[str, ...] = (

@@ -21,7 +21,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from services.safety.domain.checks import OrderCheck, WithdrawalCheck
-from services.safety.domain.order_rules import HOUR
+from services.safety.domain.order_limits import HOUR
 from services.safety.domain.rejection import Rejection, shown
 from services.safety.domain.state import count_within
 from services.safety.domain.valuation import OrderValuation

@@ -21,7 +21,7 @@ from decimal import Decimal
 
 from services.safety.domain import withdrawal_rules as rules
 from services.safety.domain.checks import WithdrawalCheck
-from services.safety.domain.order_rules import account_active
+from services.safety.domain.order_gates import account_active
 from services.safety.domain.rejection import Rejection
 from services.safety.domain.restrictions import restricted_withdrawal
 from services.safety.domain.suspicious import withdrawal_burst

@@ -21,7 +21,8 @@ from services.ledger.book import Book
 from services.ledger.domain import needs
 from services.ledger.replay import fold
 from services.ledger.replay_wire import RELEVANT_TYPES, Logged, read_log
-from services.ledger.tally import Tally, _row
+from services.ledger.tally import Tally
+from services.ledger.tally_rows import row_of
 from shared.contracts import Envelope, UndecodableMessage, decode, encode, registered
 from shared.contracts.decisions import OrderApproved
 from shared.contracts.execution import OrderFilled
@@ -50,7 +51,7 @@ def fast_fold(messages: list[Envelope]) -> Tally:
 def assert_same(tally: Tally, book: Book) -> None:
     assert tally.balance_map() == book.balances
     assert {i: row.as_hold(i) for i, row in tally.holds.items()} == book.holds
-    journal = [(*_row(b.entry), b.owner, str(b.cause_event_id)) for b in book.journal]
+    journal = [(*row_of(b.entry), b.owner, str(b.cause_event_id)) for b in book.journal]
     assert [(key, postings, owner, cause) for key, owner, cause, postings in tally.journal] == (
         journal
     )
