@@ -82,18 +82,21 @@ def as_dict(switch: KillSwitch) -> dict[str, Any]:
 
 async def record_switch(request: KillSwitchBody, changed_by: str) -> KillSwitch:
     """Write the switch and its outbox row in the gateway's database, in one transaction."""
+    from services.gateway import NAME
     from services.gateway.controls import change_kill_switch
+    from shared.emitter import Emitter
     from shared.service import prepare_database
 
     settings = CommonSettings(
         DATABASE_URL=runtime_info.server_database_url(), db_prefix=runtime_info.db_prefix()
     )
-    url = await prepare_database(settings, "gateway", runtime_info.migrations_dir("gateway"))
+    url = await prepare_database(settings, NAME, runtime_info.migrations_dir(NAME))
     conn = await connect(url)
     try:
         async with conn.transaction():
             return await change_kill_switch(
                 conn,
+                Emitter(NAME),
                 scope=request.scope,
                 target=request.target,
                 engaged=request.engaged,

@@ -18,7 +18,9 @@ import asyncpg
 from aiokafka import AIOKafkaProducer
 
 from shared import logs, metrics, telemetry
+from shared.clock import Clock, utc_now
 from shared.db import create_pool, ensure_database
+from shared.emitter import Emitter
 from shared.inbox import BatchHandler, Handler, InboxConsumer, InboxSettings
 from shared.kafka import (
     FETCH_MAX_WAIT_MS,
@@ -45,11 +47,13 @@ async def prepare_database(settings: CommonSettings, service: str, migrations: P
 
 @dataclass
 class ServiceRuntime(Generic[SettingsT]):
-    """One service process's parts, typed by its own settings class."""
+    """One service process's parts, typed by its own settings class; `name` is also the
+    producer of its messages (`emitter`)."""
 
     name: str
     settings: SettingsT
     migrations: Path
+    clock: Clock = utc_now
     pool: asyncpg.Pool = field(init=False)
     database_url: str = field(init=False)
     relay: OutboxRelay = field(init=False)
@@ -81,6 +85,11 @@ class ServiceRuntime(Generic[SettingsT]):
             ),
             new_producer=lambda: make_producer(self.settings.kafka_access),
         )
+
+    @property
+    def emitter(self) -> Emitter:
+        """How this service writes its messages: as `name`, stamped by `clock`, to its outbox."""
+        return Emitter(self.name, self.clock)
 
     @property
     def producer(self) -> AIOKafkaProducer:

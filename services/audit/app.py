@@ -21,12 +21,16 @@ async def build(runtime: ServiceRuntime[AuditSettings]) -> None:
     )
     runtime.background(
         ChainLinksTask(
-            runtime.pool, database=database, poll_seconds=settings.audit_links_poll_seconds
+            runtime.pool,
+            runtime.emitter,
+            database=database,
+            poll_seconds=settings.audit_links_poll_seconds,
         ).run
     )
     runtime.background(
         CheckpointTask(
             runtime.pool,
+            runtime.emitter,
             database=database,
             file=settings.audit_checkpoint_file,
             every=settings.audit_checkpoint_every,

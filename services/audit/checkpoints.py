@@ -21,12 +21,10 @@ import asyncpg
 from services.audit import store
 from services.audit.chain import Checkpoint
 from services.audit.errors import CheckpointFileInvalid
-from shared.clock import utc_now
-from shared.contracts import new_message
 from shared.contracts.audit import AuditCheckpoint
 from shared.db import TRANSIENT_ERRORS, Connection
+from shared.emitter import Emitter
 from shared.ids import SYSTEM_ACCOUNT, derived_id
-from shared.outbox import enqueue
 
 log = logging.getLogger(__name__)
 _HASH = re.compile(r"^[0-9a-f]{64}$")
@@ -84,7 +82,7 @@ def append_checkpoint_line(path: Path, checkpoint: Checkpoint) -> None:
 
 
 async def take_checkpoint(
-    conn: Connection, *, file: Path, database: str, now: datetime
+    conn: Connection, emitter: Emitter, *, file: Path, database: str, now: datetime
 ) -> Checkpoint | None:
     """Checkpoint the current head: recorded, written to `file`, and published, in one transaction.
 
@@ -96,16 +94,13 @@ async def take_checkpoint(
         if head.seq == 0 or not await store.insert_checkpoint(conn, head, now):
             return None
         checkpoint = Checkpoint(head.seq, head.hash, now.isoformat(), database)
-        await enqueue(
+        await emitter.emit(
             conn,
-            new_message(
-                AuditCheckpoint(seq=head.seq, hash=head.hash),
-                producer="audit",
-                account_id=SYSTEM_ACCOUNT,
-                correlation_id=f"audit-checkpoint-{head.seq}",
-                now=now,
-                event_id=derived_id("audit-checkpoint", database, head.seq),
-            ),
+            AuditCheckpoint(seq=head.seq, hash=head.hash),
+            account_id=SYSTEM_ACCOUNT,
+            correlation_id=f"audit-checkpoint-{head.seq}",
+            now=now,
+            event_id=derived_id("audit-checkpoint", database, head.seq),
         )
         await asyncio.to_thread(append_checkpoint_line, file, checkpoint)
     log.info("audit: checkpoint at seq %d", head.seq)
@@ -118,6 +113,7 @@ class CheckpointTask:
     def __init__(
         self,
         pool: asyncpg.Pool,
+        emitter: Emitter,
         *,
         database: str,
         file: Path,
@@ -126,6 +122,7 @@ class CheckpointTask:
         poll_seconds: float,
     ) -> None:
         self._pool = pool
+        self._emitter = emitter
         self._database = database
         self._file = file
         self._every = every
@@ -133,10 +130,10 @@ class CheckpointTask:
         self._poll = poll_seconds
 
     async def run(self, stop: asyncio.Event) -> None:
-        started = utc_now()
+        started = self._emitter.clock()
         while not stop.is_set():
             try:
-                await self.checkpoint_if_due(started, utc_now())
+                await self.checkpoint_if_due(started, self._emitter.clock())
             except TRANSIENT_ERRORS as exc:  # database or file unavailable: the next look retries
                 log.warning("audit: checkpoint not taken (%s); retrying", exc)
             try:
@@ -159,4 +156,6 @@ class CheckpointTask:
             )
             if not due:
                 return None
-            return await take_checkpoint(conn, file=self._file, database=self._database, now=now)
+            return await take_checkpoint(
+                conn, self._emitter, file=self._file, database=self._database, now=now
+            )

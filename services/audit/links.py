@@ -17,12 +17,11 @@ from datetime import datetime
 import asyncpg
 
 from services.audit import store
-from shared.clock import utc_now
-from shared.contracts import Topic, new_message
+from shared.contracts import Topic
 from shared.contracts.audit import MAX_LINKS, AuditChainLinks, AuditLink
 from shared.db import TRANSIENT_ERRORS, Connection
+from shared.emitter import Emitter
 from shared.ids import SYSTEM_ACCOUNT, derived_id
-from shared.outbox import enqueue
 
 log = logging.getLogger(__name__)
 UNLINKED_TOPICS = [
@@ -39,7 +38,7 @@ def batch_through(links: list[AuditLink], head_seq: int, limit: int) -> int:
 
 
 async def publish_links(
-    conn: Connection, *, database: str, now: datetime, limit: int = MAX_LINKS
+    conn: Connection, emitter: Emitter, *, database: str, now: datetime, limit: int = MAX_LINKS
 ) -> int | None:
     """Enqueue the links of the next rows and move the cursor, in one transaction.
 
@@ -55,16 +54,13 @@ async def publish_links(
         )
         through = batch_through(links, head.seq, limit)
         if links:
-            await enqueue(
+            await emitter.emit(
                 conn,
-                new_message(
-                    AuditChainLinks(after_seq=after, through_seq=through, links=links),
-                    producer="audit",
-                    account_id=SYSTEM_ACCOUNT,
-                    correlation_id=f"audit-links-{through}",
-                    now=now,
-                    event_id=derived_id("audit-links", database, after, through),
-                ),
+                AuditChainLinks(after_seq=after, through_seq=through, links=links),
+                account_id=SYSTEM_ACCOUNT,
+                correlation_id=f"audit-links-{through}",
+                now=now,
+                event_id=derived_id("audit-links", database, after, through),
             )
         await store.advance_links_cursor(conn, through)
     return len(links)
@@ -73,8 +69,11 @@ async def publish_links(
 class ChainLinksTask:
     """Background task: every `poll_seconds`, publish links until the cursor is at the head."""
 
-    def __init__(self, pool: asyncpg.Pool, *, database: str, poll_seconds: float) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, emitter: Emitter, *, database: str, poll_seconds: float
+    ) -> None:
         self._pool = pool
+        self._emitter = emitter
         self._database = database
         self._poll = poll_seconds
 
@@ -92,6 +91,9 @@ class ChainLinksTask:
     async def catch_up(self, stop: asyncio.Event | None = None) -> None:
         async with self._pool.acquire() as conn:
             while stop is None or not stop.is_set():
-                now = utc_now()
-                if await publish_links(conn, database=self._database, now=now) is None:
+                now = self._emitter.clock()
+                if (
+                    await publish_links(conn, self._emitter, database=self._database, now=now)
+                    is None
+                ):
                     return

@@ -1,38 +1,36 @@
-"""How execution emits: every message through the outbox, linked to the message that caused it."""
+"""How execution emits: its emitter bound to one transaction, one moment and one cause."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
 
-from shared.contracts.envelope import Envelope, Payload, new_message
+from shared.contracts.envelope import Envelope, Payload
 from shared.db import Connection
-
-PRODUCER = "execution"
-
-
-class Emit(Protocol):
-    """`shared.outbox.enqueue`, or a fake in unit tests."""
-
-    async def __call__(self, conn: Connection, *messages: Envelope) -> None: ...
+from shared.emitter import Emitter
 
 
 @dataclass(frozen=True)
 class Announcer:
+    """Every message a flow emits in `conn`'s transaction: stamped `now`, linked to `cause`
+    (None for background work: it answers a venue, not a message)."""
+
+    emitter: Emitter
     conn: Connection
-    emit: Emit
     now: datetime
     cause: Envelope | None
 
+    @classmethod
+    def now_in(cls, emitter: Emitter, conn: Connection, cause: Envelope | None) -> Announcer:
+        """Stamped at the emitter's clock, read once now."""
+        return cls(emitter, conn, emitter.clock(), cause)
+
     async def __call__(self, payload: Payload, *, account_id: str, correlation_id: str) -> Envelope:
-        message = new_message(
+        return await self.emitter.emit(
+            self.conn,
             payload,
-            producer=PRODUCER,
             account_id=account_id,
             correlation_id=correlation_id,
             cause=self.cause,
             now=self.now,
         )
-        await self.emit(self.conn, message)
-        return message

@@ -30,11 +30,10 @@ from services.execution.settings import ExecutionSettings
 from services.execution.venues.base import RemoteVenue, Venue
 from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.venues.ccxt_venue import CcxtVenue
-from shared.clock import utc_now
 from shared.contracts.access import readable_by
 from shared.contracts.execution import ListedMarket
 from shared.db import Connection
-from shared.outbox import enqueue
+from shared.emitter import Emitter
 from shared.service import ServiceRuntime
 
 
@@ -51,11 +50,11 @@ async def seed_paper_prices(conn: Connection, start_prices: dict[str, Decimal]) 
     await PaperStore(conn).seed_prices([start(s, p) for s, p in sorted(start_prices.items())])
 
 
-async def list_paper_markets(conn: Connection) -> None:
+async def list_paper_markets(conn: Connection, emitter: Emitter) -> None:
     """Tell safety what the paper venue trades (every symbol with a walk), before any tick."""
     symbols = sorted(await PaperStore(conn).symbols())
     markets = [ListedMarket(symbol=symbol) for symbol in symbols]
-    await announce_listing(conn, enqueue, utc_now(), PAPER, markets)
+    await announce_listing(conn, emitter, PAPER, markets)
 
 
 def venue_factory(rules: PaperRules) -> VenueFactory:
@@ -97,12 +96,13 @@ def ccxt_opener(settings: ExecutionSettings) -> VenueOpener:
 def venue_work(
     pool: asyncpg.Pool,
     settings: ExecutionSettings,
+    emitter: Emitter,
     *,
     opener: VenueOpener | None = None,
     after_send: AfterSend | None = None,
 ) -> VenueWork:
     clients = RemoteClients(pool, opener or ccxt_opener(settings), settings.exchange_seal_key)
-    deps = VenueDeps(pool, clients, emit=enqueue, clock=utc_now)
+    deps = VenueDeps(pool, clients, emitter)
     rules = remote_rules(settings)
     lister = MarketLister(
         deps, monotonic=time.monotonic, refresh_seconds=settings.exchange_markets_refresh_seconds
@@ -134,19 +134,19 @@ async def build_with(
     after_send: AfterSend | None = None,
 ) -> VenueWork:
     """`build`, with the parts tests replace (the venue client maker, a hook after sending)."""
-    settings = runtime.settings
+    settings, emitter = runtime.settings, runtime.emitter
     rules = paper_rules(settings)
     async with runtime.pool.acquire() as conn, conn.transaction():
         await seed_paper_prices(conn, settings.paper_start_prices)
-        await list_paper_markets(conn)
-    work = venue_work(runtime.pool, settings, opener=opener, after_send=after_send)
+        await list_paper_markets(conn, emitter)
+    work = venue_work(runtime.pool, settings, emitter, opener=opener, after_send=after_send)
     await work.reconcile_at_startup()  # before the first message is consumed
-    runtime.consume(readable_by("execution"), ExecutionHandler(venue_for=venue_factory(rules)))
+    handler = ExecutionHandler(venue_for=venue_factory(rules), emitter=emitter)
+    runtime.consume(readable_by(runtime.name), handler)
     dead_man = DeadMan(
         runtime.pool,
         venue_for=venue_factory(rules),
-        emit=enqueue,
-        clock=utc_now,
+        emitter=emitter,
         remote=is_ccxt_exchange,
         poll_seconds=settings.cancel_all_after_poll_seconds,
     )
@@ -156,8 +156,7 @@ async def build_with(
         seed=settings.paper_seed,
         volatility=settings.paper_volatility,
         tick_seconds=settings.paper_tick_seconds,
-        emit=enqueue,
-        clock=utc_now,
+        emitter=emitter,
     )
     runtime.background(market.run)
     runtime.background(work.run)

@@ -22,7 +22,7 @@ from datetime import datetime
 
 import asyncpg
 
-from services.execution.announce import Announcer, Emit
+from services.execution.announce import Announcer
 from services.execution.domain.errors import ExecutionError
 from services.execution.handlers import CLOCK_SKEW, VenueFactory
 from services.execution.orders import OrderFlow
@@ -30,6 +30,7 @@ from services.execution.remote.deps import VenueDeps
 from services.execution.remote.keys_store import KeyStore
 from services.execution.store import PostgresExecutionStore
 from shared.db import TRANSIENT_ERRORS, Connection
+from shared.emitter import Emitter
 
 log = logging.getLogger(__name__)
 DEAD_MAN_REASON = "cancel_all_after"
@@ -87,15 +88,13 @@ class DeadMan:
         pool: asyncpg.Pool,
         *,
         venue_for: VenueFactory,
-        emit: Emit,
-        clock: Callable[[], datetime],
+        emitter: Emitter,
         remote: Callable[[str], bool],
         poll_seconds: float,
     ) -> None:
         self._pool = pool
         self._venue_for = venue_for
-        self._emit = emit
-        self._clock = clock
+        self._emitter = emitter
         self._remote = remote
         self._poll_seconds = poll_seconds
 
@@ -116,7 +115,7 @@ class DeadMan:
         fired: list[str] = []
         while True:
             async with self._pool.acquire() as conn, conn.transaction():
-                now = self._clock()
+                now = self._emitter.clock()
                 account = await DeadManStore(conn).next_due(now)
                 if account is None:
                     return fired
@@ -131,7 +130,7 @@ class DeadMan:
         flow = OrderFlow(
             store,
             lambda name: self._venue_for(conn, name),
-            Announcer(conn, self._emit, now, cause=None),
+            Announcer(self._emitter, conn, now, cause=None),
             self._remote,
         )
         for order in orders:

@@ -11,10 +11,10 @@ background sender (`venue_work`).
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 
-from services.execution.announce import Announcer, Emit
+from services.execution.announce import Announcer
 from services.execution.domain.errors import InvalidKillSwitch, MalformedHold
 from services.execution.domain.orders import KILL_SWITCH_REASON
 from services.execution.orders import OrderFlow
@@ -22,7 +22,6 @@ from services.execution.store import ExecutionStore, PostgresExecutionStore
 from services.execution.venues.base import Venue
 from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.withdrawals import WithdrawalFlow
-from shared.clock import utc_now
 from shared.contracts.accounts import (
     ExchangeKeyAdded,
     KillSwitchChanged,
@@ -34,7 +33,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import CancelAllAfterArmed, CancelOrder, Side
 from shared.db import Connection
-from shared.outbox import enqueue
+from shared.emitter import Emitter
 
 VenueFactory = Callable[[Connection, str], Venue | None]
 """The in-transaction adapter for a venue name (the paper venue), or None."""
@@ -45,9 +44,9 @@ CLOCK_SKEW = timedelta(seconds=5)
 @dataclass(frozen=True)
 class ExecutionHandler:
     venue_for: VenueFactory
+    emitter: Emitter
+    """Its messages are stamped when the message that caused them is handled."""
     store_for: Callable[[Connection], ExecutionStore] = PostgresExecutionStore
-    emit: Emit = field(default=enqueue)
-    clock: Callable[[], datetime] = utc_now
     remote: Callable[[str], bool] = is_ccxt_exchange
     """Whether a venue name is a network exchange (served by the background sender)."""
 
@@ -124,4 +123,4 @@ class ExecutionHandler:
         return lambda name: self.venue_for(conn, name)
 
     def _announcer(self, conn: Connection, cause: Envelope) -> Announcer:
-        return Announcer(conn, self.emit, self.clock(), cause)
+        return Announcer.now_in(self.emitter, conn, cause)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from services.gateway import NAME
 from services.gateway.app import build, new_event_loop
 from services.gateway.settings import GatewaySettings
 from shared.service import main
@@ -12,4 +13,4 @@ if __name__ == "__main__":
     settings = GatewaySettings()
     settings.check_secrets()
     migrations = Path(__file__).parent / "migrations"
-    main("gateway", settings, migrations, build, loop_factory=new_event_loop)
+    main(NAME, settings, migrations, build, loop_factory=new_event_loop)

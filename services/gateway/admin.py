@@ -5,13 +5,13 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from services.gateway import auth
+from services.gateway import NAME, auth
 from services.gateway.activity import emit, user_registered
 from services.gateway.emails import checked_email
 from services.gateway.errors import AdminCreationRefused
 from services.gateway.store import accounts
-from shared.clock import utc_now
 from shared.db import connect
+from shared.emitter import Emitter
 from shared.ids import new_id
 from shared.migrate import migrate
 
@@ -40,8 +40,11 @@ async def create_admin(database_url: str, email: str, password: str) -> str:
         async with conn.transaction():
             user_id = new_id()
             if await accounts.insert_user(conn, user_id, email, password_hash, auth.Role.ADMIN):
-                now = utc_now()
-                await emit(conn, user_id, user_registered(user_id, auth.Role.ADMIN.value, now))
+                emitter = Emitter(NAME)
+                registered = user_registered(
+                    emitter, user_id, auth.Role.ADMIN.value, emitter.clock()
+                )
+                await emit(conn, user_id, registered)
                 return user_id
             existing = await accounts.user_by_email(conn, email)
             assert existing is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
@@ -20,7 +21,7 @@ from aiokafka import AIOKafkaProducer
 from fastapi import FastAPI
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
-from services.gateway import console, idempotency, problems, ratelimit
+from services.gateway import NAME, console, idempotency, problems, ratelimit
 from services.gateway.api import (
     admin,
     admin_audit,
@@ -47,6 +48,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.store import accounts, cancels
 from shared.clock import utc_now
 from shared.contracts.access import readable_by
+from shared.emitter import Emitter
 from shared.service import ServiceRuntime
 
 log = logging.getLogger(__name__)
@@ -65,9 +67,10 @@ def create_app(
     *,
     broker_ready: BrokerProbe,
     metrics: GatewayMetrics | None = None,
-    clock: Callable[[], datetime] = utc_now,
+    emitter: Emitter | None = None,
 ) -> FastAPI:
-    """The HTTP API over `pool` (the gateway database, migrated). Refuses weak secrets."""
+    """The HTTP API over `pool` (the gateway database, migrated). Refuses weak secrets.
+    `emitter`: the gateway's messages and clock (tests pass their own clock in it)."""
     settings.check_secrets()
     key = settings.encryption_key_bytes()
     context = GatewayContext(
@@ -76,8 +79,8 @@ def create_app(
         tokens=TokenIssuer(settings.jwt_secret.get_secret_value(), settings.jwt_ttl_seconds),
         secret_box=SecretBox(key) if key is not None else None,
         broker_ready=broker_ready,
+        emitter=emitter or Emitter(NAME),
         metrics=metrics or GatewayMetrics(),
-        clock=clock,
     )
     if context.secret_box is None:
         log.warning("no CRYPTOORCH_ENCRYPTION_KEY: 2FA and exchange keys are unavailable")
@@ -180,9 +183,9 @@ async def build(
         settings,
         broker_ready=kafka_probe(lambda: runtime.producer),
         metrics=metrics,
-        clock=clock,
+        emitter=dataclasses.replace(runtime.emitter, clock=clock),
     )
-    runtime.consume(readable_by("gateway"), ReadModels(metrics, utc_now).handle)
+    runtime.consume(readable_by(runtime.name), ReadModels(metrics, utc_now).handle)
 
     async def http(stop: asyncio.Event) -> None:
         await serve(app, settings.gateway_host, settings.gateway_port, stop)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import asyncpg
 
@@ -14,7 +14,8 @@ from services.gateway.errors import EncryptionUnavailable
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.ratelimit import AttemptLimit, AttemptLimits
 from services.gateway.settings import GatewaySettings
-from shared.clock import utc_now
+from shared.clock import Clock
+from shared.emitter import Emitter
 
 BrokerProbe = Callable[[], Awaitable[bool]]
 
@@ -26,8 +27,13 @@ class GatewayContext:
     tokens: TokenIssuer
     secret_box: SecretBox | None
     broker_ready: BrokerProbe
+    emitter: Emitter
+    """The gateway's messages; its clock is every request's clock."""
     metrics: GatewayMetrics = field(default_factory=GatewayMetrics)
-    clock: Callable[[], datetime] = utc_now
+
+    @property
+    def clock(self) -> Clock:
+        return self.emitter.clock
 
     @property
     def attempt_limits(self) -> AttemptLimits:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from services.gateway.activity import PRODUCER, emit, message_for
+from services.gateway import NAME
+from services.gateway.activity import emit
 from services.gateway.errors import KillSwitchTargetUnknown
 from services.gateway.store import trail
 from services.gateway.store.trail import KillSwitch
@@ -24,6 +25,7 @@ from shared.contracts.accounts import (
 )
 from shared.contracts.envelope import Envelope
 from shared.db import Connection
+from shared.emitter import Emitter
 from shared.ids import SYSTEM_ACCOUNT
 
 log = logging.getLogger(__name__)
@@ -36,6 +38,7 @@ class InvalidKillSwitchChange(ValueError):
 
 async def change_kill_switch(
     conn: Connection,
+    emitter: Emitter,
     *,
     scope: KillSwitchScope,
     target: str | None,
@@ -71,7 +74,7 @@ async def change_kill_switch(
     )
     account = target if scope is KillSwitchScope.ACCOUNT and target else SYSTEM_ACCOUNT
     correlation = f"kill-switch:{scope}:{target or '*'}"
-    message = message_for(payload, account_id=account, correlation_id=correlation, now=now)
+    message = emitter.message(payload, account_id=account, correlation_id=correlation, now=now)
     await emit(conn, changed_by, message)
     return switch
 
@@ -91,7 +94,7 @@ def switch_of(change: KillSwitchChanged, occurred_at: datetime) -> KillSwitch:
 async def record_kill_switch_change(conn: Connection, message: Envelope) -> None:
     """Read models: record a `KillSwitchChanged` another service emitted (the gateway's own
     were stored when it emitted them), unless the stored switch is as new or newer."""
-    if message.producer == PRODUCER:
+    if message.producer == NAME:
         return
     switch = switch_of(message.body(KillSwitchChanged), message.occurred_at)
     if await trail.save_kill_switch_if_newer(conn, switch):

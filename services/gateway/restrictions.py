@@ -7,18 +7,20 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from services.gateway.activity import emit, message_for
+from services.gateway.activity import emit
 from services.gateway.errors import RestrictionTargetUnknown
 from services.gateway.store import restrictions as store
 from services.gateway.store.restrictions import Restriction
 from services.gateway.targets import account_target
 from shared.contracts.restrictions import RestrictionChanged, RestrictionScope
 from shared.db import Connection
+from shared.emitter import Emitter
 from shared.ids import SYSTEM_ACCOUNT
 
 
 async def change_restriction(
     conn: Connection,
+    emitter: Emitter,
     *,
     scope: RestrictionScope,
     target: str,
@@ -45,6 +47,6 @@ async def change_restriction(
     )
     account = target if scope is RestrictionScope.ACCOUNT else SYSTEM_ACCOUNT
     correlation = f"restriction:{scope}:{target}"
-    message = message_for(payload, account_id=account, correlation_id=correlation, now=now)
+    message = emitter.message(payload, account_id=account, correlation_id=correlation, now=now)
     await emit(conn, changed_by, message)
     return restriction

@@ -44,7 +44,7 @@ async def check_credentials(
         async with conn.transaction():
             user_id = user.user_id if user is not None else None
             await record_failed_attempt(
-                conn, subjects, now, user_id=user_id, reason="invalid_credentials"
+                conn, ctx.emitter, subjects, now, user_id=user_id, reason="invalid_credentials"
             )
         raise InvalidCredentials("wrong e-mail or password")
     if user.totp_enabled:
@@ -56,16 +56,18 @@ async def check_credentials(
             ctx.metrics.auth_failures.labels("totp_invalid").inc()
             async with conn.transaction():
                 await record_failed_attempt(
-                    conn, subjects, now, user_id=user.user_id, reason="totp_invalid"
+                    conn, ctx.emitter, subjects, now, user_id=user.user_id, reason="totp_invalid"
                 )
         if check is not CodeCheck.ACCEPTED:
             raise TotpRequired("the two-factor code is wrong or was used already")
     return user
 
 
-async def record_sign_in(conn: Connection, user: UserRow, address: str, now: datetime) -> None:
+async def record_sign_in(
+    conn: Connection, ctx: GatewayContext, user: UserRow, address: str, now: datetime
+) -> None:
     """Clear the account's failures from this address and tell the audit trail."""
     async with conn.transaction():
         account = account_address_subject(user_account(user.user_id), address)
         await accounts.clear_failures(conn, account)
-        await emit(conn, user.user_id, login_succeeded(user.user_id, now))
+        await emit(conn, user.user_id, login_succeeded(ctx.emitter, user.user_id, now))

@@ -28,5 +28,9 @@ def reconcile_policy_from(settings: LedgerSettings) -> ReconcilePolicy:
 
 
 async def build(runtime: ServiceRuntime[LedgerSettings]) -> None:
-    handler = make_handler(policy_from(runtime.settings), reconcile_policy_from(runtime.settings))
+    handler = make_handler(
+        policy_from(runtime.settings),
+        reconcile_policy_from(runtime.settings),
+        emitter=runtime.emitter,
+    )
     runtime.consume(readable_by(NAME), handler)

@@ -7,27 +7,25 @@ from services.ledger.domain import LedgerPolicy, decide, needs, touched_user_ass
 from services.ledger.domain.reconcile import ReconcilePolicy
 from services.ledger.venue_check import reconcile
 from shared import metrics
-from shared.clock import Clock, utc_now
-from shared.contracts.envelope import Envelope, Payload, new_message
+from shared.contracts.envelope import Envelope, Payload
 from shared.contracts.execution import VenueBalancesReported
 from shared.contracts.ledger import FundsHeld, FundsHoldRejected
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection
+from shared.emitter import Emitter
 from shared.inbox import Handler
-from shared.outbox import enqueue
-
-PRODUCER = "ledger"
 
 
 def make_handler(
-    policy: LedgerPolicy, reconciling: ReconcilePolicy | None = None, *, clock: Clock = utc_now
+    policy: LedgerPolicy, reconciling: ReconcilePolicy | None = None, *, emitter: Emitter
 ) -> Handler:
-    """The handler for every topic the ledger consumes; other message types are ignored."""
+    """The handler for every topic the ledger consumes; other message types are ignored.
+    Its events are stamped by `emitter`'s clock when they are written."""
     reconcile_policy = reconciling or ReconcilePolicy()
 
     async def handle(conn: Connection, message: Envelope) -> None:
         if isinstance(message.payload, VenueBalancesReported):
-            await reconcile(conn, message, reconcile_policy, now=clock())  # books nothing
+            await reconcile(conn, emitter, message, reconcile_policy)  # books nothing
             return
         need = needs(message.payload)
         if need is None:
@@ -46,20 +44,8 @@ def make_handler(
             correlation_id = need.hold_id or message.correlation_id
             if isinstance(message.payload, RecordDeposit):
                 correlation_id = message.payload.deposit_id
-            now = clock()
-            await enqueue(
-                conn,
-                *(
-                    new_message(
-                        event,
-                        producer=PRODUCER,
-                        account_id=owner,
-                        correlation_id=correlation_id,
-                        cause=message,
-                        now=now,
-                    )
-                    for event in events
-                ),
+            await emitter.emit_all(
+                conn, events, account_id=owner, correlation_id=correlation_id, cause=message
             )
 
     return handle

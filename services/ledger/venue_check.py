@@ -17,14 +17,13 @@ from decimal import Decimal
 from services.ledger.domain.accounts import ZERO
 from services.ledger.domain.reconcile import ReconcilePolicy, judge
 from shared import metrics
-from shared.contracts.envelope import Envelope, new_message
+from shared.contracts.envelope import Envelope
 from shared.contracts.execution import VenueBalancesReported
 from shared.contracts.ledger import BalanceDiscrepancyDetected
 from shared.db import Connection
-from shared.outbox import enqueue
+from shared.emitter import Emitter
 
 log = logging.getLogger(__name__)
-PRODUCER = "ledger"
 
 _VENUE_TOTALS = """
 SELECT p.asset, sum(p.amount) AS total
@@ -90,7 +89,7 @@ async def _save_comparison(
 
 
 async def reconcile(
-    conn: Connection, message: Envelope, policy: ReconcilePolicy, *, now: datetime
+    conn: Connection, emitter: Emitter, message: Envelope, policy: ReconcilePolicy
 ) -> None:
     report = message.body(VenueBalancesReported)
     account_id, venue = message.account_id, report.venue
@@ -161,18 +160,7 @@ async def reconcile(
         venue,
         ", ".join(f"{d.asset} ledger {d.ledger_total} venue {d.venue_total}" for d in found),
     )
-    await enqueue(
-        conn,
-        *(
-            new_message(
-                event,
-                producer=PRODUCER,
-                account_id=account_id,
-                correlation_id=message.correlation_id,
-                cause=message,
-                now=now,
-            )
-            for event in found
-        ),
+    await emitter.emit_all(
+        conn, found, account_id=account_id, correlation_id=message.correlation_id, cause=message
     )
     metrics.VENUE_RECONCILIATIONS.labels(venue, "discrepancy").inc(len(found))

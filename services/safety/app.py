@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from services.safety.handlers import SafetyHandlers
 from services.safety.settings import SafetySettings
 from shared.clock import Clock, utc_now
@@ -11,5 +13,5 @@ from shared.service import ServiceRuntime
 
 async def build(runtime: ServiceRuntime[SafetySettings], clock: Clock = utc_now) -> None:
     settings = runtime.settings
-    handlers = SafetyHandlers(settings.limits(), clock)
+    handlers = SafetyHandlers(settings.limits(), dataclasses.replace(runtime.emitter, clock=clock))
     runtime.consume(readable_by("safety"), handlers.handle)

@@ -18,15 +18,17 @@ import logging
 from services.safety.domain import KillSwitchMode, KillSwitchScope
 from services.safety.store_facts import FactStore
 from shared.contracts.accounts import KillSwitchChanged
-from shared.contracts.envelope import Envelope, new_message
+from shared.contracts.envelope import Envelope
 from shared.db import Connection
+from shared.emitter import Emitter
 from shared.ids import derived_id
-from shared.outbox import enqueue
 
 log = logging.getLogger(__name__)
 
 
-async def halt_account(conn: Connection, cause: Envelope, *, reason: str, changed_by: str) -> bool:
+async def halt_account(
+    conn: Connection, emitter: Emitter, cause: Envelope, *, reason: str, changed_by: str
+) -> bool:
     """Engage the account's switch in `halt`; False if it already was."""
     account_id = cause.account_id
     halted = await conn.fetchval(
@@ -55,16 +57,13 @@ async def halt_account(conn: Connection, cause: Envelope, *, reason: str, change
         reason=reason,
         changed_by=changed_by,
     )
-    await enqueue(
+    await emitter.emit(
         conn,
-        new_message(
-            change,
-            producer="safety",
-            account_id=account_id,
-            correlation_id=cause.correlation_id,
-            cause=cause,
-            now=cause.occurred_at,
-            event_id=derived_id("safety.kill-switch", str(cause.event_id)),
-        ),
+        change,
+        account_id=account_id,
+        correlation_id=cause.correlation_id,
+        cause=cause,
+        now=cause.occurred_at,
+        event_id=derived_id("safety.kill-switch", str(cause.event_id)),
     )
     return True

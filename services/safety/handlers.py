@@ -29,10 +29,9 @@ from services.safety.store import SafetyStore
 from services.safety.store_controls import ControlsStore
 from services.safety.store_facts import FactStore
 from shared import metrics
-from shared.clock import Clock, utc_now
 from shared.contracts.accounts import KillSwitchChanged, UnenforceableKillSwitch, UserRegistered
 from shared.contracts.decisions import SuspiciousActivityFlagged
-from shared.contracts.envelope import Envelope, new_message
+from shared.contracts.envelope import Envelope
 from shared.contracts.execution import (
     ExchangeKeyValidated,
     MarketsListed,
@@ -46,17 +45,19 @@ from shared.contracts.orders import PlaceOrder
 from shared.contracts.restrictions import RestrictionChanged
 from shared.contracts.wallet import RequestWithdrawal
 from shared.db import Connection
+from shared.emitter import Emitter
 from shared.ids import derived_id
-from shared.outbox import enqueue
 
 log = logging.getLogger(__name__)
-PRODUCER = "safety"
 
 
 class SafetyHandlers:
-    def __init__(self, limits: Limits, clock: Clock = utc_now) -> None:
+    """Decides at `emitter`'s clock and stamps its decisions with that moment."""
+
+    def __init__(self, limits: Limits, emitter: Emitter) -> None:
         self._limits = limits
-        self._clock = clock
+        self._emitter = emitter
+        self._clock = emitter.clock
 
     async def handle(self, conn: Connection, message: Envelope) -> None:
         """The inbox handler: every message safety consumes comes through here."""
@@ -82,7 +83,7 @@ class SafetyHandlers:
             case OrderFilled() as fill:
                 await SafetyStore(conn).lock_account(message.account_id)
                 if await book_fill_event(conn, message, fill, self._limits, self._clock()):
-                    await after_fill(conn, message, fill, self._limits)
+                    await after_fill(conn, self._emitter, message, fill, self._limits)
             case OrderFailed() as failure:
                 await _book_failure(conn, message, failure)
             case OrderCancelled() as cancelled:
@@ -98,7 +99,7 @@ class SafetyHandlers:
             case FundsHoldRejected(purpose=HoldPurpose.ORDER) as refused:
                 await FactStore(conn).close_order(refused.hold_id)  # an order's hold id
             case BalanceDiscrepancyDetected():
-                await halt_account(conn, message)
+                await halt_account(conn, self._emitter, message)
             case _:
                 return  # CancelOrder, RecordDeposit and the rest: not safety's concern
 
@@ -130,8 +131,8 @@ class SafetyHandlers:
         )
         decision = decide_order(check)
         await store.record_order(account_id, order, decision, now, requested_at, accepted_at)
-        await _emit(conn, message, decision.outcome, order.order_id, now)
-        await after_order(conn, message, order.order_id, requested_at, check.limits)
+        await _emit(conn, self._emitter, message, decision.outcome, order.order_id, now)
+        await after_order(conn, self._emitter, message, order.order_id, requested_at, check.limits)
 
     async def _request_withdrawal(
         self, conn: Connection, message: Envelope, command: RequestWithdrawal
@@ -157,19 +158,24 @@ class SafetyHandlers:
         )
         decision = decide_withdrawal(check)
         await store.record_withdrawal(account_id, withdrawal, decision, now, requested_at)
-        await _emit(conn, message, decision.outcome, withdrawal.withdrawal_id, now)
+        await _emit(conn, self._emitter, message, decision.outcome, withdrawal.withdrawal_id, now)
 
 
 async def _emit(
-    conn: Connection, cause: Envelope, outcome: Outcome, correlation_id: str, now: datetime
+    conn: Connection,
+    emitter: Emitter,
+    cause: Envelope,
+    outcome: Outcome,
+    correlation_id: str,
+    now: datetime,
 ) -> None:
     """One decision per order or withdrawal: its event id is derived from the id it decides.
     A request held for suspicious activity is flagged too, in the same outbox transaction."""
 
-    def message(payload: Outcome | SuspiciousActivityFlagged, kind: str) -> Envelope:
-        return new_message(
+    async def emit(payload: Outcome | SuspiciousActivityFlagged, kind: str) -> None:
+        await emitter.emit(
+            conn,
             payload,
-            producer=PRODUCER,
             account_id=cause.account_id,
             correlation_id=correlation_id,
             cause=cause,
@@ -178,9 +184,9 @@ async def _emit(
         )
 
     flag = flag_for(outcome)
-    await enqueue(conn, message(outcome, "safety.decision"))
+    await emit(outcome, "safety.decision")
     if flag is not None:
-        await enqueue(conn, message(flag, "safety.flag"))
+        await emit(flag, "safety.flag")
         log.warning("%s %s held by rule %s", flag.request_kind, flag.request_id, flag.rule)
     reason = getattr(outcome, "reason", None)
     metrics.DECISIONS.labels(_snake_case(outcome.TYPE), str(reason or "")).inc()

@@ -28,19 +28,19 @@ from services.safety.domain.surveillance import (
 from services.safety.halts import halt_account
 from services.safety.store_surveillance import SurveillanceStore
 from shared.contracts.decisions import HeldRequestKind, SuspiciousActivityFlagged
-from shared.contracts.envelope import Envelope, new_message
+from shared.contracts.envelope import Envelope
 from shared.contracts.execution import OrderFilled
 from shared.contracts.orders import Side
 from shared.db import Connection
+from shared.emitter import Emitter
 from shared.ids import derived_id
-from shared.outbox import enqueue
 
 log = logging.getLogger(__name__)
 THROTTLED_BY = "safety:execution_throttle"
 
 
 async def after_fill(
-    conn: Connection, message: Envelope, fill: OrderFilled, limits: Limits
+    conn: Connection, emitter: Emitter, message: Envelope, fill: OrderFilled, limits: Limits
 ) -> None:
     """A fill just booked (first time): the throttle, then the wash-trade pattern."""
     store, account_id, at = SurveillanceStore(conn), message.account_id, message.occurred_at
@@ -51,18 +51,25 @@ async def after_fill(
         times = await store.fill_times(account_id, at - limits.execution_throttle_window)
         tripped = execution_throttle(times, at, limits, counting_since=released)
         if tripped is not None:
-            await halt_account(conn, message, reason=tripped.detail, changed_by=THROTTLED_BY)
+            await halt_account(
+                conn, emitter, message, reason=tripped.detail, changed_by=THROTTLED_BY
+            )
     this = BookedFill(fill.order_id, fill.trade_id, Side(fill.side), fill.price, at)
     others = await store.fills_of(account_id, fill.symbol, at, limits.wash_trade_window)
     found = wash_trade(this, others, limits)
     if found is not None and await store.match(
         account_id, WASH_TRADE, fill.symbol, at, limits.wash_trade_window
     ):
-        await _flag(conn, message, found, fill.order_id, key=fill.trade_id, now=at)
+        await _flag(conn, emitter, message, found, fill.order_id, key=fill.trade_id, now=at)
 
 
 async def after_order(
-    conn: Connection, message: Envelope, order_id: str, requested_at: datetime, limits: Limits
+    conn: Connection,
+    emitter: Emitter,
+    message: Envelope,
+    order_id: str,
+    requested_at: datetime,
+    limits: Limits,
 ) -> None:
     """An order just decided (first time): the account's orders per fill over the window."""
     store, account_id = SurveillanceStore(conn), message.account_id
@@ -72,11 +79,18 @@ async def after_order(
     if found is not None and await store.match(
         account_id, ORDER_TO_TRADE_RATIO, "", requested_at, window
     ):
-        await _flag(conn, message, found, order_id, key=order_id, now=requested_at)
+        await _flag(conn, emitter, message, found, order_id, key=order_id, now=requested_at)
 
 
 async def _flag(
-    conn: Connection, cause: Envelope, found: Finding, order_id: str, *, key: str, now: datetime
+    conn: Connection,
+    emitter: Emitter,
+    cause: Envelope,
+    found: Finding,
+    order_id: str,
+    *,
+    key: str,
+    now: datetime,
 ) -> None:
     flag = SuspiciousActivityFlagged(
         request_kind=HeldRequestKind.ORDER,
@@ -86,16 +100,13 @@ async def _flag(
         values=found.values,
         held=False,
     )
-    await enqueue(
+    await emitter.emit(
         conn,
-        new_message(
-            flag,
-            producer="safety",
-            account_id=cause.account_id,
-            correlation_id=order_id,
-            cause=cause,
-            now=now,
-            event_id=derived_id("safety.surveillance", found.rule, cause.account_id, key),
-        ),
+        flag,
+        account_id=cause.account_id,
+        correlation_id=order_id,
+        cause=cause,
+        now=now,
+        event_id=derived_id("safety.surveillance", found.rule, cause.account_id, key),
     )
     log.warning("account %s flagged %s: %s", cause.account_id, found.rule, found.detail)

@@ -9,6 +9,7 @@ from services.safety.halts import halt_account as halt
 from shared.contracts.envelope import Envelope
 from shared.contracts.ledger import BalanceDiscrepancyDetected
 from shared.db import Connection
+from shared.emitter import Emitter
 
 ENGAGED_BY = "safety:reconciliation"
 
@@ -20,6 +21,6 @@ def reason_for(found: BalanceDiscrepancyDetected) -> str:
     )
 
 
-async def halt_account(conn: Connection, message: Envelope) -> None:
+async def halt_account(conn: Connection, emitter: Emitter, message: Envelope) -> None:
     found = message.body(BalanceDiscrepancyDetected)
-    await halt(conn, message, reason=reason_for(found), changed_by=ENGAGED_BY)
+    await halt(conn, emitter, message, reason=reason_for(found), changed_by=ENGAGED_BY)

@@ -27,6 +27,7 @@ from shared.contracts import Envelope, decode, new_message
 from shared.contracts.audit import AuditChainLinks, AuditCheckpoint
 from shared.contracts.execution import PriceTick
 from shared.db import Connection, connect, drop_database
+from shared.emitter import Emitter
 from shared.ids import SYSTEM_ACCOUNT
 from shared.infra.resolve import Infrastructure
 from shared.service import prepare_database
@@ -37,6 +38,7 @@ pytestmark = pytest.mark.integration
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "audit" / "migrations"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
+AUDIT = Emitter("audit")
 
 
 @dataclass
@@ -48,7 +50,11 @@ class Trail:
 
     async def checkpoint(self) -> int:
         taken = await take_checkpoint(
-            self.conn, file=self.checkpoint_file, database=self.database, now=datetime.now(UTC)
+            self.conn,
+            AUDIT,
+            file=self.checkpoint_file,
+            database=self.database,
+            now=datetime.now(UTC),
         )
         assert taken is not None
         return taken.seq
@@ -326,7 +332,7 @@ async def test_each_rows_hash_is_published_once_in_batches_without_prices(trail:
     # seq 1 price, 2-5 order, 6 price, 7-9 order, 10-16 other, 17 audit's own message
     await append(trail.conn, [price_tick(1), *order[:4], price_tick(2), *order[4:], *other, own])
 
-    while await publish_links(trail.conn, database=trail.database, now=NOW, limit=5):
+    while await publish_links(trail.conn, AUDIT, database=trail.database, now=NOW, limit=5):
         pass
 
     batches = await published_links(trail)
@@ -343,6 +349,6 @@ async def test_each_rows_hash_is_published_once_in_batches_without_prices(trail:
         assert (link.seq, link.prev_hash, link.hash) == (row["seq"], row["prev_hash"], row["hash"])
 
     await append(trail.conn, [price_tick(3)])
-    assert await publish_links(trail.conn, database=trail.database, now=NOW) == 0
-    assert await publish_links(trail.conn, database=trail.database, now=NOW) is None
+    assert await publish_links(trail.conn, AUDIT, database=trail.database, now=NOW) == 0
+    assert await publish_links(trail.conn, AUDIT, database=trail.database, now=NOW) is None
     assert len(await published_links(trail)) == len(batches)

@@ -28,6 +28,7 @@ from shared.contracts import Envelope, UndecodableMessage, decode, encode
 from shared.contracts.access import readable_by
 from shared.contracts.orders import Side
 from shared.db import Connection, connect
+from shared.emitter import Emitter
 from shared.kafka import make_producer
 from shared.kafka_access import KafkaAccess
 from shared.outbox import enqueue
@@ -238,7 +239,7 @@ async def test_ledger_check_names_a_journal_entry_an_attacker_unbalanced(
     conn = await connect(url)
     try:
         async with conn.transaction():
-            await make_handler(LedgerPolicy())(conn, order_flow(users)[0][0])
+            await make_handler(LedgerPolicy(), emitter=Emitter(NAME))(conn, order_flow(users)[0][0])
         entry_id = await conn.fetchval("SELECT max(entry_id) FROM journal")
         async with conn.transaction():  # a superuser, as an attacker would: guards off
             await conn.execute("ALTER TABLE postings DISABLE TRIGGER postings_insert_only")
@@ -280,7 +281,7 @@ def _producer_of(message: Envelope) -> str:
 
 async def applied_live(url: str, messages: Sequence[Envelope]) -> None:
     """What the live ledger's inbox does with each message, in this order."""
-    handle = make_handler(LedgerPolicy())
+    handle = make_handler(LedgerPolicy(), emitter=Emitter(NAME))
     conn = await connect(url)
     try:
         for message in messages:

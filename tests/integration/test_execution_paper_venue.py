@@ -22,12 +22,13 @@ from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import CancelOrder, OrderSpec, OrderType, Side
 from shared.contracts.wallet import WithdrawalSpec
 from shared.db import create_pool, drop_database
+from shared.emitter import Emitter
 from shared.ids import SYSTEM_ACCOUNT
-from shared.outbox import enqueue
 from shared.service import prepare_database
 
 pytestmark = pytest.mark.integration
 MIGRATIONS = Path(services.execution.__file__).parent / "migrations"
+EXECUTION = Emitter("execution")
 
 
 class Paper:
@@ -35,15 +36,14 @@ class Paper:
         self.pool = pool
         self.settings = settings
         rules = paper_rules(settings)
-        self.handler = ExecutionHandler(venue_for=venue_factory(rules))
+        self.handler = ExecutionHandler(venue_for=venue_factory(rules), emitter=EXECUTION)
         self.market = PaperMarket(
             pool,
             rules=rules,
             seed=settings.paper_seed,
             volatility=settings.paper_volatility,
             tick_seconds=settings.paper_tick_seconds,
-            emit=enqueue,
-            clock=utc_now,
+            emitter=EXECUTION,
         )
 
     async def deliver(self, payload: Payload, *, account: str = "alice") -> Envelope:

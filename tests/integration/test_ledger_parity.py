@@ -21,6 +21,7 @@ from shared.contracts import Envelope, Payload, decode
 from shared.contracts.ledger import HoldPurpose
 from shared.contracts.orders import Side
 from shared.db import Connection, create_pool
+from shared.emitter import Emitter
 from shared.service import prepare_database
 from tests.unit.ledger.messages import (
     approve,
@@ -85,7 +86,7 @@ async def test_database_and_book_agree_on_every_balance_hold_and_event(
 ) -> None:
     url = await prepare_database(settings_factory(LedgerSettings), NAME, MIGRATIONS)
     pool = await create_pool(url, size=4)
-    handle = make_handler(LedgerPolicy())
+    handle = make_handler(LedgerPolicy(), emitter=Emitter(NAME))
     book = Book(LedgerPolicy())
     rng = random.Random(7)
     users = [f"p{n}-{uuid.uuid4().hex[:6]}" for n in range(3)]

@@ -23,6 +23,7 @@ from shared.contracts.ledger import FundsHeld, FundsHoldRejected, HoldReleased
 from shared.contracts.orders import Side
 from shared.contracts.reasons import RejectReason
 from shared.db import connect, create_pool
+from shared.emitter import Emitter
 from shared.kafka import make_producer
 from shared.service import ServiceRuntime, prepare_database
 from tests.support.running import running_service
@@ -140,7 +141,7 @@ async def test_two_hundred_concurrent_transactions_never_overdraw_one_account(
     settings = settings_factory(LedgerSettings)
     url = await prepare_database(settings, NAME, MIGRATIONS)
     pool = await create_pool(url, size=40)
-    handle = make_handler(LedgerPolicy())
+    handle = make_handler(LedgerPolicy(), emitter=Emitter(NAME))
     try:
         async with pool.acquire() as conn, conn.transaction():
             await handle(conn, deposit("500.5", reference=f"{user}-d", account=user))
@@ -174,7 +175,9 @@ async def test_the_journal_cannot_be_rewritten_or_unbalanced(
     conn = await connect(url)
     try:
         async with conn.transaction():
-            await make_handler(LedgerPolicy())(conn, deposit("5", reference=user, account=user))
+            await make_handler(LedgerPolicy(), emitter=Emitter(NAME))(
+                conn, deposit("5", reference=user, account=user)
+            )
         for statement in (
             "UPDATE journal SET reference = 'x'",
             "DELETE FROM postings",

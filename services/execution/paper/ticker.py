@@ -9,13 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 
 import asyncpg
 
-from services.execution.announce import Announcer, Emit
+from services.execution.announce import Announcer
 from services.execution.domain.orders import PAPER_VENUE
 from services.execution.orders import OrderFlow
 from services.execution.paper.market import WalkPoint, step
@@ -24,6 +22,7 @@ from services.execution.paper.venue import PaperRules, PaperVenue
 from services.execution.store import PostgresExecutionStore
 from shared.contracts.execution import PriceTick
 from shared.db import TRANSIENT_ERRORS, Connection
+from shared.emitter import Emitter
 from shared.ids import SYSTEM_ACCOUNT
 
 log = logging.getLogger(__name__)
@@ -38,16 +37,14 @@ class PaperMarket:
         seed: int,
         volatility: Decimal,
         tick_seconds: float,
-        emit: Emit,
-        clock: Callable[[], datetime],
+        emitter: Emitter,
     ) -> None:
         self._pool = pool
         self._rules = rules
         self._seed = seed
         self._volatility = volatility
         self._tick_seconds = tick_seconds
-        self._emit = emit
-        self._clock = clock
+        self._emitter = emitter
 
     async def run(self, stop: asyncio.Event) -> None:
         """Tick until `stop`; a database hiccup skips one tick of one symbol, nothing more."""
@@ -83,7 +80,7 @@ class PaperMarket:
             return None
         point = step(current, seed=self._seed, volatility=self._volatility)
         await prices.save_price(point)
-        announce = Announcer(conn, self._emit, self._clock(), cause=None)
+        announce = Announcer.now_in(self._emitter, conn, cause=None)
         tick = PriceTick(
             venue=PAPER_VENUE, symbol=symbol, price=point.price, sequence=point.sequence
         )
@@ -95,7 +92,7 @@ class PaperMarket:
             flow = OrderFlow(
                 store,
                 lambda name: venue if name == PAPER_VENUE else None,
-                Announcer(conn, self._emit, self._clock(), cause=message),
+                Announcer.now_in(self._emitter, conn, cause=message),
             )
             for client_id in crossed:
                 record = await store.order_by_client_id(client_id)

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 
-from services.execution.announce import Announcer, Emit
+from services.execution.announce import Announcer
 from services.execution.remote.clients import RemoteClients
+from shared.clock import Clock
 from shared.db import Connection
+from shared.emitter import Emitter
 
 
 @dataclass(frozen=True)
 class VenueDeps:
-    """The database, one open client per validated key, how to emit, and the clock."""
+    """The database, one open client per validated key, and how to emit (with its clock)."""
 
     pool: asyncpg.Pool
     clients: RemoteClients
-    emit: Emit
-    clock: Callable[[], datetime]
+    emitter: Emitter
+
+    @property
+    def clock(self) -> Clock:
+        """The emitter's: what background work observes is stamped by the clock it decides by."""
+        return self.emitter.clock
 
     def announcer(self, conn: Connection) -> Announcer:
         """Emits inside `conn`'s transaction, stamped now, caused by no message (background
         work answers the venue, not a message)."""
-        return Announcer(conn, self.emit, self.clock(), cause=None)
+        return Announcer.now_in(self.emitter, conn, cause=None)

@@ -15,12 +15,13 @@ import logging
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from services.execution.announce import Announcer, Emit
+from services.execution.announce import Announcer
 from services.execution.remote.deps import VenueDeps
 from services.execution.remote.each_key import VENUE_FAILURES
 from services.execution.remote.keys_store import KeyStore, StoredKey
 from shared.contracts.execution import MARKETS_PER_MESSAGE, ListedMarket, MarketsListed
 from shared.db import Connection
+from shared.emitter import Emitter
 from shared.ids import SYSTEM_ACCOUNT
 
 log = logging.getLogger(__name__)
@@ -45,11 +46,12 @@ def listing_parts(
 
 
 async def announce_listing(
-    conn: Connection, emit: Emit, now: datetime, venue: str, markets: Sequence[ListedMarket]
+    conn: Connection, emitter: Emitter, venue: str, markets: Sequence[ListedMarket]
 ) -> None:
-    """Every part through the outbox, in order, on the system account's partition."""
-    announce = Announcer(conn, emit, now, cause=None)
-    for part in listing_parts(venue, markets, now):
+    """Every part through the outbox, in order, on the system account's partition, stamped
+    (and listed) at one moment of the emitter's clock."""
+    announce = Announcer.now_in(emitter, conn, cause=None)
+    for part in listing_parts(venue, markets, announce.now):
         await announce(part, account_id=SYSTEM_ACCOUNT, correlation_id=f"markets:{venue}")
 
 
@@ -84,7 +86,7 @@ class MarketLister:
 
     async def announce(self, conn: Connection, venue: str, markets: Sequence[ListedMarket]) -> None:
         """Inside the caller's transaction; counted as listed once that transaction commits."""
-        await announce_listing(conn, self._deps.emit, self._deps.clock(), venue, markets)
+        await announce_listing(conn, self._deps.emitter, venue, markets)
 
     def listed(self, venue: str) -> None:
         self._listed.add(venue)

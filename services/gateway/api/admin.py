@@ -10,7 +10,7 @@ from fastapi import APIRouter, Header
 from starlette.responses import Response
 
 from services.gateway import controls, restrictions
-from services.gateway.activity import emit, message_for
+from services.gateway.activity import emit
 from services.gateway.api.bodies import DepositBody, KillSwitchBody, RestrictionBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin, ResourceId
 from services.gateway.api.idempotent import idempotent
@@ -71,7 +71,9 @@ async def record_deposit(
             reference=body.reference,
             recorded_by=principal.user_id,
         )
-        message = message_for(command, account_id=body.user_id, correlation_id=deposit_id, now=now)
+        message = ctx.emitter.message(
+            command, account_id=body.user_id, correlation_id=deposit_id, now=now
+        )
         await emit(conn, body.user_id, message)
         return 202, DepositAccepted(deposit_id=deposit_id)
 
@@ -106,6 +108,7 @@ async def change_kill_switch(
     async with ctx.pool.acquire() as conn, conn.transaction():
         switch = await controls.change_kill_switch(
             conn,
+            ctx.emitter,
             scope=body.scope,
             target=body.target,
             engaged=body.engaged,
@@ -138,6 +141,7 @@ async def change_restriction(
     async with ctx.pool.acquire() as conn, conn.transaction():
         restriction = await restrictions.change_restriction(
             conn,
+            ctx.emitter,
             scope=body.scope,
             target=body.target,
             restricted=body.restricted,

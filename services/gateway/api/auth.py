@@ -45,7 +45,7 @@ async def register(body: RegisterBody, ctx: Ctx) -> UserCreated:
     async with ctx.pool.acquire() as conn, conn.transaction():
         if not await accounts.insert_user(conn, user_id, body.email, password_hash, auth.Role.USER):
             raise EmailTaken("an account with this e-mail exists")
-        await emit(conn, user_id, user_registered(user_id, auth.Role.USER.value, now))
+        await emit(conn, user_id, user_registered(ctx.emitter, user_id, auth.Role.USER.value, now))
     return UserCreated(user_id=user_id)
 
 
@@ -54,7 +54,7 @@ async def login(body: LoginBody, ctx: Ctx, address: ClientAddress) -> AccessToke
     now = ctx.clock()
     async with ctx.pool.acquire() as conn:
         user = await check_credentials(conn, ctx, body, address, now)
-        await record_sign_in(conn, user, address, now)
+        await record_sign_in(conn, ctx, user, address, now)
     token = ctx.tokens.issue(auth.Principal(user.user_id, user.role), now)
     return AccessToken(access_token=token, expires_in=ctx.tokens.ttl_seconds)
 
@@ -97,12 +97,12 @@ async def confirm_two_factor(
             counter = auth.accept_code(secret, body.code, now, None)
             if counter is not None:
                 await accounts.enable_totp(conn, user.user_id, pending, counter)
-                await emit(conn, user.user_id, two_factor_enabled(user.user_id, now))
+                await emit(conn, user.user_id, two_factor_enabled(ctx.emitter, user.user_id, now))
         if counter is None:
             ctx.metrics.auth_failures.labels("totp_invalid").inc()
             async with conn.transaction():
                 await record_failed_attempt(
-                    conn, subjects, now, user_id=user.user_id, reason="totp_invalid"
+                    conn, ctx.emitter, subjects, now, user_id=user.user_id, reason="totp_invalid"
                 )
             raise TotpInvalid("the code does not match the enrolled secret")
     return TwoFactorEnabled(enabled=True)

@@ -48,7 +48,7 @@ async def add_exchange_key(
             password=sealed.get("password"),
         )
         announced = exchange_key_added(
-            user_id, key_id, body.exchange, seal(credentials, seal_key), ctx.clock()
+            ctx.emitter, user_id, key_id, body.exchange, seal(credentials, seal_key), ctx.clock()
         )
         await emit(conn, user_id, announced)
     return ExchangeKeyCreated(key_id=key_id, exchange=body.exchange, validated=False)

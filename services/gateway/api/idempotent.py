@@ -59,7 +59,7 @@ async def idempotent(
         subjects = failure_subjects(user_account(principal.user_id), address)
         async with ctx.pool.acquire() as conn, conn.transaction():
             await record_failed_attempt(
-                conn, subjects, now, user_id=principal.user_id, reason="totp_invalid"
+                conn, ctx.emitter, subjects, now, user_id=principal.user_id, reason="totp_invalid"
             )
         raise
     return Response(body, status, media_type=JSON)

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Header, Query
 from starlette.responses import Response
 
 from services.gateway import ratelimit, twofactor
-from services.gateway.activity import cancel_all_after_armed, emit, message_for
+from services.gateway.activity import cancel_all_after_armed, emit
 from services.gateway.api.bodies import CancelAllAfterBody, PlaceOrderBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
 from services.gateway.api.idempotent import idempotent
@@ -54,7 +54,7 @@ async def place_order(
         spec = body.spec(new_id())
         await orders.insert_order(conn, principal.user_id, spec, now)
         command = PlaceOrder(order=spec, two_factor_verified=verified)
-        message = message_for(
+        message = ctx.emitter.message(
             command, account_id=principal.user_id, correlation_id=spec.order_id, now=now
         )
         await emit(conn, principal.user_id, message)
@@ -80,7 +80,7 @@ async def cancel_all_after(
     `armed_until`, execution cancels every open order of the caller then. Each call replaces
     the previous one; no Idempotency-Key (a repeated call is a renewal)."""
     now = ctx.clock()
-    message = cancel_all_after_armed(principal.user_id, body.timeout_seconds, now)
+    message = cancel_all_after_armed(ctx.emitter, principal.user_id, body.timeout_seconds, now)
     async with ctx.pool.acquire() as conn, conn.transaction():
         await emit(conn, principal.user_id, message)
     return CancelAllAfterView(armed_until=message.body(CancelAllAfterArmed).armed_until)
@@ -133,7 +133,7 @@ async def cancel_order(
             raise NotFound(f"no order {order_id}")
         if order.status in ORDER_TERMINAL:
             raise OrderNotCancellable(f"the order is already {order.status.value}")
-        message = message_for(
+        message = ctx.emitter.message(
             CancelOrder(order_id=order_id),
             account_id=principal.user_id,
             correlation_id=order_id,

@@ -32,7 +32,7 @@ async def sign_in(
         user = await check_credentials(conn, ctx, body, address, now)
         if user.role is not auth.Role.ADMIN:
             raise Forbidden("the console is for administrators")
-        await record_sign_in(conn, user, address, now)
+        await record_sign_in(conn, ctx, user, address, now)
     token = ctx.tokens.issue(
         auth.Principal(user.user_id, user.role), now, audience=console_session.AUDIENCE
     )

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header
 from starlette.responses import Response
 
 from services.gateway import twofactor
-from services.gateway.activity import emit, message_for
+from services.gateway.activity import emit
 from services.gateway.api.bodies import WithdrawalBody
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentUser, ResourceId
 from services.gateway.api.idempotent import idempotent
@@ -39,7 +39,7 @@ async def request_withdrawal(
         await twofactor.require_for_money(conn, ctx, principal.user_id, totp_code, now, address)
         spec = body.spec(new_id())
         await wallet.insert_withdrawal(conn, principal.user_id, spec, now)
-        message = message_for(
+        message = ctx.emitter.message(
             RequestWithdrawal(withdrawal=spec, two_factor_verified=True),
             account_id=principal.user_id,
             correlation_id=spec.withdrawal_id,

@@ -35,6 +35,7 @@ from shared.contracts.orders import (
 from shared.contracts.reasons import RejectReason
 from shared.contracts.wallet import WithdrawalSpec
 from shared.db import Connection
+from shared.emitter import Emitter
 from tests.unit.execution.fakes import FakeStore, FakeVenue, Outbox
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
@@ -49,8 +50,7 @@ class World:
         self.handler = ExecutionHandler(
             venue_for=self._venue_for,
             store_for=lambda conn: self.store,
-            emit=self.outbox,
-            clock=lambda: NOW,
+            emitter=Emitter("execution", clock=lambda: NOW, enqueue=self.outbox),
         )
 
     def _venue_for(self, conn: Connection, name: str) -> Venue | None:

@@ -10,9 +10,11 @@ import asyncpg
 import httpx
 import pytest
 
+from services.gateway import NAME
 from services.gateway.app import create_app
 from services.gateway.auth import Role
 from services.gateway.settings import GatewaySettings
+from shared.emitter import Emitter
 from tests.unit.gateway.test_http_contract import (
     JWT_SECRET,
     NOW,
@@ -30,7 +32,10 @@ UNREACHABLE = "postgresql://nobody@127.0.0.1:1/no_audit"
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = GatewaySettings(jwt_secret=JWT_SECRET, audit_database_url=UNREACHABLE)
     app = create_app(
-        cast(asyncpg.Pool, UntouchablePool()), settings, broker_ready=no_broker, clock=lambda: NOW
+        cast(asyncpg.Pool, UntouchablePool()),
+        settings,
+        broker_ready=no_broker,
+        emitter=Emitter(NAME, clock=lambda: NOW),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:

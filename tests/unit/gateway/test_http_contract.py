@@ -13,11 +13,12 @@ import asyncpg
 import httpx
 import pytest
 
-from services.gateway import errors
+from services.gateway import NAME, errors
 from services.gateway.app import create_app
 from services.gateway.auth import Principal, Role, TokenIssuer
 from services.gateway.problems import HTTP_STATUS_CODES, PROBLEMS, kind_of
 from services.gateway.settings import GatewaySettings
+from shared.emitter import Emitter
 
 JWT_SECRET = "unit-test-secret-" + "x" * 40
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
@@ -38,7 +39,10 @@ async def no_broker() -> bool:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = GatewaySettings(jwt_secret=JWT_SECRET, max_body_bytes=4096)
     app = create_app(
-        cast(asyncpg.Pool, UntouchablePool()), settings, broker_ready=no_broker, clock=lambda: NOW
+        cast(asyncpg.Pool, UntouchablePool()),
+        settings,
+        broker_ready=no_broker,
+        emitter=Emitter(NAME, clock=lambda: NOW),
     )
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
