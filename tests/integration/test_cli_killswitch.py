@@ -170,9 +170,7 @@ async def test_the_gateway_relay_publishes_the_switch_to_safety_s_topic(
         await producer.stop()
 
     with Progress(disable=True) as progress:
-        records = await read_topics(
-            settings.kafka_access, [Topic.ACCOUNT_EVENTS.value], progress
-        )
+        records = await read_topics(settings.kafka_access, [Topic.ACCOUNT_EVENTS.value], progress)
     published = [decode(record) for record in records]
     mine = [m for m in published if m.event_id == event_id]
     assert len(mine) == 1
