@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from services.gateway.admin import create_admin
-from tests.integration.test_gateway_support import (
+from tests.support.gateway_service import (
     PASSWORD,
     Gateway,
     gateway,

@@ -21,7 +21,7 @@ from shared.infra.resolve import Infrastructure
 from shared.money import BALANCE_LIMIT, MAX_DEPOSIT, format_decimal
 from shared.service import ServiceRuntime
 from tests.conftest import FAST_GROUPS
-from tests.integration.test_gateway_support import Gateway, gateway, new_key, publish
+from tests.support.gateway_service import Gateway, gateway, new_key, publish
 from tests.support.running import running_service
 from tests.support.waiting import eventually
 

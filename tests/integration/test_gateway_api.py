@@ -11,7 +11,7 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.execution import ExchangeKeyValidated
 from shared.infra.resolve import Infrastructure
 from shared.sealed import unseal
-from tests.integration.test_gateway_support import (
+from tests.support.gateway_service import (
     PASSWORD,
     Gateway,
     event,

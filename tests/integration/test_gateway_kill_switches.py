@@ -16,7 +16,7 @@ import pytest
 from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode
 from shared.contracts.envelope import Envelope, new_message
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import Gateway, gateway, publish
+from tests.support.gateway_service import Gateway, gateway, publish
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration

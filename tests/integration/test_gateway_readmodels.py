@@ -19,7 +19,7 @@ from shared.contracts.reasons import RejectReason
 from shared.contracts.wallet import WithdrawalSpec
 from shared.ids import SYSTEM_ACCOUNT
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import (
+from tests.support.gateway_service import (
     Gateway,
     User,
     event,

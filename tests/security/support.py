@@ -15,7 +15,7 @@ from fastapi import FastAPI
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from tests.integration.test_gateway_support import User
+from tests.support.gateway_service import User
 
 PROBLEM_JSON = "application/problem+json"
 TOTP_STEP_SECONDS = 30

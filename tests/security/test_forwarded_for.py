@@ -13,7 +13,7 @@ import httpx
 import pytest
 
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import PASSWORD, Gateway, running_gateway
+from tests.support.gateway_service import PASSWORD, Gateway, running_gateway
 from tests.security.support import code_of
 
 pytestmark = pytest.mark.integration

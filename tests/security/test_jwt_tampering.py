@@ -14,7 +14,7 @@ import jwt
 import pytest
 
 from services.gateway.auth import ALGORITHM, ISSUER
-from tests.integration.test_gateway_support import JWT_SECRET, Gateway, User
+from tests.support.gateway_service import JWT_SECRET, Gateway, User
 from tests.security.support import code_of
 
 pytestmark = pytest.mark.integration

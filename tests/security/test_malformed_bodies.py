@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_gateway_support import Gateway, User, market_buy, new_key
+from tests.support.gateway_service import Gateway, User, market_buy, new_key
 from tests.security.support import code_of, gateway_app, problem_of
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_gateway_support import PASSWORD, Gateway, User, market_buy, new_key
+from tests.support.gateway_service import PASSWORD, Gateway, User, market_buy, new_key
 from tests.security.support import code_of, gateway_app
 
 pytestmark = pytest.mark.integration

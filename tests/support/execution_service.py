@@ -1,4 +1,4 @@
-"""Helpers of execution's integration tests against the simulated Binance (no tests here).
+"""Execution in this process against the simulated Binance, for integration tests.
 
 Execution runs in this process with its production composition root (`build_with`), on the
 real broker and PostgreSQL of the `infra` fixture; ccxt's unmodified `binance` class is pointed

@@ -1,4 +1,4 @@
-"""Helpers and fixtures of the gateway's integration tests (no tests here).
+"""The gateway in this process, its users and fixtures, for integration and security tests.
 
 The gateway runs in this process with the same composition root as production
 (`services.gateway.app.build`): real HTTP on a free port, the real database and
