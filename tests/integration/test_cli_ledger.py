@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from rich.progress import Progress
 
 from cryptoorch.ledger_cmd import read_topics
@@ -24,15 +23,15 @@ from services.ledger.app import MIGRATIONS, NAME, build
 from services.ledger.domain import LedgerPolicy
 from services.ledger.handlers import make_handler
 from services.ledger.settings import LedgerSettings
-from shared.contracts import Envelope, UndecodableMessage, decode, encode
+from shared.contracts import Envelope, UndecodableMessage, decode
 from shared.contracts.access import readable_by
 from shared.contracts.orders import Side
 from shared.db import Connection, connect
-from shared.kafka import make_producer
 from shared.kafka_access import KafkaAccess
 from shared.outbox import enqueue
 from shared.service import ServiceRuntime, prepare_database
 from tests.support.running import running_service
+from tests.support.topics import producing, publish_batched
 from tests.support.waiting import eventually
 from tests.unit.ledger.messages import approve, cancelled, deposit, fill
 
@@ -114,14 +113,6 @@ def cli_env(service_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
     return {**service_env, "CRYPTOORCH_DATA_DIR": str(tmp_path / "data")}
 
 
-async def publish(producer: AIOKafkaProducer, messages: Sequence[Envelope]) -> None:
-    """Batched, as a relay sends: one broker batch can hold several of them."""
-    sent = [
-        await producer.send(m.topic.value, encode(m), key=m.account_id.encode()) for m in messages
-    ]
-    await asyncio.gather(*sent)
-
-
 async def in_inbox(conn: Connection, ids: set[uuid.UUID]) -> bool:
     found = await conn.fetchval("SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", ids)
     return bool(found == len(ids))
@@ -148,20 +139,15 @@ async def ledger(
     """The live ledger after the order flow, caught up with everything on its topics."""
     settings = settings_factory(LedgerSettings, consumer_batch_size=500)
     async with running_service(NAME, settings, MIGRATIONS, build) as runtime:
-        producer = make_producer(settings.kafka_access)
-        await producer.start()
-        try:
-            async with runtime.pool.acquire() as conn:
-                for phase in order_flow(users):
-                    await publish(producer, phase)
-                    applied = partial(in_inbox, conn, {m.event_id for m in phase})
-                    await eventually(applied, what="a phase applied")
-                everything = await whole_log(settings.kafka_bootstrap_servers)
-                await eventually(
-                    lambda: in_inbox(conn, everything), timeout=240, what="the whole log applied"
-                )
-        finally:
-            await producer.stop()
+        async with producing(settings.kafka_access) as producer, runtime.pool.acquire() as conn:
+            for phase in order_flow(users):
+                await publish_batched(producer, phase)
+                applied = partial(in_inbox, conn, {m.event_id for m in phase})
+                await eventually(applied, what="a phase applied")
+            everything = await whole_log(settings.kafka_bootstrap_servers)
+            await eventually(
+                lambda: in_inbox(conn, everything), timeout=240, what="the whole log applied"
+            )
         yield runtime
 
 

@@ -31,8 +31,8 @@ from shared.kafka import ensure_topics, make_producer
 from shared.outbox import OutboxRelay
 from shared.service import prepare_database
 from tests.integration.test_console import console
-from tests.support.gateway_service import Gateway, gateway
 from tests.support.console import CONSOLE_HEADER, effects_database
+from tests.support.gateway_service import Gateway, gateway
 from tests.support.waiting import eventually
 from tests.unit.audit.messages import filled_order_flow
 

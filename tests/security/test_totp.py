@@ -14,6 +14,7 @@ import pyotp
 import pytest
 
 from shared.infra.resolve import Infrastructure
+from tests.security.support import code_of, enable_two_factor_early, problem_of
 from tests.support.gateway_service import (
     PASSWORD,
     Gateway,
@@ -22,7 +23,6 @@ from tests.support.gateway_service import (
     new_key,
     running_gateway,
 )
-from tests.security.support import code_of, enable_two_factor_early, problem_of
 
 pytestmark = pytest.mark.integration
 
