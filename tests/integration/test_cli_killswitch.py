@@ -4,12 +4,8 @@ or an account naming no user, change nothing and exit 2."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,43 +21,11 @@ from shared.db import Connection, connect
 from shared.kafka import ensure_topics, make_producer
 from shared.outbox import OutboxRelay
 from shared.service import prepare_database
+from tests.support.cli import REPO_ROOT, run_cli
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_MIGRATIONS = REPO_ROOT / "services" / "gateway" / "migrations"
-
-
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-async def run_cli(env: dict[str, str], *args: str) -> CliResult:
-    """The operator's command, as a real process."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cryptoorch.cli",
-        *args,
-        cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return CliResult(process.returncode, out.decode(), err.decode())
-
-
-@pytest.fixture
-def cli_env(service_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    return {**service_env, "CRYPTOORCH_DATA_DIR": str(tmp_path / "data")}
 
 
 @pytest.fixture

@@ -4,9 +4,6 @@ cannot be checked exits 2."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -30,41 +27,13 @@ from shared.db import Connection, connect
 from shared.kafka_access import KafkaAccess
 from shared.outbox import enqueue
 from shared.service import ServiceRuntime, prepare_database
+from tests.support.cli import REPO_ROOT, run_cli
 from tests.support.running import running_service
 from tests.support.topics import producing, publish_batched
 from tests.support.waiting import eventually
 from tests.unit.ledger.messages import approve, cancelled, deposit, fill
 
 pytestmark = pytest.mark.integration
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-async def run_cli(env: dict[str, str], *args: str) -> CliResult:
-    """The operator's command, as a real process."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cryptoorch.cli",
-        *args,
-        cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=240)
-    assert process.returncode is not None
-    return CliResult(process.returncode, out.decode(), err.decode())
 
 
 def deltas(report: dict[str, Any]) -> dict[tuple[str, str, str], Decimal]:

@@ -18,11 +18,10 @@ from shared.contracts import Topic
 from shared.kafka import ensure_topics
 from shared.kafka_access import KafkaAccess
 from shared.service import prepare_database
-from tests.integration.test_cli_killswitch import cli_env, run_cli
+from tests.support.cli import run_cli
 from tests.support.topics import producing
 
 pytestmark = pytest.mark.integration
-__all__ = ["cli_env"]
 
 HOUR_MS = 3_600_000
 
