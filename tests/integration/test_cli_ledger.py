@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -75,11 +74,6 @@ def order_flow(users: Users) -> list[list[Envelope]]:
 def users() -> Users:
     tag = uuid.uuid4().hex[:8]
     return Users(buyer=f"buyer-{tag}", seller=f"seller-{tag}")
-
-
-@pytest.fixture
-def cli_env(service_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    return {**service_env, "CRYPTOORCH_DATA_DIR": str(tmp_path / "data")}
 
 
 async def in_inbox(conn: Connection, ids: set[uuid.UUID]) -> bool:
