@@ -34,7 +34,6 @@ from tests.unit.audit.messages import filled_order_flow
 pytestmark = pytest.mark.integration
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "audit" / "migrations"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
 
 
