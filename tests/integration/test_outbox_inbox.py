@@ -22,6 +22,7 @@ from shared.kafka import ensure_topics, make_producer, producer_stopped
 from shared.kafka_access import KafkaAccess
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay, enqueue, enqueue_raw, republish_all
+from tests.support.effects import applied_effects, count_effect
 from tests.support.topics import publish_raw, read_topic
 from tests.support.waiting import eventually
 
@@ -66,20 +67,6 @@ def deposit(reference: str) -> Envelope:
         correlation_id=reference,
         now=utc_now(),
     )
-
-
-async def count_effect(handler: Connection, message: Envelope) -> None:
-    """The effect under test: a counter per message that would show a double apply."""
-    await handler.execute(
-        "INSERT INTO effects VALUES ($1, 1) ON CONFLICT (correlation_id) "
-        "DO UPDATE SET applied = effects.applied + 1",
-        message.correlation_id,
-    )
-
-
-async def effects(pool: asyncpg.Pool) -> dict[str, int]:
-    rows = await pool.fetch("SELECT correlation_id, applied FROM effects")
-    return {r["correlation_id"]: r["applied"] for r in rows}
 
 
 def consumer_for(
@@ -228,7 +215,7 @@ async def test_relay_killed_between_publish_and_mark_publishes_twice_but_applies
         return consumer.stats.applied + consumer.stats.duplicates >= 2
 
     await run_until(consumer, both_seen, "both copies consumed")
-    assert await effects(pool) == {"relay-crash": 1}
+    assert await applied_effects(pool) == {"relay-crash": 1}
     assert consumer.stats.duplicates == 1
 
 
@@ -257,7 +244,7 @@ async def test_consumer_killed_after_commit_before_offsets_skips_the_redelivery(
 
     await run_until(second, redelivered, "redelivery skipped")
     assert second.stats.applied == 0
-    assert await effects(pool) == {"crash-before-offsets": 1}
+    assert await applied_effects(pool) == {"crash-before-offsets": 1}
 
 
 async def test_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow(
@@ -278,10 +265,10 @@ async def test_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow(
     consumer = consumer_for(infra, pool, topic, "g-" + topic, handler=refuse_poison, max_attempts=3)
 
     async def after_applied() -> bool:
-        return "after" in await effects(pool)
+        return "after" in await applied_effects(pool)
 
     await run_until(consumer, after_applied, "the message behind the poison applied")
-    assert await effects(pool) == {"before": 1, "after": 1}
+    assert await applied_effects(pool) == {"before": 1, "after": 1}
 
     producer = make_producer(infra.kafka_access)
     await producer.start()
