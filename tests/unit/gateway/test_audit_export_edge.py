@@ -4,19 +4,17 @@ are refused before anything is read, and a trail it cannot read is a 503, never 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import cast
 
-import asyncpg
 import httpx
 import pytest
 
 from services.gateway.app import create_app
 from services.gateway.auth import Role
 from services.gateway.settings import GatewaySettings
+from tests.support.no_database import UntouchablePool
 from tests.unit.gateway.test_http_contract import (
     JWT_SECRET,
     NOW,
-    UntouchablePool,
     assert_problem,
     bearer,
     no_broker,
@@ -29,9 +27,7 @@ UNREACHABLE = "postgresql://nobody@127.0.0.1:1/no_audit"
 @pytest.fixture
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = GatewaySettings(jwt_secret=JWT_SECRET, audit_database_url=UNREACHABLE)
-    app = create_app(
-        cast(asyncpg.Pool, UntouchablePool()), settings, broker_ready=no_broker, clock=lambda: NOW
-    )
+    app = create_app(UntouchablePool(), settings, broker_ready=no_broker, clock=lambda: NOW)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as http:
         yield http
