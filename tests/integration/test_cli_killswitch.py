@@ -18,10 +18,11 @@ from services.gateway.store import accounts
 from shared.contracts import Topic, decode
 from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode
 from shared.db import Connection, connect
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import ensure_topics
 from shared.outbox import OutboxRelay
 from shared.service import prepare_database
 from tests.support.cli import REPO_ROOT, run_cli
+from tests.support.topics import producing
 
 pytestmark = pytest.mark.integration
 
@@ -125,18 +126,12 @@ async def test_the_gateway_relay_publishes_the_switch_to_safety_s_topic(
 
     settings = settings_factory()
     await ensure_topics(settings.kafka_access)
-    producer = make_producer(settings.kafka_access)
-    await producer.start()
-    try:
+    async with producing(settings.kafka_access) as producer:
         relay = OutboxRelay(settings.service_database_url("gateway"), producer)
         assert await relay.publish_pending(gateway_db) >= 1
-    finally:
-        await producer.stop()
 
     with Progress(disable=True) as progress:
-        records = await read_topics(
-            settings.kafka_bootstrap_servers, [Topic.ACCOUNT_EVENTS.value], progress
-        )
+        records = await read_topics(settings.kafka_access, [Topic.ACCOUNT_EVENTS.value], progress)
     published = [decode(record) for record in records]
     mine = [m for m in published if m.event_id == event_id]
     assert len(mine) == 1
