@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import json
-from typing import TypeAlias
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol, TypeAlias
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -12,6 +13,15 @@ from shared.settings import database_url_for
 
 Connection: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyncpg.Record]"
 """A connection, pooled or not: what handlers and stores receive."""
+
+
+class ConnectionPool(Protocol):
+    """What code that only borrows connections needs of a pool (the gateway's requests): a
+    connection lent for a block. asyncpg's `Pool` is one; so is a test's pool that fails the
+    test when a request reaches the database."""
+
+    def acquire(self) -> AbstractAsyncContextManager[PoolConnectionProxy[asyncpg.Record]]: ...
+
 
 TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.SerializationError,

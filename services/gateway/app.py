@@ -48,6 +48,7 @@ from services.gateway.settings import GatewaySettings
 from services.gateway.store import accounts, cancels
 from shared.clock import utc_now
 from shared.contracts.access import readable_by
+from shared.db import ConnectionPool
 from shared.emitter import Emitter
 from shared.service import ServiceRuntime
 
@@ -62,7 +63,7 @@ def new_event_loop() -> asyncio.AbstractEventLoop:
 
 
 def create_app(
-    pool: asyncpg.Pool,
+    pool: ConnectionPool,
     settings: GatewaySettings,
     *,
     broker_ready: BrokerProbe,

@@ -6,8 +6,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-import asyncpg
-
 from services.gateway.auth import TokenIssuer
 from services.gateway.encryption import SecretBox
 from services.gateway.errors import EncryptionUnavailable
@@ -15,6 +13,7 @@ from services.gateway.metrics import GatewayMetrics
 from services.gateway.ratelimit import AttemptLimit, AttemptLimits
 from services.gateway.settings import GatewaySettings
 from shared.clock import Clock
+from shared.db import ConnectionPool
 from shared.emitter import Emitter
 
 BrokerProbe = Callable[[], Awaitable[bool]]
@@ -22,7 +21,7 @@ BrokerProbe = Callable[[], Awaitable[bool]]
 
 @dataclass
 class GatewayContext:
-    pool: asyncpg.Pool
+    pool: ConnectionPool
     settings: GatewaySettings
     tokens: TokenIssuer
     secret_box: SecretBox | None

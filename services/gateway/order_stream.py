@@ -14,11 +14,10 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-import asyncpg
-
 from services.gateway.api.views import AdminOrderView
 from services.gateway.store import orders
 from services.gateway.store.orders import OrderFilter, OrderRow
+from shared.db import ConnectionPool
 
 RETRY_MS = 1000
 """How soon a browser's EventSource reconnects after the stream ends."""
@@ -53,7 +52,7 @@ def event(name: str, data: str, event_id: str | None = None) -> bytes:
 
 
 async def order_events(
-    pool: asyncpg.Pool,
+    pool: ConnectionPool,
     watch: OrderWatch,
     *,
     until: datetime,

@@ -29,7 +29,6 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from shared.clock import utc_now
@@ -48,7 +47,7 @@ from shared.service import ServiceRuntime
 from shared.settings import CommonSettings
 from tests.conftest import FAST_GROUPS
 from tests.support.running import running_service
-from tests.support.topics import read_topic
+from tests.support.topics import publish_raw, read_topic
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.chaos
@@ -67,13 +66,8 @@ def message(phase: str, n: int) -> Envelope:
 
 
 async def publish(bootstrap: str, messages: list[Envelope]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for m in messages:
-            await producer.send_and_wait(TOPIC, encode(m), key=b"probe", partition=0)
-    finally:
-        await producer.stop()
+    """All on partition 0, whose offsets the test follows."""
+    await publish_raw(bootstrap, TOPIC, "probe", *(encode(m) for m in messages), partition=0)
 
 
 async def group_is_stable(bootstrap: str) -> bool:

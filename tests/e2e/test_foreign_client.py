@@ -29,7 +29,7 @@ from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartit
 from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from shared.contracts import Topic, all_topics
-from tests.support.client import ApiUser, balances_of, create_admin
+from tests.support.client import ApiUser, funded_user
 from tests.support.load import TOTP_STEP, Trader
 from tests.support.system import System
 from tests.support.waiting import eventually
@@ -250,14 +250,8 @@ async def terminal(user: ApiUser, order_id: str) -> dict[str, Any]:
 async def test_a_librdkafka_client_reads_every_topic_against_the_published_contract(
     system: System,
 ) -> None:
-    create_admin(system.env, "ops@example.com", "correct horse battery staple")
-    admin = await ApiUser(
-        system.gateway_url, "ops@example.com", "correct horse battery staple"
-    ).login()
-    alice = await ApiUser(
-        system.gateway_url, "alice@example.com", "alice's long password"
-    ).register()
-    try:
+    async with funded_user(system) as funded:
+        alice = funded.user
         enrolled = await alice.http.post("/v1/auth/2fa/enroll")
         assert enrolled.status_code == 200, enrolled.text
         step = int(time.time()) // TOTP_STEP
@@ -267,14 +261,7 @@ async def test_a_librdkafka_client_reads_every_topic_against_the_published_contr
         )
         assert confirmed.status_code == 200, confirmed.text
 
-        deposit = await admin.deposit(alice.user_id, "USDT", "10000")
-        assert deposit.status_code == 202, deposit.text
-        await eventually(
-            alice.balances,
-            until=lambda b: balances_of(b, "USDT") == (Decimal("10000"), Decimal(0)),
-            what="deposit credited",
-        )
-        flow_ids = {deposit.json()["deposit_id"]}
+        flow_ids = {funded.deposit_id}
 
         market = await alice.place_order(
             symbol="BTC/USDT", side="buy", type="market", amount="0.01"
@@ -363,9 +350,6 @@ async def test_a_librdkafka_client_reads_every_topic_against_the_published_contr
             set(junk),
             lambda r: MUST_SEE <= set(r.types) and r.traced_dead_letters(junk),
         )
-    finally:
-        await admin.close()
-        await alice.close()
 
     print(f"foreign reader: {reading.messages} messages, {dict(reading.by_topic)}")
     assert not reading.problems, (

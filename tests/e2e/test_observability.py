@@ -22,7 +22,6 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
-from aiokafka import AIOKafkaProducer
 from prometheus_client.metrics import MetricWrapperBase
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -39,7 +38,7 @@ from shared.settings import database_url_for
 from tests.conftest import FAST_GROUPS
 from tests.support.client import ApiUser, balances_of, create_admin
 from tests.support.system import SERVICES, System, system_env
-from tests.support.topics import read_topic
+from tests.support.topics import publish_raw, read_topic
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.e2e
@@ -99,15 +98,6 @@ class Observed:
                     [(s.name, s.labels, s.value) for f in families for s in f.samples],
                 )
         return scraped
-
-    async def publish(self, topic: str, key: str, *values: bytes) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.system.env["KAFKA_BOOTSTRAP_SERVERS"])
-        await producer.start()
-        try:
-            for value in values:
-                await producer.send_and_wait(topic, value, key=key.encode())
-        finally:
-            await producer.stop()
 
 
 @pytest.fixture(scope="module")
@@ -393,7 +383,10 @@ async def test_a_redelivered_message_is_applied_once_and_counted_as_a_duplicate(
     )
     before = await observed.scrape()
 
-    await observed.publish(Topic.WALLET_COMMANDS, user.user_id, encode(deposit), encode(deposit))
+    bootstrap = observed.system.env["KAFKA_BOOTSTRAP_SERVERS"]
+    await publish_raw(
+        bootstrap, Topic.WALLET_COMMANDS, user.user_id, encode(deposit), encode(deposit)
+    )
 
     await eventually(
         observed.scrape,
@@ -422,7 +415,7 @@ async def test_a_malformed_message_is_dead_lettered_and_counted(observed: Observ
     before = await observed.scrape()
 
     for topic in consumers:
-        await observed.publish(topic, key, b"{not json")
+        await publish_raw(observed.system.env["KAFKA_BOOTSTRAP_SERVERS"], topic, key, b"{not json")
 
     await eventually(
         observed.scrape,

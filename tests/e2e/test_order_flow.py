@@ -13,7 +13,7 @@ import pytest
 
 from shared.contracts import decode
 from shared.settings import database_url_for
-from tests.support.client import ApiUser, balances_of, create_admin
+from tests.support.client import ApiUser, balances_of, funded_user
 from tests.support.system import SERVICES, System
 from tests.support.waiting import eventually
 
@@ -108,20 +108,8 @@ async def assert_audit_entries_carry_the_chain(
 async def test_deposit_then_market_buy_fills_and_moves_exactly_cost_plus_fee(
     system: System,
 ) -> None:
-    create_admin(system.env, "ops@example.com", "correct horse battery staple")
-    admin = await ApiUser(
-        system.gateway_url, "ops@example.com", "correct horse battery staple"
-    ).login()
-    alice = await ApiUser(
-        system.gateway_url, "alice@example.com", "alice's long password"
-    ).register()
-    try:
-        assert (await admin.deposit(alice.user_id, "USDT", "10000")).status_code == 202
-        await eventually(
-            alice.balances,
-            until=lambda b: balances_of(b, "USDT") == (Decimal("10000"), Decimal(0)),
-            what="deposit credited",
-        )
+    async with funded_user(system) as funded:
+        alice = funded.user
 
         placed = await alice.place_order(
             symbol="BTC/USDT", side="buy", type="market", amount="0.01"
@@ -169,6 +157,3 @@ async def test_deposit_then_market_buy_fills_and_moves_exactly_cost_plus_fee(
         )
         assert (rejected["status"], rejected["reject_reason"]) == ("rejected", "INSUFFICIENT_FUNDS")
         assert await alice.balances() == balances
-    finally:
-        await admin.close()
-        await alice.close()

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.client import ApiUser, balances_of, create_admin
+from tests.support.client import ApiUser, balances_of, funded_user
 from tests.support.system import System
 from tests.support.waiting import eventually
 
@@ -38,20 +38,8 @@ async def filled(user: ApiUser, side: str, price: str) -> dict[str, Any]:
 async def test_limits_through_the_market_fill_at_the_market_and_cost_exactly_that(
     system: System,
 ) -> None:
-    create_admin(system.env, "ops@example.com", "correct horse battery staple")
-    admin = await ApiUser(
-        system.gateway_url, "ops@example.com", "correct horse battery staple"
-    ).login()
-    alice = await ApiUser(
-        system.gateway_url, "alice@example.com", "alice's long password"
-    ).register()
-    try:
-        assert (await admin.deposit(alice.user_id, "USDT", "10000")).status_code == 202
-        await eventually(
-            alice.balances,
-            until=lambda b: balances_of(b, "USDT") == (Decimal("10000"), Decimal(0)),
-            what="deposit credited",
-        )
+    async with funded_user(system) as funded:
+        alice = funded.user
 
         bought = await filled(alice, "buy", "70200.00")  # 8% above the market
         assert Decimal(bought["average_price"]) == MARKET, bought
@@ -77,6 +65,3 @@ async def test_limits_through_the_market_fill_at_the_market_and_cost_exactly_tha
             Decimal("10000") - Decimal("650.65") + Decimal("649.35"),
             Decimal(0),
         )
-    finally:
-        await admin.close()
-        await alice.close()

@@ -4,7 +4,6 @@ named, and a message the trail cannot hold is dead-lettered without holding up t
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -17,12 +16,13 @@ from services.audit.app import build
 from services.audit.settings import AuditSettings
 from services.audit.verify import verify_chain
 from shared.clock import utc_now
-from shared.contracts import Envelope, encode, new_message
+from shared.contracts import Envelope, new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.db import connect
 from shared.infra.resolve import Infrastructure
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import ensure_topics
 from tests.support.running import running_service
+from tests.support.topics import publish_to
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -51,20 +51,6 @@ def deposits(account: str, count: int, *, poison_at: int | None = None) -> list[
     ]
 
 
-async def publish(infra: Infrastructure, messages: list[Envelope]) -> None:
-    await ensure_topics(infra.kafka_access)  # before any service made them
-    producer = make_producer(infra.kafka_access)
-    await producer.start()
-    try:
-        sent = [
-            await producer.send(m.topic.value, encode(m), key=m.account_id.encode())
-            for m in messages
-        ]
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-
-
 async def seqs_of(pool: asyncpg.Pool, messages: list[Envelope]) -> list[int]:
     """The seq of each of `messages` in the trail, in the order of `messages` (those in)."""
     rows = await pool.fetch(
@@ -80,7 +66,8 @@ async def test_a_backlog_is_one_chain_and_a_row_changed_inside_a_batch_is_named(
 ) -> None:
     account = f"acc-{uuid.uuid4()}"
     backlog = deposits(account, BACKLOG)
-    await publish(infra, backlog)  # waiting before the service starts: read in full batches
+    await ensure_topics(infra.kafka_access)  # before any service made them
+    await publish_to(infra.kafka_access, *backlog, batched=True)  # read in full batches
     settings = settings_factory(AuditSettings, audit_checkpoint_file=tmp_path / "cp.jsonl")
 
     async with running_service("audit", settings, MIGRATIONS, build) as runtime:
@@ -131,7 +118,8 @@ async def test_a_message_the_trail_cannot_hold_is_dead_lettered_and_the_batch_go
     account = f"acc-{uuid.uuid4()}"
     backlog = deposits(account, 300, poison_at=150)
     poison, good = backlog[150], backlog[:150] + backlog[151:]
-    await publish(infra, backlog)
+    await ensure_topics(infra.kafka_access)
+    await publish_to(infra.kafka_access, *backlog, batched=True)
     settings = settings_factory(AuditSettings, audit_checkpoint_file=tmp_path / "cp.jsonl")
 
     async with running_service("audit", settings, MIGRATIONS, build) as runtime:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import json
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import asyncpg
@@ -22,24 +22,14 @@ from shared.contracts.deadletter import DeadLettered
 from shared.db import connect
 from shared.ids import derived_id
 from shared.infra.resolve import Infrastructure
-from shared.kafka import make_producer
 from tests.support.running import running_service
+from tests.support.topics import publish_raw, publish_to
 from tests.support.waiting import eventually
 from tests.unit.audit.messages import filled_order_flow
 
 pytestmark = pytest.mark.integration
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "audit" / "migrations"
-
-
-async def publish(infra: Infrastructure, messages: Sequence[tuple[str, Envelope]]) -> None:
-    producer = make_producer(infra.kafka_access)
-    await producer.start()
-    try:
-        for topic, message in messages:
-            await producer.send_and_wait(topic, encode(message), key=message.account_id.encode())
-    finally:
-        await producer.stop()
 
 
 def dead_letter_of(message: Envelope) -> Envelope:
@@ -82,12 +72,8 @@ async def test_every_message_is_appended_once_checkpointed_and_verifiable(
 
     async with running_service("audit", settings, MIGRATIONS, build) as runtime:
         place = flow[0]
-        await publish(
-            infra,
-            [(place.topic.value, place)] * 3
-            + [(m.topic.value, m) for m in flow[1:]]
-            + [(flow[3].topic.dlq, parked)],
-        )
+        await publish_to(infra.kafka_access, place, place, place, *flow[1:])
+        await publish_raw(infra.kafka_access, flow[3].topic.dlq, parked.account_id, encode(parked))
         pool = runtime.pool
 
         async def appended() -> list[asyncpg.Record]:

@@ -3,9 +3,7 @@ exit 1 naming the row; the database itself refuses changes; `cryptoorch trace` t
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
@@ -31,12 +29,12 @@ from shared.emitter import Emitter
 from shared.ids import SYSTEM_ACCOUNT
 from shared.infra.resolve import Infrastructure
 from shared.service import prepare_database
+from tests.support.cli import CliResult, run_cli
 from tests.unit.audit.messages import filled_order_flow
 
 pytestmark = pytest.mark.integration
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "services" / "audit" / "migrations"
-REPO_ROOT = Path(__file__).resolve().parents[2]
 NOW = datetime(2025, 1, 2, tzinfo=UTC)
 AUDIT = Emitter("audit")
 
@@ -117,31 +115,9 @@ async def three_orders_with_checkpoints(trail: Trail) -> list[int]:
     return checkpoints
 
 
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
 async def cryptoorch(trail: Trail, *args: str, env: dict[str, str] | None = None) -> CliResult:
     """The operator's command, as a real process against the test's database."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cryptoorch.cli",
-        *args,
-        cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", **trail.env, **(env or {})},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=60)
-    assert process.returncode is not None
-    return CliResult(process.returncode, out.decode(), err.decode())
+    return await run_cli({**trail.env, **(env or {})}, *args, timeout=60)
 
 
 async def verify(trail: Trail) -> CliResult:

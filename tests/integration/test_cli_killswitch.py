@@ -4,12 +4,8 @@ or an account naming no user, change nothing and exit 2."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -22,46 +18,15 @@ from services.gateway.store import accounts
 from shared.contracts import Topic, decode
 from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode
 from shared.db import Connection, connect
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import ensure_topics
 from shared.outbox import OutboxRelay
 from shared.service import prepare_database
+from tests.support.cli import REPO_ROOT, run_cli
+from tests.support.topics import producing
 
 pytestmark = pytest.mark.integration
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
 GATEWAY_MIGRATIONS = REPO_ROOT / "services" / "gateway" / "migrations"
-
-
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-async def run_cli(env: dict[str, str], *args: str) -> CliResult:
-    """The operator's command, as a real process."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cryptoorch.cli",
-        *args,
-        cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=120)
-    assert process.returncode is not None
-    return CliResult(process.returncode, out.decode(), err.decode())
-
-
-@pytest.fixture
-def cli_env(service_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    return {**service_env, "CRYPTOORCH_DATA_DIR": str(tmp_path / "data")}
 
 
 @pytest.fixture
@@ -161,13 +126,9 @@ async def test_the_gateway_relay_publishes_the_switch_to_safety_s_topic(
 
     settings = settings_factory()
     await ensure_topics(settings.kafka_access)
-    producer = make_producer(settings.kafka_access)
-    await producer.start()
-    try:
+    async with producing(settings.kafka_access) as producer:
         relay = OutboxRelay(settings.service_database_url("gateway"), producer)
         assert await relay.publish_pending(gateway_db) >= 1
-    finally:
-        await producer.stop()
 
     with Progress(disable=True) as progress:
         records = await read_topics(settings.kafka_access, [Topic.ACCOUNT_EVENTS.value], progress)

@@ -4,19 +4,14 @@ cannot be checked exits 2."""
 
 from __future__ import annotations
 
-import asyncio
-import json
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 from rich.progress import Progress
 
 from cryptoorch.replay_sources import read_topics
@@ -24,49 +19,21 @@ from services.ledger.app import MIGRATIONS, NAME, build
 from services.ledger.domain import LedgerPolicy
 from services.ledger.handlers import make_handler
 from services.ledger.settings import LedgerSettings
-from shared.contracts import Envelope, UndecodableMessage, decode, encode
+from shared.contracts import Envelope, UndecodableMessage, decode
 from shared.contracts.access import readable_by
 from shared.contracts.orders import Side
 from shared.db import Connection, connect
 from shared.emitter import Emitter
-from shared.kafka import make_producer
 from shared.kafka_access import KafkaAccess
 from shared.outbox import enqueue
 from shared.service import ServiceRuntime, prepare_database
+from tests.support.cli import REPO_ROOT, run_cli
 from tests.support.running import running_service
+from tests.support.topics import producing, publish_batched
 from tests.support.waiting import eventually
 from tests.unit.ledger.messages import approve, cancelled, deposit, fill
 
 pytestmark = pytest.mark.integration
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-@dataclass(frozen=True)
-class CliResult:
-    code: int
-    stdout: str
-    stderr: str
-
-    def json(self) -> Any:
-        return json.loads(self.stdout)
-
-
-async def run_cli(env: dict[str, str], *args: str) -> CliResult:
-    """The operator's command, as a real process."""
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "cryptoorch.cli",
-        *args,
-        cwd=REPO_ROOT,
-        env={"PATH": "/usr/bin:/bin", **env},
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(), timeout=240)
-    assert process.returncode is not None
-    return CliResult(process.returncode, out.decode(), err.decode())
 
 
 def deltas(report: dict[str, Any]) -> dict[tuple[str, str, str], Decimal]:
@@ -110,19 +77,6 @@ def users() -> Users:
     return Users(buyer=f"buyer-{tag}", seller=f"seller-{tag}")
 
 
-@pytest.fixture
-def cli_env(service_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    return {**service_env, "CRYPTOORCH_DATA_DIR": str(tmp_path / "data")}
-
-
-async def publish(producer: AIOKafkaProducer, messages: Sequence[Envelope]) -> None:
-    """Batched, as a relay sends: one broker batch can hold several of them."""
-    sent = [
-        await producer.send(m.topic.value, encode(m), key=m.account_id.encode()) for m in messages
-    ]
-    await asyncio.gather(*sent)
-
-
 async def in_inbox(conn: Connection, ids: set[uuid.UUID]) -> bool:
     found = await conn.fetchval("SELECT count(*) FROM inbox WHERE event_id = ANY($1::uuid[])", ids)
     return bool(found == len(ids))
@@ -149,20 +103,15 @@ async def ledger(
     """The live ledger after the order flow, caught up with everything on its topics."""
     settings = settings_factory(LedgerSettings, consumer_batch_size=500)
     async with running_service(NAME, settings, MIGRATIONS, build) as runtime:
-        producer = make_producer(settings.kafka_access)
-        await producer.start()
-        try:
-            async with runtime.pool.acquire() as conn:
-                for phase in order_flow(users):
-                    await publish(producer, phase)
-                    applied = partial(in_inbox, conn, {m.event_id for m in phase})
-                    await eventually(applied, what="a phase applied")
-                everything = await whole_log(settings.kafka_bootstrap_servers)
-                await eventually(
-                    lambda: in_inbox(conn, everything), timeout=240, what="the whole log applied"
-                )
-        finally:
-            await producer.stop()
+        async with producing(settings.kafka_access) as producer, runtime.pool.acquire() as conn:
+            for phase in order_flow(users):
+                await publish_batched(producer, phase)
+                applied = partial(in_inbox, conn, {m.event_id for m in phase})
+                await eventually(applied, what="a phase applied")
+            everything = await whole_log(settings.kafka_bootstrap_servers)
+            await eventually(
+                lambda: in_inbox(conn, everything), timeout=240, what="the whole log applied"
+            )
         yield runtime
 
 

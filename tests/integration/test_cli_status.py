@@ -15,28 +15,24 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from cryptoorch import runtime_info
 from shared.contracts import Topic
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import ensure_topics
 from shared.kafka_access import KafkaAccess
 from shared.service import prepare_database
-from tests.integration.test_cli_killswitch import cli_env, run_cli
+from tests.support.cli import run_cli
+from tests.support.topics import producing
 
 pytestmark = pytest.mark.integration
-__all__ = ["cli_env"]
 
 HOUR_MS = 3_600_000
 
 
-async def publish(bootstrap: str, topic: str, timestamps_ms: list[int]) -> None:
+async def publish_stamped(bootstrap: str, topic: str, timestamps_ms: list[int]) -> None:
     """One record per send (one batch each) to partition 0, with these timestamps."""
-    producer = make_producer(KafkaAccess(bootstrap))
-    await producer.start()
-    try:
+    async with producing(bootstrap) as producer:
         for n, stamp in enumerate(timestamps_ms):
             await producer.send_and_wait(
                 topic, f"record {n}".encode(), partition=0, timestamp_ms=stamp
             )
-    finally:
-        await producer.stop()
 
 
 async def commit(bootstrap: str, group: str, tp: TopicPartition, offset: int) -> None:
@@ -66,7 +62,7 @@ async def test_status_reports_lag_from_the_broker_and_the_engaged_switches(
         assert (await run_cli(cli_env, *switch)).code == 0
     now_ms = int(time.time() * 1000)
     topic = Topic.WALLET_COMMANDS.value  # consumed by safety, ledger and audit
-    await publish(bootstrap, topic, [now_ms - HOUR_MS, now_ms, now_ms])
+    await publish_stamped(bootstrap, topic, [now_ms - HOUR_MS, now_ms, now_ms])
 
     report = (await run_cli(cli_env, "status", "--json")).json()
     assert report["kafka_bootstrap_servers"] == bootstrap

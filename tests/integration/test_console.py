@@ -15,18 +15,18 @@ import httpx
 import pytest
 
 from services.gateway.admin import create_admin
-from tests.integration.test_gateway_support import (
-    PASSWORD,
-    Gateway,
-    gateway,
-    market_buy,
-    new_key,
-)
 from tests.support.console import (
     CONSOLE_HEADER,
     console_session,
     next_event_where,
     server_events,
+)
+from tests.support.gateway_service import (
+    PASSWORD,
+    Gateway,
+    gateway,
+    market_buy,
+    new_key,
 )
 
 pytestmark = pytest.mark.integration

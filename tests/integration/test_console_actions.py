@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,13 @@ from shared.contracts import Envelope, encode, new_message
 from shared.contracts.topics import Topic
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, connect
-from shared.inbox import InboxConsumer, InboxSettings
 from shared.infra.resolve import Infrastructure
-from shared.kafka import ensure_topics, make_producer
-from shared.outbox import OutboxRelay
+from shared.kafka import ensure_topics
 from shared.service import prepare_database
 from tests.integration.test_console import console
-from tests.integration.test_gateway_support import Gateway, gateway
 from tests.support.console import CONSOLE_HEADER, effects_database
+from tests.support.effects import applied_effects, count_effect, running_consumer
+from tests.support.gateway_service import Gateway, gateway
 from tests.support.waiting import eventually
 from tests.unit.audit.messages import filled_order_flow
 
@@ -120,33 +120,17 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
             return  # another test's command
         if broken["yes"]:
             raise RuntimeError("the asset table is missing USDT")  # the cause, fixed later
-        await conn.execute(
-            "INSERT INTO effects VALUES ($1, 1) ON CONFLICT (correlation_id) "
-            "DO UPDATE SET applied = effects.applied + 1",
-            message.correlation_id,
-        )
+        await count_effect(conn, message)
 
-    consumer = InboxConsumer(
-        pool=consumer_pool,
-        kafka=infra.kafka_access,
-        settings=InboxSettings(
-            group_id="g-" + correlation,
-            topics=[topic.value],
-            max_attempts=1,
-            backoff_seconds=0.01,
-            session_timeout_ms=3000,
-            heartbeat_interval_ms=300,
-            rebalance_timeout_ms=2000,
-        ),
-        handler=apply,
-    )
-    producer = make_producer(infra.kafka_access)
-    await producer.start()
-    stop = asyncio.Event()
-    running = asyncio.create_task(consumer.run(stop))
-    relay = OutboxRelay("unused", producer)
     jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
-    try:
+    async with running_consumer(
+        consumer_pool,
+        infra.kafka_access,
+        group_id="g-" + correlation,
+        topic=topic.value,
+        handler=apply,
+        max_attempts=1,
+    ) as running:
         message = new_message(
             RecordDeposit(deposit_id=correlation, asset="USDT", amount="10", reference=jwt),
             producer="test",
@@ -154,7 +138,7 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
             correlation_id=correlation,
             now=utc_now(),
         )
-        await producer.send_and_wait(
+        await running.producer.send_and_wait(
             topic.value,
             encode(message),
             key=message.account_id.encode(),
@@ -163,9 +147,7 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
         event_id = str(message.event_id)
 
         async def parked() -> list[dict[str, Any]]:
-            async with consumer_pool.acquire() as conn:
-                while await relay.publish_pending(conn):
-                    pass
+            await running.relay_outbox()
             return await letters_of(console, event_id)
 
         [letter] = await eventually(parked, what="the poison message listed in the console")
@@ -202,13 +184,10 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
         )
         assert (too_many.status_code, too_many.json()["code"]) == (409, "redrive_limit_reached")
 
-        async def applied() -> dict[str, int]:
-            rows = await consumer_pool.fetch("SELECT correlation_id, applied FROM effects")
-            return {r["correlation_id"]: r["applied"] for r in rows}
-
+        applied = partial(applied_effects, consumer_pool)
         assert await eventually(applied, what="the re-driven message applied") == {correlation: 1}
         await eventually(
-            lambda: asyncio.sleep(0, consumer.stats.duplicates),
+            lambda: asyncio.sleep(0, running.consumer.stats.duplicates),
             until=lambda d: d >= 2,
             what="the later re-drives skipped by the inbox",
         )
@@ -220,10 +199,6 @@ async def test_a_dead_letter_is_shown_redacted_and_redriven_from_the_console_onc
             headers=CONSOLE_HEADER,
         )
         assert (unknown.status_code, unknown.json()["code"]) == (404, "dead_letter_unknown")
-    finally:
-        stop.set()
-        await running
-        await producer.stop()
 
 
 async def test_a_dead_letter_of_a_topic_the_gateway_does_not_write_is_left_to_its_owner(
@@ -241,34 +216,20 @@ async def test_a_dead_letter_of_a_topic_the_gateway_does_not_write_is_left_to_it
         if message.correlation_id == correlation:
             raise RuntimeError("the statements' fee schedule has no row")
 
-    consumer = InboxConsumer(
-        pool=consumer_pool,
-        kafka=infra.kafka_access,
-        settings=InboxSettings(
-            group_id="g-" + correlation,
-            topics=[topic.value],
-            max_attempts=1,
-            backoff_seconds=0.01,
-            session_timeout_ms=3000,
-            heartbeat_interval_ms=300,
-            rebalance_timeout_ms=2000,
-        ),
+    async with running_consumer(
+        consumer_pool,
+        infra.kafka_access,
+        group_id="g-" + correlation,
+        topic=topic.value,
         handler=apply,
-    )
-    producer = make_producer(infra.kafka_access)
-    await producer.start()
-    stop = asyncio.Event()
-    running = asyncio.create_task(consumer.run(stop))
-    relay = OutboxRelay("unused", producer)
-    try:
+        max_attempts=1,
+    ) as running:
         message = filled_order_flow(correlation)[2]  # FundsHeld: the ledger's event
         assert message.topic == topic
-        await producer.send_and_wait(topic.value, encode(message), key=b"acc")
+        await running.producer.send_and_wait(topic.value, encode(message), key=b"acc")
 
         async def parked() -> list[dict[str, Any]]:
-            async with consumer_pool.acquire() as conn:
-                while await relay.publish_pending(conn):
-                    pass
+            await running.relay_outbox()
             return await letters_of(console, str(message.event_id))
 
         [letter] = await eventually(parked, what="the ledger's event parked")
@@ -290,10 +251,6 @@ async def test_a_dead_letter_of_a_topic_the_gateway_does_not_write_is_left_to_it
         assert letter["id"] in {r["id"] for r in every.json()["refused"]}
         assert letter["id"] not in {r["id"] for r in every.json()["redriven"]}
         assert (await letters_of(console, str(message.event_id)))[0]["redrives"] == 0
-    finally:
-        stop.set()
-        await running
-        await producer.stop()
 
 
 @pytest.mark.parametrize(

@@ -21,8 +21,9 @@ from shared.infra.resolve import Infrastructure
 from shared.money import BALANCE_LIMIT, MAX_DEPOSIT, format_decimal
 from shared.service import ServiceRuntime
 from tests.conftest import FAST_GROUPS
-from tests.integration.test_gateway_support import Gateway, gateway, new_key, publish
+from tests.support.gateway_service import Gateway, gateway, new_key
 from tests.support.running import running_service
+from tests.support.topics import publish_to
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -168,8 +169,8 @@ async def test_a_deposit_the_ledger_cannot_book_is_shown_rejected(
     command = RecordDeposit(
         deposit_id=elsewhere, asset="USDT", amount=Decimal(3), reference=reference
     )
-    await publish(
-        infra,
+    await publish_to(
+        infra.kafka_access,
         new_message(
             command,
             producer="test",

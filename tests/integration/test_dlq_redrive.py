@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -16,11 +17,10 @@ from shared.contracts import Envelope, encode, new_message
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, drop_database, ensure_database
 from shared.dlq import RedriveRefused
-from shared.inbox import InboxConsumer, InboxSettings
 from shared.infra.resolve import Infrastructure
-from shared.kafka import ensure_topics, make_producer
+from shared.kafka import ensure_topics
 from shared.migrate import migrate
-from shared.outbox import OutboxRelay
+from tests.support.effects import applied_effects, count_effect, running_consumer
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -56,38 +56,16 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
     async def apply(conn: Connection, message: Envelope) -> None:
         if broken["yes"]:
             raise RuntimeError("the asset table is missing USDT")  # the cause, fixed later
-        await conn.execute(
-            "INSERT INTO effects VALUES ($1, 1) ON CONFLICT (correlation_id) "
-            "DO UPDATE SET applied = effects.applied + 1",
-            message.correlation_id,
-        )
+        await count_effect(conn, message)
 
-    consumer = InboxConsumer(
-        pool=pool,
-        kafka=infra.kafka_access,
-        settings=InboxSettings(
-            group_id="g-" + topic,
-            topics=[topic],
-            max_attempts=2,
-            backoff_seconds=0.01,
-            session_timeout_ms=3000,
-            heartbeat_interval_ms=300,
-            rebalance_timeout_ms=2000,
-        ),
+    async with running_consumer(
+        pool,
+        infra.kafka_access,
+        group_id="g-" + topic,
+        topic=topic,
         handler=apply,
-    )
-    producer = make_producer(infra.kafka_access)
-    await producer.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    relay = OutboxRelay("unused", producer)
-
-    async def publish_outbox() -> None:
-        async with pool.acquire() as conn:
-            while await relay.publish_pending(conn):
-                pass
-
-    try:
+        max_attempts=2,
+    ) as running:
         message = new_message(
             RecordDeposit(deposit_id="d-1", asset="USDT", amount="10", reference="r-1"),
             producer="test",
@@ -95,7 +73,7 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
             correlation_id="d-1",
             now=utc_now(),
         )
-        await producer.send_and_wait(topic, encode(message), key=b"acc-1")
+        await running.producer.send_and_wait(topic, encode(message), key=b"acc-1")
 
         async def parked() -> list[dlq.Parked]:
             return [p for p in await dlq.list_parked((SERVICE,)) if not p.redriven]
@@ -106,25 +84,18 @@ async def test_a_redriven_dead_letter_takes_effect_once_after_its_cause_is_fixed
         broken["yes"] = False  # the operator fixes the cause
         assert await dlq.redrive(SERVICE, letter.id)
         assert await dlq.redrive(SERVICE, letter.id)  # an impatient second re-drive
-        await publish_outbox()
+        await running.relay_outbox()
 
-        async def applied() -> dict[str, int]:
-            rows = await pool.fetch("SELECT correlation_id, applied FROM effects")
-            return {r["correlation_id"]: r["applied"] for r in rows}
-
+        applied = partial(applied_effects, pool)
         assert await eventually(applied, what="the re-driven message applied") == {"d-1": 1}
         await eventually(
-            lambda: asyncio.sleep(0, consumer.stats.duplicates),
+            lambda: asyncio.sleep(0, running.consumer.stats.duplicates),
             until=lambda d: d >= 1,
             what="the second re-drive skipped by the inbox",
         )
         assert await applied() == {"d-1": 1}
         assert [p.redriven for p in await dlq.list_parked((SERVICE,))] == [True]
         assert not await dlq.redrive(SERVICE, str(uuid.uuid4()))
-    finally:
-        stop.set()
-        await task
-        await producer.stop()
 
 
 async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit_holds(
@@ -136,33 +107,19 @@ async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit
     async def apply(conn: Connection, message: Envelope) -> None:
         raise RuntimeError("still broken")
 
-    consumer = InboxConsumer(
-        pool=pool,
-        kafka=infra.kafka_access,
-        settings=InboxSettings(
-            group_id="g-" + topic,
-            topics=[topic],
-            max_attempts=1,
-            backoff_seconds=0.01,
-            session_timeout_ms=3000,
-            heartbeat_interval_ms=300,
-            rebalance_timeout_ms=2000,
-        ),
+    async with running_consumer(
+        pool,
+        infra.kafka_access,
+        group_id="g-" + topic,
+        topic=topic,
         handler=apply,
-    )
-    producer = make_producer(infra.kafka_access)
-    await producer.start()
-    stop = asyncio.Event()
-    task = asyncio.create_task(consumer.run(stop))
-    relay = OutboxRelay("unused", producer)
+        max_attempts=1,
+    ) as running:
 
-    async def parked() -> list[dlq.Parked]:
-        async with pool.acquire() as conn:
-            while await relay.publish_pending(conn):
-                pass
-        return [p for p in await dlq.list_parked((SERVICE,)) if not p.redriven]
+        async def parked() -> list[dlq.Parked]:
+            await running.relay_outbox()
+            return [p for p in await dlq.list_parked((SERVICE,)) if not p.redriven]
 
-    try:
         message = new_message(
             RecordDeposit(deposit_id="d-2", asset="USDT", amount="10", reference="r-2"),
             producer="test",
@@ -170,7 +127,7 @@ async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit
             correlation_id="d-2",
             now=utc_now(),
         )
-        await producer.send_and_wait(topic, encode(message), key=b"acc-2")
+        await running.producer.send_and_wait(topic, encode(message), key=b"acc-2")
         [first] = await eventually(parked, what="the message parked")
         assert await dlq.redrive(SERVICE, first.id, limit=2)  # before the cause is fixed
 
@@ -185,7 +142,3 @@ async def test_a_redriven_message_that_fails_again_is_parked_again_and_the_limit
         assert await dlq.redrive(SERVICE, letters[-1].id, limit=2)
         with pytest.raises(RedriveRefused):
             await dlq.redrive(SERVICE, letters[-1].id, limit=2)
-    finally:
-        stop.set()
-        await task
-        await producer.stop()

@@ -9,8 +9,8 @@ import pytest
 
 from services.execution.remote.balances import report_id
 from shared.contracts.execution import VenueBalancesReported
-from tests.integration import test_execution_support as support
-from tests.integration.test_execution_support import Execution
+from tests.support import execution_service as support
+from tests.support.execution_service import Execution
 from tests.support.simbinance import Fault
 from tests.support.simbinance.faults import FaultKind
 from tests.support.waiting import eventually

@@ -21,8 +21,8 @@ from shared.contracts.execution import (
 )
 from shared.contracts.orders import CancelOrder
 from shared.contracts.reasons import RejectReason
-from tests.integration import test_execution_support as support
-from tests.integration.test_execution_support import (
+from tests.support import execution_service as support
+from tests.support.execution_service import (
     Execution,
     at_least,
     real_order_held,

@@ -11,8 +11,8 @@ import pytest
 
 from services.execution.domain.orders import OrderRecord, client_order_id
 from shared.contracts.execution import FillStatus, OrderFilled, OrderSubmitted
-from tests.integration import test_execution_support as support
-from tests.integration.test_execution_support import Execution, real_order_held, types
+from tests.support import execution_service as support
+from tests.support.execution_service import Execution, real_order_held, types
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration

@@ -20,8 +20,8 @@ from shared.contracts.execution import (
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.reasons import RejectReason
 from shared.contracts.wallet import WithdrawalSpec
-from tests.integration import test_execution_support as support
-from tests.integration.test_execution_support import Execution
+from tests.support import execution_service as support
+from tests.support.execution_service import Execution
 from tests.support.simbinance import Fault
 from tests.support.waiting import eventually
 

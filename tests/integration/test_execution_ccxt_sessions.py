@@ -13,8 +13,8 @@ from services.execution.app import ccxt_opener
 from services.execution.venues.base import RemoteVenue
 from services.execution.venues.ccxt_venue import CcxtVenue
 from shared.contracts.execution import ExchangeKeyValidated
-from tests.integration import test_execution_support as support
-from tests.integration.test_execution_support import Execution
+from tests.support import execution_service as support
+from tests.support.execution_service import Execution
 
 pytestmark = pytest.mark.integration
 execution = support.execution  # the fixture

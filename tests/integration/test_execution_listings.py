@@ -8,8 +8,8 @@ import pytest
 
 from shared.contracts.envelope import Envelope
 from shared.contracts.execution import ListedMarket, MarketsListed, PriceTick
-from tests.integration import test_execution_support as support
-from tests.integration.test_execution_support import Execution
+from tests.support import execution_service as support
+from tests.support.execution_service import Execution
 from tests.support.simbinance.wire import SPOT_RULES
 from tests.support.waiting import eventually
 

@@ -14,14 +14,12 @@ import services.execution
 from services.execution.app import build
 from services.execution.settings import ExecutionSettings
 from shared.clock import utc_now
-from shared.contracts import Envelope, Topic, decode, encode, new_message
+from shared.contracts import Envelope, Topic, decode, new_message
 from shared.contracts.execution import FillStatus, OrderFilled, OrderSubmitted, PriceTick
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import OrderSpec, OrderType, Side
-from shared.kafka import make_producer
-from shared.kafka_access import KafkaAccess
 from tests.support.running import running_service
-from tests.support.topics import read_topic
+from tests.support.topics import publish_to, read_topic
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -32,17 +30,6 @@ async def messages_on(bootstrap: str, topic: Topic, correlation_id: str) -> list
     records = await read_topic(bootstrap, topic.value)
     decoded = [decode(r.value or b"") for r in records]
     return [m for m in decoded if m.correlation_id == correlation_id]
-
-
-async def publish(bootstrap: str, message: Envelope) -> None:
-    producer = make_producer(KafkaAccess(bootstrap))
-    await producer.start()
-    try:
-        await producer.send_and_wait(
-            message.topic.value, encode(message), key=message.account_id.encode()
-        )
-    finally:
-        await producer.stop()
 
 
 async def test_funds_held_for_a_market_buy_comes_back_submitted_and_filled(
@@ -67,7 +54,7 @@ async def test_funds_held_for_a_market_buy_comes_back_submitted_and_filled(
     )
 
     async with running_service("execution", settings, MIGRATIONS, build):
-        await publish(bootstrap, held)
+        await publish_to(bootstrap, held)
         events = await eventually(
             lambda: messages_on(bootstrap, Topic.EXECUTION_EVENTS, order_id),
             until=lambda found: len(found) >= 2,

@@ -11,15 +11,15 @@ from shared.contracts.envelope import Envelope
 from shared.contracts.execution import ExchangeKeyValidated
 from shared.infra.resolve import Infrastructure
 from shared.sealed import unseal
-from tests.integration.test_gateway_support import (
+from tests.support.gateway_service import (
     PASSWORD,
     Gateway,
     event,
     gateway,
     market_buy,
     new_key,
-    publish,
 )
+from tests.support.topics import publish_to
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -282,7 +282,7 @@ async def test_an_exchange_key_is_marked_validated_when_execution_says_so(
     created = await gateway.http.post("/v1/exchange-keys", json=body, headers=user.auth())
     key_id = created.json()["key_id"]
     checked = ExchangeKeyValidated(key_id=key_id, exchange="binance", valid=True)
-    await publish(infra, event(checked, user.user_id, key_id, producer="execution"))
+    await publish_to(infra.kafka_access, event(checked, user.user_id, key_id, producer="execution"))
 
     async def validated() -> list[dict[str, object]]:
         return await gateway.sql("SELECT validated FROM exchange_keys WHERE key_id = $1", key_id)

@@ -15,7 +15,7 @@ import pytest
 
 from shared.contracts.restrictions import RestrictionChanged, RestrictionScope
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import (
+from tests.support.gateway_service import (
     Gateway,
     gateway,
     market_buy,

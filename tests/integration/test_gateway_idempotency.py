@@ -7,7 +7,7 @@ from collections import Counter
 
 import pytest
 
-from tests.integration.test_gateway_support import Gateway, gateway, market_buy, new_key
+from tests.support.gateway_service import Gateway, gateway, market_buy, new_key
 
 pytestmark = pytest.mark.integration
 __all__ = ["gateway"]

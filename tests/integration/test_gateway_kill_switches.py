@@ -16,7 +16,8 @@ import pytest
 from shared.contracts.accounts import KillSwitchChanged, KillSwitchMode
 from shared.contracts.envelope import Envelope, new_message
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import Gateway, gateway, publish
+from tests.support.gateway_service import Gateway, gateway
+from tests.support.topics import publish_to
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -76,7 +77,7 @@ async def test_a_switch_safety_engaged_is_listed_once_and_an_admin_release_wins(
     engaged_at = datetime.now(UTC) - timedelta(seconds=5)
     halt = safety_change(account, engaged=True, at=engaged_at)
 
-    await publish(infra, halt)
+    await publish_to(infra.kafka_access, halt)
     listed = await eventually(
         lambda: switch_of(gateway, account),
         until=lambda s: s is not None,
@@ -92,7 +93,7 @@ async def test_a_switch_safety_engaged_is_listed_once_and_an_admin_release_wins(
     stale = safety_change(
         account, engaged=False, at=engaged_at - timedelta(seconds=1), reason="stale"
     )
-    await publish(infra, halt, stale)
+    await publish_to(infra.kafka_access, halt, stale)
     await consumed(gateway, stale)
     assert await switch_of(gateway, account) == listed
 
@@ -113,7 +114,7 @@ async def test_a_switch_safety_engaged_is_listed_once_and_an_admin_release_wins(
     ]
     assert len(own) == 1
     resent = safety_change(account, engaged=True, at=engaged_at, event_id=uuid.uuid4())
-    await publish(infra, halt, resent)
+    await publish_to(infra.kafka_access, halt, resent)
     await consumed(gateway, own[0], resent)
     assert await switch_of(gateway, account) == after_release
 

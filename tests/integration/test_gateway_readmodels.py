@@ -19,15 +19,15 @@ from shared.contracts.reasons import RejectReason
 from shared.contracts.wallet import WithdrawalSpec
 from shared.ids import SYSTEM_ACCOUNT
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import (
+from tests.support.gateway_service import (
     Gateway,
     User,
     event,
     gateway,
     market_buy,
     new_key,
-    publish,
 )
+from tests.support.topics import publish_to
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -121,9 +121,9 @@ async def test_an_order_filled_in_two_trades_shows_totals_even_when_news_arrives
         user.user_id,
         order_id,
     )
-    await publish(infra, first, second, duplicate_trade)
+    await publish_to(infra.kafka_access, first, second, duplicate_trade)
     await wait_for_status(gateway, user, order_id, "filled")
-    await publish(infra, approved, held)
+    await publish_to(infra.kafka_access, approved, held)
 
     async def audited() -> int:
         entries = await gateway.http.get(
@@ -163,7 +163,7 @@ async def test_insufficient_funds_rejects_and_a_late_approval_does_not_revive(
         user.user_id,
         order_id,
     )
-    await publish(infra, hold_refused, late_approval)
+    await publish_to(infra.kafka_access, hold_refused, late_approval)
     rejected = await wait_for_status(gateway, user, order_id, "rejected")
     assert rejected["reject_reason"] == "INSUFFICIENT_FUNDS"
 
@@ -188,7 +188,7 @@ async def test_a_safety_rejection_carries_its_reason(
         rule="max_notional",
         detail="too big",
     )
-    await publish(infra, event(refused, user.user_id, order_id, producer="safety"))
+    await publish_to(infra.kafka_access, event(refused, user.user_id, order_id, producer="safety"))
     order = await wait_for_status(gateway, user, order_id, "rejected")
     assert (order["reject_reason"], order["reject_detail"]) == ("AMOUNT_ABOVE_MAX", "too big")
 
@@ -202,9 +202,9 @@ async def test_balances_keep_the_newest_version(gateway: Gateway, infra: Infrast
         )
         return event(payload, user.user_id, "deposit-1", producer="ledger")
 
-    await publish(infra, balance("9000", "1000", 3), balance("10000", "0", 2))
-    await publish(
-        infra,
+    await publish_to(infra.kafka_access, balance("9000", "1000", 3), balance("10000", "0", 2))
+    await publish_to(
+        infra.kafka_access,
         balance("10000.50", "0", 1),
         event(
             ledger.BalanceChanged(
@@ -242,8 +242,8 @@ async def test_a_withdrawal_follows_to_sent_with_its_txid(
     w_spec = WithdrawalSpec(
         withdrawal_id=withdrawal_id, asset="USDT", amount=Decimal("20"), address="addr-1"
     )
-    await publish(
-        infra,
+    await publish_to(
+        infra.kafka_access,
         event(
             execution.WithdrawalSent(
                 withdrawal_id=withdrawal_id, asset="USDT", amount=Decimal("20"), txid="0xabc"
@@ -281,8 +281,8 @@ async def test_a_held_order_shows_its_reason_and_the_flag_only_joins_the_audit_e
         rule="rejection_burst",
         detail="held",
     )
-    await publish(
-        infra,
+    await publish_to(
+        infra.kafka_access,
         event(flag, user.user_id, order_id, producer="safety"),
         event(refused, user.user_id, order_id, producer="safety"),
     )
@@ -336,12 +336,14 @@ async def test_audit_entries_carry_the_chain_hashes_the_audit_service_publishes(
         now=utc_now(),
     )
 
-    await publish(infra, chain_links((placed.event_id, 41), (approved.event_id, 42)))
+    await publish_to(
+        infra.kafka_access, chain_links((placed.event_id, 41), (approved.event_id, 42))
+    )
     await eventually(
         lambda: gateway.sql("SELECT 1 FROM audit_links WHERE event_id = $1", approved.event_id),
         what="the links stored before the message they name arrives",
     )
-    await publish(infra, approved)
+    await publish_to(infra.kafka_access, approved)
 
     async def entries() -> list[dict[str, Any]]:
         response = await gateway.http.get(
@@ -356,7 +358,9 @@ async def test_audit_entries_carry_the_chain_hashes_the_audit_service_publishes(
         ("OrderApproved", f"{41:064x}", f"{42:064x}"),
     ]
     marker = uuid.uuid4()  # same key, same partition: stored after the one before it is handled
-    await publish(infra, chain_links((placed.event_id, 99)), chain_links((marker, 100)))
+    await publish_to(
+        infra.kafka_access, chain_links((placed.event_id, 99)), chain_links((marker, 100))
+    )
     await eventually(
         lambda: gateway.sql("SELECT 1 FROM audit_links WHERE event_id = $1", marker),
         what="the later links handled",

@@ -7,7 +7,7 @@ import logging
 import pytest
 
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import (
+from tests.support.gateway_service import (
     PASSWORD,
     Gateway,
     gateway,

@@ -11,7 +11,6 @@ from functools import partial
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from services.ledger.app import MIGRATIONS, NAME, build
 from services.ledger.domain import LedgerPolicy, needs
@@ -26,13 +25,12 @@ from services.ledger.replay import (
 from services.ledger.replay_wire import read_log
 from services.ledger.settings import LedgerSettings
 from services.ledger.tally import Tally
-from shared.contracts import Envelope, UndecodableMessage, decode, encode
+from shared.contracts import Envelope, UndecodableMessage, decode
 from shared.contracts.access import readable_by
 from shared.contracts.orders import Side
-from shared.kafka import make_producer
 from shared.service import ServiceRuntime
 from tests.support.running import running_service
-from tests.support.topics import read_topic
+from tests.support.topics import producing, publish_batched, read_topic
 from tests.support.waiting import eventually
 from tests.unit.ledger.messages import approve, cancelled, deposit, failed, fill
 
@@ -45,14 +43,6 @@ async def ledger(settings_factory: Callable[..., Any]) -> AsyncIterator[ServiceR
     settings = settings_factory(LedgerSettings, consumer_batch_size=500)
     async with running_service(NAME, settings, MIGRATIONS, build) as runtime:
         yield runtime
-
-
-async def publish(producer: AIOKafkaProducer, messages: list[Envelope]) -> None:
-    sends = [
-        await producer.send(m.topic.value, encode(m), key=m.account_id.encode()) for m in messages
-    ]
-    for sent in sends:
-        await sent
 
 
 async def consumed(ledger: ServiceRuntime[Any], messages: list[Envelope]) -> str:
@@ -106,16 +96,12 @@ async def test_replay_from_the_log_reproduces_the_live_balances_exactly(
         for asset, amount in (("USDT", "2000"), ("BTC", "3"))
     ]
     approvals, outcomes = workload(rng, users)
-    producer = make_producer(ledger.settings.kafka_access)
-    await producer.start()
-    try:
+    async with producing(ledger.settings.kafka_access) as producer:
         for name, phase in (("funding", funding), ("approvals", approvals), ("outcomes", outcomes)):
-            await publish(producer, phase)
+            await publish_batched(producer, phase)
             await eventually(
                 partial(consumed, ledger, phase), until=all_of, timeout=120, what=f"{name} applied"
             )
-    finally:
-        await producer.stop()
 
     log: list[Envelope] = []
     values: list[bytes] = []

@@ -22,7 +22,8 @@ from shared.kafka import ensure_topics, make_producer, producer_stopped
 from shared.kafka_access import KafkaAccess
 from shared.migrate import migrate
 from shared.outbox import OutboxRelay, enqueue, enqueue_raw, republish_all
-from tests.support.topics import read_topic
+from tests.support.effects import applied_effects, count_effect
+from tests.support.topics import publish_raw, read_topic
 from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
@@ -66,30 +67,6 @@ def deposit(reference: str) -> Envelope:
         correlation_id=reference,
         now=utc_now(),
     )
-
-
-async def count_effect(handler: Connection, message: Envelope) -> None:
-    """The effect under test: a counter per message that would show a double apply."""
-    await handler.execute(
-        "INSERT INTO effects VALUES ($1, 1) ON CONFLICT (correlation_id) "
-        "DO UPDATE SET applied = effects.applied + 1",
-        message.correlation_id,
-    )
-
-
-async def effects(pool: asyncpg.Pool) -> dict[str, int]:
-    rows = await pool.fetch("SELECT correlation_id, applied FROM effects")
-    return {r["correlation_id"]: r["applied"] for r in rows}
-
-
-async def publish_to(infra: Infrastructure, topic: str, values: Sequence[bytes]) -> None:
-    producer = make_producer(infra.kafka_access)
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(topic, value=value, key=b"acc-1")
-    finally:
-        await producer.stop()
 
 
 def consumer_for(
@@ -238,14 +215,14 @@ async def test_relay_killed_between_publish_and_mark_publishes_twice_but_applies
         return consumer.stats.applied + consumer.stats.duplicates >= 2
 
     await run_until(consumer, both_seen, "both copies consumed")
-    assert await effects(pool) == {"relay-crash": 1}
+    assert await applied_effects(pool) == {"relay-crash": 1}
     assert consumer.stats.duplicates == 1
 
 
 async def test_consumer_killed_after_commit_before_offsets_skips_the_redelivery(
     infra: Infrastructure, pool: asyncpg.Pool, topic: str
 ) -> None:
-    await publish_to(infra, topic, [encode(deposit("crash-before-offsets"))])
+    await publish_raw(infra.kafka_access, topic, "acc-1", encode(deposit("crash-before-offsets")))
     group = "g-" + topic
 
     first = consumer_for(infra, pool, topic, group)
@@ -267,7 +244,7 @@ async def test_consumer_killed_after_commit_before_offsets_skips_the_redelivery(
 
     await run_until(second, redelivered, "redelivery skipped")
     assert second.stats.applied == 0
-    assert await effects(pool) == {"crash-before-offsets": 1}
+    assert await applied_effects(pool) == {"crash-before-offsets": 1}
 
 
 async def test_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow(
@@ -284,14 +261,14 @@ async def test_poison_message_is_dead_lettered_with_its_error_and_the_rest_flow(
         b"{not json",
         encode(deposit("after")),
     ]
-    await publish_to(infra, topic, values)
+    await publish_raw(infra.kafka_access, topic, "acc-1", *values)
     consumer = consumer_for(infra, pool, topic, "g-" + topic, handler=refuse_poison, max_attempts=3)
 
     async def after_applied() -> bool:
-        return "after" in await effects(pool)
+        return "after" in await applied_effects(pool)
 
     await run_until(consumer, after_applied, "the message behind the poison applied")
-    assert await effects(pool) == {"before": 1, "after": 1}
+    assert await applied_effects(pool) == {"before": 1, "after": 1}
 
     producer = make_producer(infra.kafka_access)
     await producer.start()

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from tests.integration.test_gateway_support import gateway
+from tests.support.gateway_service import gateway
 
 __all__ = ["gateway"]

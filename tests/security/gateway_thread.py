@@ -16,7 +16,7 @@ from types import TracebackType
 from typing import Any, TypeVar
 
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import Gateway, running_gateway
+from tests.support.gateway_service import Gateway, running_gateway
 
 T = TypeVar("T")
 STEP_TIMEOUT_SECONDS = 90.0

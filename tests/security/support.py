@@ -6,16 +6,16 @@ import base64
 import os
 import time
 from collections.abc import Iterable
-from typing import Any, cast
+from typing import Any
 
-import asyncpg
 import httpx
 import pyotp
 from fastapi import FastAPI
 
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
-from tests.integration.test_gateway_support import User
+from tests.support.gateway_service import User
+from tests.support.no_database import UntouchablePool
 
 PROBLEM_JSON = "application/problem+json"
 TOTP_STEP_SECONDS = 30
@@ -34,7 +34,7 @@ def gateway_app() -> FastAPI:
         jwt_secret="routes-only-" + "x" * 32,
         encryption_key=base64.urlsafe_b64encode(os.urandom(32)).decode(),
     )
-    return create_app(cast(asyncpg.Pool, None), settings, broker_ready=unused_probe)
+    return create_app(UntouchablePool(), settings, broker_ready=unused_probe)
 
 
 def app_endpoints(routes: Iterable[Any]) -> set[tuple[str, str]]:

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-from aiokafka import AIOKafkaProducer
 
 from shared.infra.resolve import Infrastructure
 from shared.settings import database_url_for
@@ -65,16 +64,6 @@ async def query(system: System, service: str, sql: str, *args: Any) -> list[dict
         return [dict(row) for row in await conn.fetch(sql, *args)]
     finally:
         await conn.close()
-
-
-async def publish_raw(bootstrap: str, topic: str, key: str, *values: bytes) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
-    await producer.start()
-    try:
-        for value in values:
-            await producer.send_and_wait(topic, value, key=key.encode())
-    finally:
-        await producer.stop()
 
 
 def readable(value: object) -> str:

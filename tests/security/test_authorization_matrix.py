@@ -15,7 +15,6 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_gateway_support import PASSWORD, Gateway, User, market_buy, new_key
 from tests.security.matrix_cells import (
     ADMIN,
     CALLERS,
@@ -31,6 +30,7 @@ from tests.security.matrix_cells import (
     refused,
 )
 from tests.security.support import app_endpoints, code_of, enable_two_factor_early, gateway_app
+from tests.support.gateway_service import PASSWORD, Gateway, User, market_buy, new_key
 
 pytestmark = pytest.mark.integration
 

@@ -13,8 +13,8 @@ import httpx
 import pytest
 
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import PASSWORD, Gateway, running_gateway
 from tests.security.support import code_of
+from tests.support.gateway_service import PASSWORD, Gateway, running_gateway
 
 pytestmark = pytest.mark.integration
 

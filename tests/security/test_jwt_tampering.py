@@ -14,8 +14,8 @@ import jwt
 import pytest
 
 from services.gateway.auth import ALGORITHM, ISSUER
-from tests.integration.test_gateway_support import JWT_SECRET, Gateway, User
 from tests.security.support import code_of
+from tests.support.gateway_service import JWT_SECRET, Gateway, User
 
 pytestmark = pytest.mark.integration
 

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_gateway_support import Gateway, User, market_buy, new_key
 from tests.security.support import code_of, gateway_app, problem_of
+from tests.support.gateway_service import Gateway, User, market_buy, new_key
 
 pytestmark = pytest.mark.integration
 

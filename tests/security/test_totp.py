@@ -14,7 +14,8 @@ import pyotp
 import pytest
 
 from shared.infra.resolve import Infrastructure
-from tests.integration.test_gateway_support import (
+from tests.security.support import code_of, enable_two_factor_early, problem_of
+from tests.support.gateway_service import (
     PASSWORD,
     Gateway,
     User,
@@ -22,7 +23,6 @@ from tests.integration.test_gateway_support import (
     new_key,
     running_gateway,
 )
-from tests.security.support import code_of, enable_two_factor_early, problem_of
 
 pytestmark = pytest.mark.integration
 

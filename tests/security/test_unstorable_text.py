@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from tests.integration.test_gateway_support import PASSWORD, Gateway, User, market_buy, new_key
 from tests.security.support import code_of, gateway_app
+from tests.support.gateway_service import PASSWORD, Gateway, User, market_buy, new_key
 
 pytestmark = pytest.mark.integration
 

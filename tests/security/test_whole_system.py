@@ -37,12 +37,12 @@ from tests.security.system_support import (
     every_row,
     log_text,
     prefix_of,
-    publish_raw,
     query,
     running_system,
 )
 from tests.support.client import ApiUser, balances_of, create_admin
 from tests.support.system import System
+from tests.support.topics import publish_raw
 from tests.support.waiting import eventually
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration]

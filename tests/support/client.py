@@ -5,11 +5,16 @@ from __future__ import annotations
 import subprocess
 import sys
 import uuid
-from collections.abc import Mapping
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import httpx
+
+from tests.support.system import System
+from tests.support.waiting import eventually
 
 
 def create_admin(env: Mapping[str, str], email: str, password: str) -> str:
@@ -87,3 +92,36 @@ def balances_of(
     items: Mapping[str, tuple[Decimal, Decimal]], asset: str
 ) -> tuple[Decimal, Decimal]:
     return items.get(asset, (Decimal(0), Decimal(0)))
+
+
+@dataclass(frozen=True)
+class FundedUser:
+    user: ApiUser
+    deposit_id: str
+    """The deposit that funded the user."""
+
+
+@asynccontextmanager
+async def funded_user(
+    system: System, usdt: str = "10000", email: str = "alice@example.com"
+) -> AsyncIterator[FundedUser]:
+    """The README tour's first steps: the operator (made with the CLI) deposits `usdt` USDT for
+    a newly registered user, and the user sees it available; the user's client is closed
+    afterwards."""
+    create_admin(system.env, "ops@example.com", "correct horse battery staple")
+    admin = await ApiUser(
+        system.gateway_url, "ops@example.com", "correct horse battery staple"
+    ).login()
+    user = await ApiUser(system.gateway_url, email, "alice's long password").register()
+    try:
+        deposit = await admin.deposit(user.user_id, "USDT", usdt)
+        assert deposit.status_code == 202, deposit.text
+        await eventually(
+            user.balances,
+            until=lambda b: balances_of(b, "USDT") == (Decimal(usdt), Decimal(0)),
+            what="deposit credited",
+        )
+        yield FundedUser(user, deposit.json()["deposit_id"])
+    finally:
+        await admin.close()
+        await user.close()

@@ -40,6 +40,9 @@ from tests.unit.execution.fakes import FakeStore, FakeVenue, Outbox
 
 NOW = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
 CONN = cast(Connection, object())
+"""Never used: the handler only hands its connection to the store, venue and outbox, all faked
+here. `Connection` is asyncpg's concrete class (the stores use its whole surface), so no
+small Protocol stands in for it honestly; hence the one `cast` left in the tests."""
 
 
 class World:

@@ -4,9 +4,7 @@ are refused before anything is read, and a trail it cannot read is a 503, never 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import cast
 
-import asyncpg
 import httpx
 import pytest
 
@@ -15,10 +13,10 @@ from services.gateway.app import create_app
 from services.gateway.auth import Role
 from services.gateway.settings import GatewaySettings
 from shared.emitter import Emitter
+from tests.support.no_database import UntouchablePool
 from tests.unit.gateway.test_http_contract import (
     JWT_SECRET,
     NOW,
-    UntouchablePool,
     assert_problem,
     bearer,
     no_broker,
@@ -32,7 +30,7 @@ UNREACHABLE = "postgresql://nobody@127.0.0.1:1/no_audit"
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = GatewaySettings(jwt_secret=JWT_SECRET, audit_database_url=UNREACHABLE)
     app = create_app(
-        cast(asyncpg.Pool, UntouchablePool()),
+        UntouchablePool(),
         settings,
         broker_ready=no_broker,
         emitter=Emitter(NAME, clock=lambda: NOW),

@@ -7,9 +7,8 @@ import base64
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
-import asyncpg
 import httpx
 import pytest
 
@@ -19,16 +18,10 @@ from services.gateway.auth import Principal, Role, TokenIssuer
 from services.gateway.problems import HTTP_STATUS_CODES, PROBLEMS, kind_of
 from services.gateway.settings import GatewaySettings
 from shared.emitter import Emitter
+from tests.support.no_database import UntouchablePool
 
 JWT_SECRET = "unit-test-secret-" + "x" * 40
 NOW = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
-
-
-class UntouchablePool:
-    """A pool that fails the test if a request gets as far as the database."""
-
-    def acquire(self) -> Any:
-        raise AssertionError("the request reached the database")
 
 
 async def no_broker() -> bool:
@@ -39,7 +32,7 @@ async def no_broker() -> bool:
 async def client() -> AsyncIterator[httpx.AsyncClient]:
     settings = GatewaySettings(jwt_secret=JWT_SECRET, max_body_bytes=4096)
     app = create_app(
-        cast(asyncpg.Pool, UntouchablePool()),
+        UntouchablePool(),
         settings,
         broker_ready=no_broker,
         emitter=Emitter(NAME, clock=lambda: NOW),

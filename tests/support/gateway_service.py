@@ -1,4 +1,4 @@
-"""Helpers and fixtures of the gateway's integration tests (no tests here).
+"""The gateway in this process, its users and fixtures, for integration and security tests.
 
 The gateway runs in this process with the same composition root as production
 (`services.gateway.app.build`): real HTTP on a free port, the real database and
@@ -22,13 +22,12 @@ from typing import Any
 import httpx
 import pyotp
 import pytest
-from aiokafka import AIOKafkaProducer
 
 from services.gateway.admin import create_admin
 from services.gateway.app import build
 from services.gateway.settings import GatewaySettings
 from shared.clock import utc_now
-from shared.contracts.envelope import Envelope, Payload, decode, encode, new_message
+from shared.contracts.envelope import Envelope, Payload, decode, new_message
 from shared.db import connect
 from shared.infra import free_port
 from shared.infra.resolve import Infrastructure
@@ -201,18 +200,6 @@ async def running_gateway(
 async def gateway(infra: Infrastructure) -> AsyncIterator[Gateway]:
     async with running_gateway(infra) as running:
         yield running
-
-
-async def publish(infra: Infrastructure, *messages: Envelope) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=infra.kafka_bootstrap_servers)
-    await producer.start()
-    try:
-        for message in messages:
-            await producer.send_and_wait(
-                message.topic.value, encode(message), key=message.account_id.encode()
-            )
-    finally:
-        await producer.stop()
 
 
 def event(payload: Payload, user_id: str, correlation_id: str, producer: str = "test") -> Envelope:

@@ -1,4 +1,4 @@
-"""Helpers of execution's integration tests against the simulated Binance (no tests here).
+"""Execution in this process against the simulated Binance, for integration tests.
 
 Execution runs in this process with its production composition root (`build_with`), on the
 real broker and PostgreSQL of the `infra` fixture; ccxt's unmodified `binance` class is pointed
@@ -27,17 +27,17 @@ from services.execution.remote.orders import AfterSend
 from services.execution.settings import ExecutionSettings
 from services.execution.venues.ccxt_client import ccxt_async
 from shared.clock import utc_now
-from shared.contracts import Envelope, Payload, decode, encode, new_message
+from shared.contracts import Envelope, Payload, decode, new_message
 from shared.contracts.accounts import ExchangeKeyAdded
 from shared.contracts.execution import ExchangeKeyValidated
 from shared.contracts.ledger import FundsHeld, HoldPurpose
 from shared.contracts.orders import Mode, OrderSpec, OrderType, Side
 from shared.db import connect, drop_database
-from shared.kafka import make_producer
 from shared.sealed import new_seal_key, seal
 from shared.service import ServiceRuntime
 from tests.support.running import running_service
 from tests.support.simbinance import SimBinance, running_simbinance
+from tests.support.topics import publish_to
 from tests.support.waiting import eventually
 
 MIGRATIONS = Path(services.execution.__file__).parent / "migrations"
@@ -94,14 +94,7 @@ class Execution:
             correlation_id=correlation_id,
             now=utc_now(),
         )
-        producer = make_producer(self.settings.kafka_access)
-        await producer.start()
-        try:
-            await producer.send_and_wait(
-                message.topic.value, encode(message), key=message.account_id.encode()
-            )
-        finally:
-            await producer.stop()
+        await publish_to(self.settings.kafka_access, message)
         return message
 
     async def add_key(
