@@ -15,11 +15,11 @@ topic `readable_by` it, Describe on every contract topic, Read on its consumer g
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from deploy.generated import generator_main, stale
 from deploy.topics import DEPLOY_ROOT, client_snippet, configmap_text
 from shared.contracts.access import SERVICES
 from shared.infra.kafka_security import acl_bindings
@@ -168,27 +168,11 @@ def render_all() -> dict[Path, str]:
 
 def stale_files(root: Path) -> list[Path]:
     """Generated files under `root` that are missing or differ from what the access table gives."""
-    return [
-        path
-        for path, text in render_all().items()
-        if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text
-    ]
+    return stale(render_all, root)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--check"]:
-        stale = stale_files(DEPLOY_ROOT)
-        for path in stale:
-            print(f"deploy/{path} is stale: run `python -m deploy.acls`", file=sys.stderr)
-        return 1 if stale else 0
-    if args:
-        print("usage: python -m deploy.acls [--check]", file=sys.stderr)
-        return 2
-    for path, text in render_all().items():
-        (DEPLOY_ROOT / path).write_text(text, encoding="utf-8")
-        print(f"wrote deploy/{path}")
-    return 0
+    return generator_main("deploy.acls", render_all, DEPLOY_ROOT, argv)
 
 
 if __name__ == "__main__":

@@ -11,7 +11,6 @@ here, and a topic added to `Topic` without a retention entry stops the generatio
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,7 @@ from typing import Any
 
 import yaml
 
+from deploy.generated import generator_main, stale
 from shared.contracts.topics import PARTITIONS, Topic
 
 DEPLOY_ROOT = Path(__file__).resolve().parent
@@ -169,27 +169,11 @@ def render_all() -> dict[Path, str]:
 
 def stale_files(root: Path) -> list[Path]:
     """Generated files under `root` that are missing or differ from what the contracts give."""
-    return [
-        path
-        for path, text in render_all().items()
-        if not (root / path).is_file() or (root / path).read_text(encoding="utf-8") != text
-    ]
+    return stale(render_all, root)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if args == ["--check"]:
-        stale = stale_files(DEPLOY_ROOT)
-        for path in stale:
-            print(f"deploy/{path} is stale: run `python -m deploy.topics`", file=sys.stderr)
-        return 1 if stale else 0
-    if args:
-        print("usage: python -m deploy.topics [--check]", file=sys.stderr)
-        return 2
-    for path, text in render_all().items():
-        (DEPLOY_ROOT / path).write_text(text, encoding="utf-8")
-        print(f"wrote deploy/{path}")
-    return 0
+    return generator_main("deploy.topics", render_all, DEPLOY_ROOT, argv)
 
 
 if __name__ == "__main__":
