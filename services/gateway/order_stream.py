@@ -14,7 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from services.gateway.api.views import AdminOrderView
+from services.gateway.api.console_views import AdminOrderView
 from services.gateway.store import orders
 from services.gateway.store.orders import OrderFilter, OrderRow
 from shared.db import ConnectionPool

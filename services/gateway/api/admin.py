@@ -12,17 +12,16 @@ from starlette.responses import Response
 from services.gateway import controls, restrictions
 from services.gateway.activity import emit
 from services.gateway.api.bodies import DepositBody, KillSwitchBody, RestrictionBody
-from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin, ResourceId
-from services.gateway.api.idempotent import idempotent
-from services.gateway.api.strict_json import StrictJsonRoute
-from services.gateway.api.views import (
-    DepositAccepted,
-    DepositView,
+from services.gateway.api.console_views import (
     KillSwitches,
     KillSwitchView,
     Restrictions,
     RestrictionView,
 )
+from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin, ResourceId
+from services.gateway.api.idempotent import idempotent
+from services.gateway.api.strict_json import StrictJsonRoute
+from services.gateway.api.views import DepositAccepted, DepositView
 from services.gateway.errors import DepositReferenceTaken, NotFound
 from services.gateway.idempotency import HEADER
 from services.gateway.store import accounts, trail, wallet

@@ -10,9 +10,9 @@ from dataclasses import asdict
 import asyncpg
 from fastapi import APIRouter
 
+from services.gateway.api.console_views import AuditVerificationView
 from services.gateway.api.deps import Ctx, CurrentAdmin
 from services.gateway.api.strict_json import StrictJsonRoute
-from services.gateway.api.views import AuditVerificationView
 from services.gateway.errors import AuditUnavailable
 from services.gateway.store import verifications
 from shared.audit_verify import verify_trail

@@ -12,15 +12,15 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter
 
 from services.gateway.api.bodies import RedriveBody
-from services.gateway.api.deps import Ctx, CurrentAdmin
-from services.gateway.api.strict_json import StrictJsonRoute
-from services.gateway.api.views import (
+from services.gateway.api.console_views import (
     DeadLetters,
     DeadLetterTopic,
     DeadLetterView,
     Redriven,
     RedriveOutcome,
 )
+from services.gateway.api.deps import Ctx, CurrentAdmin
+from services.gateway.api.strict_json import StrictJsonRoute
 from services.gateway.errors import (
     BrokerUnavailable,
     DeadLetterUnknown,

@@ -12,9 +12,9 @@ import asyncpg
 from fastapi import APIRouter, Query
 from starlette.responses import StreamingResponse
 
+from services.gateway.api.console_views import AdminOrders, AdminOrderView, Timeline, TimelineEntry
 from services.gateway.api.deps import NO_NUL, Ctx, CurrentAdmin, ResourceId
 from services.gateway.api.strict_json import StrictJsonRoute
-from services.gateway.api.views import AdminOrders, AdminOrderView, Timeline, TimelineEntry
 from services.gateway.domain import OrderStatus
 from services.gateway.errors import AuditUnavailable, NotFound
 from services.gateway.order_stream import OrderWatch, order_events

@@ -18,15 +18,11 @@ from aiokafka.errors import KafkaError
 from fastapi import APIRouter, Query
 
 from services.gateway import peer_reads
-from services.gateway.api.deps import Ctx, CurrentAdmin
-from services.gateway.api.health import readiness
-from services.gateway.api.strict_json import StrictJsonRoute
-from services.gateway.api.views import (
+from services.gateway.api.console_views import (
     Accounts,
     AccountView,
     AuditHead,
     AuditVerificationView,
-    BalanceView,
     KillSwitchView,
     OutboxState,
     ServiceState,
@@ -34,6 +30,10 @@ from services.gateway.api.views import (
     VenueAssetView,
     VenueReportView,
 )
+from services.gateway.api.deps import Ctx, CurrentAdmin
+from services.gateway.api.health import readiness
+from services.gateway.api.strict_json import StrictJsonRoute
+from services.gateway.api.views import BalanceView
 from services.gateway.domain import wire_decimal
 from services.gateway.store import accounts, trail, verifications, wallet
 from shared.consumer_lag import Lag, LagReader, group_members

@@ -10,9 +10,9 @@ from fastapi import APIRouter, Request, Response
 
 from services.gateway import auth, console_session
 from services.gateway.api.bodies import LoginBody
+from services.gateway.api.console_views import ConsoleSession
 from services.gateway.api.deps import ClientAddress, Ctx, CurrentAdmin
 from services.gateway.api.strict_json import StrictJsonRoute
-from services.gateway.api.views import ConsoleSession
 from services.gateway.errors import Forbidden
 from services.gateway.signin import check_credentials, record_sign_in
 
