@@ -14,7 +14,7 @@ from pathlib import Path
 
 from cryptoorch.runtime_info import SERVICES, data_dir, migrations_dir, write_runtime
 from cryptoorch.supervisor import Supervisor
-from shared.infra.kafka_security import acl_bindings, create_acls
+from shared.infra.kafka_acls import acl_bindings, create_acls
 from shared.infra.resolve import provide
 from shared.kafka import ensure_topics, wait_for_broker
 from shared.kafka_access import KafkaAccess

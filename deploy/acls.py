@@ -22,7 +22,7 @@ from pathlib import Path
 from deploy.generated import generator_main, stale
 from deploy.topics import DEPLOY_ROOT, client_snippet, configmap_text
 from shared.contracts.access import SERVICES
-from shared.infra.kafka_security import acl_bindings
+from shared.infra.kafka_acls import acl_bindings
 from shared.settings import CommonSettings
 
 GENERATED_HEADER = (
@@ -57,7 +57,7 @@ class Grant:
 
 
 def service_grants(service: str) -> list[Grant]:
-    """What `service` may do (`shared.infra.kafka_security.acl_bindings`, the same rules the
+    """What `service` may do (`shared.infra.kafka_acls.acl_bindings`, the same rules the
     embedded broker gets), one Grant per resource type and distinct set of operations."""
     operations: dict[tuple[str, str], set[str]] = {}
     for binding in acl_bindings(GROUP_PREFIX, [service]):

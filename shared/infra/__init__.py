@@ -7,8 +7,9 @@ testcontainers (tests, when Docker answers), or an embedded child process.
 from __future__ import annotations
 
 from shared.infra.containers import Containers, docker_available, start_containers
-from shared.infra.kafka import EmbeddedKafka, answers_kafka
+from shared.infra.kafka import EmbeddedKafka
 from shared.infra.kafka_cluster import EmbeddedKafkaCluster
+from shared.infra.kafka_probe import answers_kafka
 from shared.infra.postgres import EmbeddedPostgres
 from shared.infra.processes import (
     ChildProcess,

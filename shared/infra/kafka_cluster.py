@@ -27,7 +27,8 @@ from typing import Any
 
 from aiokafka.admin import AIOKafkaAdminClient
 
-from shared.infra.kafka import EmbeddedKafka, NodeLaunch, Quorum, new_cluster_id
+from shared.infra.kafka import EmbeddedKafka, NodeLaunch
+from shared.infra.kafka_config import Quorum, new_cluster_id
 from shared.infra.kafka_security import ADMIN, BrokerSecurity
 from shared.infra.processes import InfraStartError, loopback_port
 from shared.kafka_access import KafkaAccess

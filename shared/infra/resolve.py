@@ -15,8 +15,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from shared.infra.containers import docker_available, start_containers
-from shared.infra.kafka import EmbeddedKafka, broker_settings
+from shared.infra.kafka import EmbeddedKafka
 from shared.infra.kafka_cluster import EmbeddedKafkaCluster
+from shared.infra.kafka_config import broker_settings
 from shared.infra.kafka_security import ADMIN, BrokerSecurity
 from shared.infra.postgres import EmbeddedPostgres
 from shared.kafka_access import KafkaAccess

@@ -23,7 +23,8 @@ from aiokafka.errors import (
 
 from shared.contracts import Topic
 from shared.infra.kafka import EmbeddedKafka
-from shared.infra.kafka_security import ADMIN, BrokerSecurity, acl_bindings, create_acls
+from shared.infra.kafka_acls import acl_bindings, create_acls
+from shared.infra.kafka_security import ADMIN, BrokerSecurity
 from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer, wait_for_broker
 from shared.kafka_access import KafkaAccess

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from shared.contracts.access import SERVICES
+from shared.infra.kafka_acls import acl_bindings, create_acls
 from shared.infra.kafka_cluster import EmbeddedKafkaCluster
-from shared.infra.kafka_security import acl_bindings, create_acls
 from shared.infra.resolve import DATABASE_ENV, Infrastructure, provide
 from shared.kafka import ensure_topics
 

@@ -9,13 +9,8 @@ import pytest
 
 from shared.contracts.access import SERVICES, readable_by, writable_by
 from shared.contracts.topics import Topic, all_topics
-from shared.infra.kafka_security import (
-    AclBinding,
-    BrokerSecurity,
-    Operation,
-    ResourceType,
-    acl_bindings,
-)
+from shared.infra.kafka_acls import AclBinding, Operation, ResourceType, acl_bindings
+from shared.infra.kafka_security import BrokerSecurity
 from shared.kafka_access import KafkaAccess
 from shared.settings import CommonSettings
 

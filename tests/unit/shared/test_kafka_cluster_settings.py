@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from shared.infra.kafka import Quorum, broker_settings, server_properties
+from shared.infra.kafka_config import Quorum, broker_settings, server_properties
 
 
 def properties(text: str) -> dict[str, str]:

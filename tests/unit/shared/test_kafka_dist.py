@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from shared.infra.kafka import new_cluster_id
+from shared.infra.kafka_config import new_cluster_id
 from shared.infra.kafka_dist import java_binary, kafka_version, libs_dir
 from shared.infra.processes import InfraStartError
 

@@ -1,0 +1,205 @@
+"""Applying one batch of an inbox consumer (`shared.inbox`): one transaction, the duplicates
+skipped by event id, one inbox insert; if a message fails, the batch is redone a savepoint per
+message so the failing one is found and the ones before it are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeAlias
+
+import asyncpg
+from aiokafka import ConsumerRecord
+from opentelemetry import trace
+
+from shared import inbox_store, metrics, telemetry
+from shared.contracts.envelope import Envelope, UndecodableMessage, decode
+from shared.db import TRANSIENT_ERRORS, Connection
+from shared.dlq import REDRIVEN_FROM
+from shared.telemetry import extract_context
+
+log = logging.getLogger(__name__)
+Handler = Callable[[Connection, Envelope], Awaitable[None]]
+BatchHandler = Callable[[Connection, Sequence[Envelope]], Awaitable[None]]
+"""Applies the messages of a batch (in order, none a duplicate) in the caller's transaction.
+It is called again with one message at a time, each in a savepoint, when the batch fails, so
+a poison message is found, retried and dead-lettered alone. Each message still gets its
+consumer span when spans are recorded (its trace goes on), but none is current while the
+handler runs: a batch handler does not publish in a message's trace."""
+Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+@dataclass
+class InboxStats:
+    applied: int = 0
+    duplicates: int = 0
+    dead_lettered: int = 0
+    batches: int = 0
+    attempts: dict[str, int] = field(default_factory=dict)
+
+
+class MessageFailed(Exception):
+    """A message failed on the fast path: redo the batch a savepoint per message."""
+
+
+def decode_record(record: Record) -> Envelope | UndecodableMessage:
+    try:
+        return decode(record.value or b"")
+    except UndecodableMessage as exc:
+        return exc
+
+
+@dataclass(frozen=True)
+class Failure:
+    record: Record
+    error: BaseException
+
+
+class BatchApplier:
+    """Applies batches for one consumer: through a handler (a message at a time) or a batch
+    handler (every message at once), each message in its consumer span."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        handler: Handler | None,
+        batch_handler: BatchHandler | None,
+        stats: InboxStats,
+        tracer: trace.Tracer,
+    ) -> None:
+        self._pool = pool
+        self._handler = handler
+        self._batch_handler = batch_handler
+        self.stats = stats
+        self._tracer = tracer
+
+    async def apply(self, records: list[Record]) -> tuple[int, Failure | None]:
+        """Apply in one transaction. Returns (records done, the failure that stopped it).
+
+        Fast path: no savepoints and one inbox insert for the whole batch. If any
+        message fails, that transaction is rolled back and the batch is redone
+        carefully, a savepoint per message, stopping at the failing one.
+        """
+        decoded = [decode_record(r) for r in records]
+        if not any(isinstance(m, UndecodableMessage) for m in decoded):
+            try:
+                return await self._apply_batch(records, decoded, careful=False)
+            except MessageFailed:
+                pass
+        return await self._apply_batch(records, decoded, careful=True)
+
+    async def _apply_batch(
+        self,
+        records: list[Record],
+        decoded: list[Envelope | UndecodableMessage],
+        *,
+        careful: bool,
+    ) -> tuple[int, Failure | None]:
+        done, failure = 0, None
+        applying: list[tuple[Record, Envelope]] = []
+        async with self._pool.acquire() as conn, conn.transaction():
+            ids = [m.event_id for m in decoded if isinstance(m, Envelope)]
+            seen = await inbox_store.outcomes(conn, ids)
+            duplicates = 0
+            for record, message in zip(records, decoded, strict=True):
+                if isinstance(message, UndecodableMessage):
+                    failure = Failure(record, message)
+                    break
+                if message.event_id in seen and not redrives(record, seen[message.event_id]):
+                    duplicates += 1
+                    metrics.DUPLICATES.labels(record.topic).inc()
+                    done += 1
+                    continue
+                if careful:
+                    try:
+                        async with conn.transaction():
+                            await self._apply_messages(conn, [(record, message)])
+                    except TRANSIENT_ERRORS:
+                        raise
+                    except Exception as exc:  # the message's fault: retried, then dead-lettered
+                        failure = Failure(record, exc)
+                        break
+                seen[message.event_id] = "applied"
+                applying.append((record, message))
+                done += 1
+            if not careful:
+                try:
+                    await self._apply_messages(conn, applying)
+                except TRANSIENT_ERRORS:
+                    raise
+                except Exception as exc:  # one of them is at fault: found the careful way
+                    raise MessageFailed from exc
+            if applying:
+                await inbox_store.record_applied(
+                    conn, [consumed(r, m.event_id) for r, m in applying]
+                )
+        self.stats.applied += len(applying)
+        for (topic, kind), count in Counter((r.topic, m.type) for r, m in applying).items():
+            metrics.CONSUMED.labels(topic, kind).inc(count)
+        self.stats.duplicates += duplicates
+        self.stats.batches += 1
+        return done, failure
+
+    async def _apply_messages(
+        self, conn: Connection, messages: Sequence[tuple[Record, Envelope]]
+    ) -> None:
+        """Apply `messages` in order: one at a time through the handler, each in its consumer
+        span; or all at once through the batch handler, inside the span of each."""
+        if self._handler is not None:
+            for record, message in messages:
+                await self._apply_one(conn, record, message, self._handler)
+            return
+        assert self._batch_handler is not None
+        if not messages:
+            return
+        spans = [self._span(r, m) for r, m in messages] if telemetry.recording() else []
+        try:
+            await self._batch_handler(conn, [message for _, message in messages])
+        finally:
+            for span in spans:
+                span.end()
+
+    def _span(self, record: Record, message: Envelope) -> trace.Span:
+        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
+        return self._tracer.start_span(
+            f"apply {message.type}",
+            context=extract_context(headers),
+            kind=trace.SpanKind.CONSUMER,
+            attributes={
+                "messaging.destination": record.topic,
+                "cryptoorch.event_id": str(message.event_id),
+                "cryptoorch.message_type": message.type,
+                "cryptoorch.correlation_id": message.correlation_id,
+            },
+        )
+
+    async def _apply_one(
+        self, conn: Connection, record: Record, message: Envelope, handler: Handler
+    ) -> None:
+        with trace.use_span(self._span(record, message), end_on_exit=True):
+            log.debug("inbox: applying %s %s of %s", message.type, message.event_id, record.topic)
+            await handler(conn, message)
+
+
+def header(record: Record, name: str) -> str | None:
+    for key, value in record.headers or ():
+        if key == name:
+            return bytes(value).decode(errors="replace")
+    return None
+
+
+def redrives(record: Record, outcome: str) -> bool:
+    """Whether `record` re-drives a message this inbox dead-lettered (applied once more)."""
+    return outcome == "dead_lettered" and header(record, REDRIVEN_FROM) is not None
+
+
+def consumed(record: Record, event_id: uuid.UUID) -> inbox_store.Consumed:
+    return inbox_store.Consumed(event_id, record.topic, record.partition, record.offset)
+
+
+def record_key(record: Record) -> str:
+    return f"{record.topic}/{record.partition}@{record.offset}"
