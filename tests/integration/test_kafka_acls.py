@@ -9,10 +9,8 @@ from __future__ import annotations
 import asyncio
 import tempfile
 from collections.abc import Iterator
-from decimal import Decimal
 from pathlib import Path
 
-import httpx
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.errors import (
@@ -25,12 +23,8 @@ from shared.contracts import Topic
 from shared.infra.kafka import EmbeddedKafka
 from shared.infra.kafka_acls import acl_bindings, create_acls
 from shared.infra.kafka_security import ADMIN, BrokerSecurity
-from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer, wait_for_broker
 from shared.kafka_access import KafkaAccess
-from tests.support.client import ApiUser, balances_of, create_admin
-from tests.support.system import SERVICES, System, system_env
-from tests.support.waiting import eventually
 
 pytestmark = pytest.mark.integration
 PREFIX = "acl"
@@ -164,80 +158,3 @@ async def test_an_idempotent_producer_of_an_unknown_principal_is_not_a_super_use
                 await producer.send_and_wait(Topic.ORDER_COMMANDS.value, b"{}")
         finally:
             await producer.stop()
-
-
-@pytest.mark.e2e
-async def test_the_five_services_fill_an_order_with_only_the_rights_the_table_gives(
-    broker: SecureBroker, infra: Infrastructure, db_prefix: str, tmp_path: Path
-) -> None:
-    """Each service connects as its own principal: if the access table missed a right, a
-    service would fail to start, a message would not be published, and the order would not
-    fill. The console's System view reads every group's lag with the gateway's rights."""
-    await broker.allow(db_prefix)
-    base = {
-        "KAFKA_BOOTSTRAP_SERVERS": broker.kafka.bootstrap_servers,
-        "DATABASE_URL": infra.database_url,
-        "CRYPTOORCH_DB_PREFIX": db_prefix,
-        "CRYPTOORCH_RELAY_POLL_SECONDS": "0.2",
-        "CRYPTOORCH_CONSUMER_SESSION_TIMEOUT_MS": "3000",
-        "CRYPTOORCH_CONSUMER_HEARTBEAT_MS": "300",
-        "CRYPTOORCH_CONSUMER_REBALANCE_TIMEOUT_MS": "2000",
-    }
-    env = system_env(base, tmp_path)
-    running = System(
-        env,
-        tmp_path / "logs",
-        f"http://127.0.0.1:{env['CRYPTOORCH_GATEWAY_PORT']}",
-        per_service_env={name: broker.security.client_env(name) for name in SERVICES},
-    )
-    try:
-        for name in SERVICES:
-            running.start(name)
-        running.wait_healthy()
-        create_admin(env, "ops@example.com", "correct horse battery staple")
-        admin = await ApiUser(
-            running.gateway_url, "ops@example.com", "correct horse battery staple"
-        ).login()
-        alice = await ApiUser(
-            running.gateway_url, "alice@example.com", "alice's long password"
-        ).register()
-        try:
-            assert (await admin.deposit(alice.user_id, "USDT", "10000")).status_code == 202
-            await eventually(
-                alice.balances,
-                until=lambda b: balances_of(b, "USDT")[0] == Decimal("10000"),
-                what="deposit credited",
-            )
-            placed = await alice.place_order(
-                symbol="BTC/USDT", side="buy", type="market", amount="0.01"
-            )
-            assert placed.status_code == 202, placed.text
-            order = await eventually(
-                lambda: alice.order(placed.json()["order_id"]),
-                until=lambda o: o["status"] in {"filled", "rejected", "cancelled", "failed"},
-                timeout=60,
-                what="order terminal",
-            )
-            assert order["status"] == "filled", order
-
-            async def system_view() -> httpx.Response:
-                return await admin.http.get("/v1/admin/system")
-
-            view = await eventually(
-                system_view,
-                until=lambda r: r.status_code == 200 and r.json()["broker_error"] is None,
-                what="the console's System view reads the broker",
-            )
-            states = {s["name"]: s["state"] for s in view.json()["services"]}
-            assert states == dict.fromkeys(SERVICES, "up")
-            letters = await admin.http.get("/v1/admin/dead-letters")
-            assert letters.status_code == 200, letters.text
-        finally:
-            await admin.close()
-            await alice.close()
-        assert not running.exited(), running.logs(*running.exited())
-    except BaseException:
-        print(running.logs(*SERVICES))
-        raise
-    finally:
-        running.stop()

@@ -35,7 +35,7 @@ from tests.support.waiting import eventually
 from tests.unit.ledger.messages import approve, cancelled, deposit, failed, fill
 
 pytestmark = pytest.mark.integration
-ORDERS = int(os.environ.get("LEDGER_REPLAY_ORDERS", "5000"))  # a bigger log: make bench
+ORDERS = int(os.environ.get("LEDGER_REPLAY_ORDERS", "2000"))  # a bigger log: LEDGER_REPLAY_ORDERS
 
 
 @pytest.fixture
