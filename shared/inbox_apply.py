@@ -28,8 +28,9 @@ BatchHandler = Callable[[Connection, Sequence[Envelope]], Awaitable[None]]
 """Applies the messages of a batch (in order, none a duplicate) in the caller's transaction.
 It is called again with one message at a time, each in a savepoint, when the batch fails, so
 a poison message is found, retried and dead-lettered alone. Each message still gets its
-consumer span when spans are recorded (its trace goes on), but none is current while the
-handler runs: a batch handler does not publish in a message's trace."""
+consumer span when spans are recorded, but none is current while the handler runs: what it
+writes to the outbox takes the trace of its cause (`causation_id`, see
+`shared.telemetry.batch_causes`), so each message's trace goes on."""
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 
 
@@ -156,18 +157,26 @@ class BatchApplier:
         assert self._batch_handler is not None
         if not messages:
             return
-        spans = [self._span(r, m) for r, m in messages] if telemetry.recording() else []
+        if telemetry.recording():
+            spans = [self._span(r, m) for r, m in messages]
+            causes = {
+                m.event_id: trace.set_span_in_context(span)
+                for (_, m), span in zip(messages, spans, strict=True)
+            }
+        else:  # nothing recorded: each message's own trace still goes on
+            spans = []
+            causes = {m.event_id: extract_context(_headers(r)) for r, m in messages}
         try:
-            await self._batch_handler(conn, [message for _, message in messages])
+            with telemetry.batch_causes(causes):
+                await self._batch_handler(conn, [message for _, message in messages])
         finally:
             for span in spans:
                 span.end()
 
     def _span(self, record: Record, message: Envelope) -> trace.Span:
-        headers = {k: v.decode(errors="replace") for k, v in record.headers or ()}
         return self._tracer.start_span(
             f"apply {message.type}",
-            context=extract_context(headers),
+            context=extract_context(_headers(record)),
             kind=trace.SpanKind.CONSUMER,
             attributes={
                 "messaging.destination": record.topic,
@@ -183,6 +192,10 @@ class BatchApplier:
         with trace.use_span(self._span(record, message), end_on_exit=True):
             log.debug("inbox: applying %s %s of %s", message.type, message.event_id, record.topic)
             await handler(conn, message)
+
+
+def _headers(record: Record) -> dict[str, str]:
+    return {k: v.decode(errors="replace") for k, v in record.headers or ()}
 
 
 def header(record: Record, name: str) -> str | None:

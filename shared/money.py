@@ -71,6 +71,12 @@ def format_decimal(value: Decimal) -> str:
     return format(value, "f")
 
 
+def shortest(value: Decimal) -> str:
+    """For people: plain notation without trailing zeros (`1.960000` → `1.96`), so a text
+    reads the same whether the amount came from memory or from a NUMERIC(38, 18) column."""
+    return format(value.normalize(), "f") if value else "0"
+
+
 def _positive(value: object) -> Decimal:
     result = parse_decimal(value)
     if result <= 0:

@@ -28,7 +28,7 @@ from shared import metrics
 from shared.contracts.envelope import Envelope, encode
 from shared.db import TRANSIENT_ERRORS, Connection, connect
 from shared.kafka import TopicsOnCluster, producer_stopped
-from shared.telemetry import inject_headers, tracer
+from shared.telemetry import headers_caused_by, inject_headers, tracer
 
 log = logging.getLogger(__name__)
 RETRYABLE: tuple[type[BaseException], ...] = (TimeoutError, *TRANSIENT_ERRORS)
@@ -43,8 +43,9 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
     """Add messages to the outbox inside the caller's open transaction.
 
     Each row carries the current trace context (the caller's span: the HTTP request or the
-    message being applied), so the consumers of these messages continue the same trace; a
-    message no trace caused starts one of its own (`inject_headers`).
+    message being applied; in a batch handler, the span of the message's cause), so the
+    consumers of these messages continue the same trace; a message no trace caused starts
+    one of its own (`inject_headers`).
     """
     headers = inject_headers()
     with _tracer.start_as_current_span(
@@ -59,7 +60,16 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
     ):
         await conn.executemany(
             "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
-            [(m.event_id, m.topic.value, m.account_id, encode(m), headers) for m in messages],
+            [
+                (
+                    m.event_id,
+                    m.topic.value,
+                    m.account_id,
+                    encode(m),
+                    headers_caused_by(m.causation_id) or headers,
+                )
+                for m in messages
+            ],
         )
 
 

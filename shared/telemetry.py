@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping, Sequence
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 from opentelemetry import context, propagate, trace
@@ -110,6 +113,39 @@ def inject_headers() -> dict[str, str]:
     if "traceparent" not in carrier:
         propagate.inject(carrier, context=new_trace())
     return carrier
+
+
+_batch_causes: ContextVar[Mapping[uuid.UUID, context.Context] | None] = ContextVar(
+    "batch_causes", default=None
+)
+
+
+@contextmanager
+def batch_causes(contexts: Mapping[uuid.UUID, context.Context]) -> Iterator[None]:
+    """While a batch handler runs: each consumed message's trace context, by its event id.
+
+    No message's span is current during a batch, so the outbox takes a message's trace from
+    its cause (`causation_id`) here: a batch-native service still continues each order's
+    trace."""
+    token = _batch_causes.set(contexts)
+    try:
+        yield
+    finally:
+        _batch_causes.reset(token)
+
+
+def headers_caused_by(causation_id: uuid.UUID | None) -> dict[str, str] | None:
+    """The trace headers of a message caused by `causation_id`, when that message is part of
+    the batch being applied; None otherwise (the current context then applies)."""
+    causes = _batch_causes.get()
+    if causes is None or causation_id is None:
+        return None
+    cause = causes.get(causation_id)
+    if cause is None:
+        return None
+    carrier: dict[str, str] = {}
+    propagate.inject(carrier, context=cause)
+    return carrier if "traceparent" in carrier else None
 
 
 def new_trace() -> context.Context:

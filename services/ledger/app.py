@@ -1,12 +1,13 @@
-"""The ledger's composition root: one consumer over the topics that move money."""
+"""The ledger's composition root: one consumer over the topics that move money, a batch at
+a time (`services.ledger.batch`)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from services.ledger.batch import make_batch_handler
 from services.ledger.domain import LedgerPolicy
 from services.ledger.domain.reconcile import ReconcilePolicy
-from services.ledger.handlers import make_handler
 from services.ledger.settings import LedgerSettings
 from shared.contracts.access import readable_by
 from shared.service import ServiceRuntime
@@ -28,9 +29,9 @@ def reconcile_policy_from(settings: LedgerSettings) -> ReconcilePolicy:
 
 
 async def build(runtime: ServiceRuntime[LedgerSettings]) -> None:
-    handler = make_handler(
+    handler = make_batch_handler(
         policy_from(runtime.settings),
         reconcile_policy_from(runtime.settings),
         emitter=runtime.emitter,
     )
-    runtime.consume(readable_by(NAME), handler)
+    runtime.consume_batches(readable_by(NAME), handler)

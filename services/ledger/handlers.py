@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from services.ledger import store
-from services.ledger.domain import LedgerPolicy, decide, needs, touched_user_assets
+from services.ledger.domain import LedgerPolicy, Needs, decide, needs, touched_user_assets
 from services.ledger.domain.reconcile import ReconcilePolicy
 from services.ledger.venue_check import reconcile
 from shared import metrics
@@ -39,19 +39,28 @@ def make_handler(
             conn, owner, touched_user_assets(outcome.entries, owner)
         )
         events = [*outcome.events, *changed]
-        _count_decisions(outcome.events)
+        count_decisions(outcome.events)
         if events:
-            correlation_id = need.hold_id or message.correlation_id
-            if isinstance(message.payload, RecordDeposit):
-                correlation_id = message.payload.deposit_id
             await emitter.emit_all(
-                conn, events, account_id=owner, correlation_id=correlation_id, cause=message
+                conn,
+                events,
+                account_id=owner,
+                correlation_id=correlation_of(message, need),
+                cause=message,
             )
 
     return handle
 
 
-def _count_decisions(events: tuple[Payload, ...]) -> None:
+def correlation_of(message: Envelope, need: Needs | None) -> str:
+    """The correlation id of what the ledger emits for `message`: the hold's (the order's or
+    the withdrawal's id), a recorded deposit's id, else the message's own."""
+    if isinstance(message.payload, RecordDeposit):
+        return message.payload.deposit_id
+    return (need.hold_id if need is not None else None) or message.correlation_id
+
+
+def count_decisions(events: tuple[Payload, ...]) -> None:
     for event in events:
         if isinstance(event, FundsHeld):
             metrics.DECISIONS.labels("funds_held", "").inc()

@@ -29,7 +29,7 @@ from shared.contracts.ledger import (
 )
 from shared.db import Connection
 
-_HOLD_COLUMNS = "hold_id, account_id, purpose, asset, venue, amount, remaining, status"
+HOLD_COLUMNS = "hold_id, account_id, purpose, asset, venue, amount, remaining, status"
 
 
 async def load_view(conn: Connection, owner: str, need: Needs) -> View:
@@ -37,9 +37,9 @@ async def load_view(conn: Connection, owner: str, need: Needs) -> View:
     hold: Hold | None = None
     if need.hold_id is not None:
         row = await conn.fetchrow(
-            f"SELECT {_HOLD_COLUMNS} FROM holds WHERE hold_id = $1 FOR UPDATE", need.hold_id
+            f"SELECT {HOLD_COLUMNS} FROM holds WHERE hold_id = $1 FOR UPDATE", need.hold_id
         )
-        hold = _hold(row) if row is not None else None
+        hold = hold_of(row) if row is not None else None
     on_hand: dict[str, Decimal] = {}
     if need.assets:
         rows = await conn.fetch(
@@ -180,7 +180,7 @@ async def _update_balances(conn: Connection, outcome: Outcome) -> None:
 
 async def _save_hold(conn: Connection, hold: Hold) -> None:
     await conn.execute(
-        f"INSERT INTO holds ({_HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+        f"INSERT INTO holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
         "ON CONFLICT (hold_id) DO UPDATE SET remaining = EXCLUDED.remaining, "
         "status = EXCLUDED.status, updated_at = now()",
         hold.hold_id,
@@ -252,7 +252,7 @@ async def balances(conn: Connection, account_id: str) -> dict[str, tuple[Decimal
     return found
 
 
-def _hold(row: asyncpg.Record) -> Hold:
+def hold_of(row: asyncpg.Record) -> Hold:
     return Hold(
         hold_id=row["hold_id"],
         owner=row["account_id"],

@@ -1,4 +1,5 @@
-"""The database ledger and the in-memory book (replay, property tests) decide exactly alike."""
+"""The database ledger and the in-memory book (replay, property tests) decide exactly alike,
+whether the ledger applies a message at a time or a whole batch at once."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 
 from services.ledger.app import MIGRATIONS, NAME
+from services.ledger.batch import make_batch_handler
 from services.ledger.book import Book
 from services.ledger.domain import Hold, HoldStatus, LedgerPolicy
 from services.ledger.errors import LedgerError
@@ -117,6 +119,63 @@ async def test_database_and_book_agree_on_every_balance_hold_and_event(
             assert await check_invariants(conn) == []
         assert book.violations() == []
         assert {h.status for h in book.holds.values()} == set(HoldStatus)
+    finally:
+        await pool.close()
+
+
+async def test_batches_decide_exactly_as_the_book_does_a_message_at_a_time(
+    settings_factory: Callable[..., Any],
+) -> None:
+    """The service applies whole consumer batches (`services.ledger.batch`): batches of 2 to
+    40 messages give the same events, in the same order, and the same balances and holds as
+    the book; a batch holding a refused message is redone a message at a time, as the inbox
+    does, and only that message is refused."""
+    url = await prepare_database(settings_factory(LedgerSettings), NAME, MIGRATIONS)
+    pool = await create_pool(url, size=4)
+    handle = make_batch_handler(LedgerPolicy(), emitter=Emitter(NAME))
+    book = Book(LedgerPolicy())
+    rng = random.Random(11)
+    users = [f"b{n}-{uuid.uuid4().hex[:6]}" for n in range(4)]
+    history = chaotic_history(rng, users, 800)
+    held = [m for m in history[:300] if m.type == "OrderApproved"]
+    for approved in rng.sample(held, 6):  # someone else's fill: refused, alone
+        other = next(u for u in users if u != approved.account_id)
+        order = approved.correlation_id
+        history.insert(rng.randint(400, 790), cancelled(order, account=other))
+    expected: list[Payload] = []
+    refused = redone = 0
+    try:
+        async with pool.acquire() as conn:
+            while history:
+                size = rng.randint(2, 40)
+                batch, history = history[:size], history[size:]
+                try:
+                    async with conn.transaction():
+                        await handle(conn, batch)
+                except LedgerError:
+                    redone += 1
+                    for message in batch:  # the inbox's careful path: one at a time
+                        try:
+                            async with conn.transaction():
+                                await handle(conn, [message])
+                        except LedgerError:
+                            refused += 1
+                for message in batch:
+                    try:
+                        expected += book.apply(message)
+                    except LedgerError:
+                        pass
+            rows = await conn.fetch("SELECT value FROM outbox ORDER BY id")
+            assert [decode(bytes(r["value"])).payload for r in rows] == expected
+            live = await live_balances(conn)
+            assert {k: v for k, v in live.items() if v != 0} == {
+                k: v for k, v in book.balances.items() if v != 0
+            }
+            assert await holds(conn) == book.holds
+            assert await check_invariants(conn) == []
+        assert book.violations() == []
+        assert len(expected) > 800, "too few events to prove anything"
+        assert refused >= 6 and redone >= 6, (refused, redone)
     finally:
         await pool.close()
 

@@ -14,6 +14,7 @@ from shared.contracts.ledger import (
     HoldSettled,
     LedgerDiscrepancy,
 )
+from shared.money import shortest
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ def charged_outcome(charge: Charge) -> Outcome:
                 hold_id=charge.hold_id,
                 asset=asset,
                 amount=short,
-                detail=f"{short} {asset} covered by neither the hold nor available; "
+                detail=f"{shortest(short)} {asset} covered by neither the hold nor available; "
                 "booked to suspense",
             )
         )
