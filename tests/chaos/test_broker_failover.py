@@ -46,7 +46,7 @@ from tests.support.system import SERVICES, System, system_env
 from tests.support.topics import read_topic
 from tests.support.waiting import eventually
 
-CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "20"))
+CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "10"))
 """How long the load runs (at least as long as the failovers take); `make chaos` sets 600."""
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(int(CHAOS_SECONDS) + 300)]
 DOWN_FOR = (0.5, 1.5) if CHAOS_SECONDS < 120 else (3.0, 10.0)

@@ -39,7 +39,7 @@ from tests.support.load import Load, price_feed
 from tests.support.system import SERVICES, System, system_env
 from tests.support.waiting import eventually
 
-CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "35"))
+CHAOS_SECONDS = float(os.environ.get("CHAOS_SECONDS", "25"))
 pytestmark = [pytest.mark.chaos, pytest.mark.timeout(int(CHAOS_SECONDS) + 420)]
 
 INSTANCES = {

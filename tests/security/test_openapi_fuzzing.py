@@ -10,6 +10,7 @@ and negative data), so the run is reproducible and short.
 
 from __future__ import annotations
 
+import os
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -30,7 +31,8 @@ pytestmark = [
     pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisDeprecationWarning"),
 ]
 
-EXAMPLES_PER_OPERATION = 25
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES") or 10)
+"""Per operation; seeded, so each run tries the same requests. `FUZZ_EXAMPLES=200` for a long run."""
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 KILL_SWITCH_PATH = "/v1/admin/kill-switch"
 ORDER_STREAM_PATH = "/v1/admin/orders/stream"
