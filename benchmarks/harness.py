@@ -30,6 +30,8 @@ class Figure:
     rate: float
     unit: str
     baseline: str | None = None
+    listed: bool = True
+    """In the table of rates; a latency or CPU per order is kept for the targets only."""
 
 
 @dataclass
@@ -57,9 +59,16 @@ class Report:
         """A figure measured as a rate already (e.g. after excluding a warm-up)."""
         return self.add(key, name, int(rate * 1000), 1000.0, unit, baseline)
 
+    def measured(self, key: str, name: str, value: float, unit: str) -> None:
+        """A figure that is not a rate (a latency, CPU per order): kept for the targets table,
+        printed by the suite that measured it."""
+        self.figures[key] = Figure(name, value, unit, listed=False)
+
     def table(self) -> str:
         lines = [f"{'measure':<58} {'rate':>12}  {'unit':<10} {'ratio to raw limit'}"]
         for figure in self.figures.values():
+            if not figure.listed:
+                continue
             ratio = ""
             if figure.baseline and figure.baseline in self.figures:
                 base = self.figures[figure.baseline]

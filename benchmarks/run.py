@@ -20,6 +20,7 @@ from typing import Any
 
 from benchmarks import execution, foundation, ledger, peer, services, system
 from benchmarks.harness import Report
+from benchmarks.targets import targets_table
 from shared.infra.resolve import provide
 
 Suite = Callable[[str, str, Report, Path, float], Coroutine[Any, Any, None]]
@@ -54,6 +55,7 @@ def main() -> None:
         finally:
             infra.stop()
     print("\n" + report.table())
+    print("\n" + targets_table(report.figures))
 
 
 if __name__ == "__main__":

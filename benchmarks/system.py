@@ -165,6 +165,9 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
             if name in cpu_after
         )
         print(f"  CPU ms per accepted order (burst + drain): {per_order}", flush=True)
+        summed = sum(cpu_after[n] - cpu_before[n] for n in cpu_before if n in cpu_after)
+        cpu_ms = 1000 * summed / max(1, burst["accepted"])
+        report.measured("cpu_ms_per_order", "CPU per order, five processes summed", cpu_ms, "ms")
         report.notes.append(f"CPU ms per accepted order, by process: {per_order}")
         filled = [r for r in rows if r["status"] == "filled"]
         if filled:
@@ -200,6 +203,9 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
             f"p99 {e2e_p99 * 1000:.0f} ms ({len(e2e)} orders)",
             flush=True,
         )
+        report.measured("fixed_rate", "the fixed rate", rate, "orders/s")
+        report.measured("fixed_p50_ms", "accept → filled p50", e2e_p50 * 1000, "ms")
+        report.measured("fixed_p99_ms", "accept → filled p99", e2e_p99 * 1000, "ms")
         report.notes.append(
             f"fixed rate {rate:.0f} orders/s: HTTP accept p50 {accept_p50 * 1000:.1f} ms / p99 "
             f"{accept_p99 * 1000:.1f} ms; accept → filled p50 {e2e_p50 * 1000:.0f} ms / p99 {e2e_p99 * 1000:.0f} ms"
