@@ -28,7 +28,7 @@ from shared import metrics
 from shared.contracts.envelope import Envelope, encode
 from shared.db import TRANSIENT_ERRORS, Connection, connect
 from shared.kafka import TopicsOnCluster, producer_stopped
-from shared.telemetry import headers_caused_by, inject_headers, tracer
+from shared.telemetry import cause_context, headers_caused_by, inject_headers, tracer
 
 log = logging.getLogger(__name__)
 RETRYABLE: tuple[type[BaseException], ...] = (TimeoutError, *TRANSIENT_ERRORS)
@@ -50,6 +50,7 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
     headers = inject_headers()
     with _tracer.start_as_current_span(
         "INSERT outbox",
+        context=cause_context(messages[0].causation_id) if messages else None,
         kind=trace.SpanKind.CLIENT,
         attributes={
             "db.system": "postgresql",

@@ -134,13 +134,18 @@ def batch_causes(contexts: Mapping[uuid.UUID, context.Context]) -> Iterator[None
         _batch_causes.reset(token)
 
 
-def headers_caused_by(causation_id: uuid.UUID | None) -> dict[str, str] | None:
-    """The trace headers of a message caused by `causation_id`, when that message is part of
-    the batch being applied; None otherwise (the current context then applies)."""
+def cause_context(causation_id: uuid.UUID | None) -> context.Context | None:
+    """The trace context of the batch's message `causation_id`; None outside a batch."""
     causes = _batch_causes.get()
     if causes is None or causation_id is None:
         return None
-    cause = causes.get(causation_id)
+    return causes.get(causation_id)
+
+
+def headers_caused_by(causation_id: uuid.UUID | None) -> dict[str, str] | None:
+    """The trace headers of a message caused by `causation_id`, when that message is part of
+    the batch being applied; None otherwise (the current context then applies)."""
+    cause = cause_context(causation_id)
     if cause is None:
         return None
     carrier: dict[str, str] = {}

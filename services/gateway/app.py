@@ -44,6 +44,7 @@ from services.gateway.encryption import SecretBox
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import BodySizeLimit, NoStore, RequestMetrics
 from services.gateway.readmodels import ReadModels
+from services.gateway.readmodels_batch import BatchedReadModels
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import accounts, cancels
 from shared.clock import utc_now
@@ -186,7 +187,8 @@ async def build(
         metrics=metrics,
         emitter=dataclasses.replace(runtime.emitter, clock=clock),
     )
-    runtime.consume(readable_by(runtime.name), ReadModels(metrics, utc_now).handle)
+    read_models = BatchedReadModels(ReadModels(metrics, utc_now))
+    runtime.consume_batches(readable_by(runtime.name), read_models.handle)
 
     async def http(stop: asyncio.Event) -> None:
         await serve(app, settings.gateway_host, settings.gateway_port, stop)

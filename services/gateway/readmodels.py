@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.gateway import controls
@@ -36,33 +37,71 @@ from shared.db import Connection
 log = logging.getLogger(__name__)
 
 
+@dataclass(frozen=True)
+class OrderNews:
+    """What a message says about an order's status (a fill is told apart: it has a trade)."""
+
+    order_id: str
+    proposed: OrderStatus
+    reason: str | None = None
+    detail: str | None = None
+
+
+HOLD_REFUSED = "the ledger could not hold the funds"
+
+
+def order_news(message: Envelope) -> OrderNews | None:
+    match message.payload:
+        case decisions.OrderApproved(order=spec):
+            return OrderNews(spec.order_id, OrderStatus.APPROVED)
+        case decisions.OrderRejected(order_id=order_id, reason=reason, detail=detail):
+            return OrderNews(order_id, OrderStatus.REJECTED, reason, detail)
+        case ledger.FundsHeld(purpose=ledger.HoldPurpose.ORDER):
+            return OrderNews(message.correlation_id, OrderStatus.FUNDS_HELD)
+        case ledger.FundsHoldRejected(purpose=ledger.HoldPurpose.ORDER, reason=reason):
+            return OrderNews(message.correlation_id, OrderStatus.REJECTED, reason, HOLD_REFUSED)
+        case execution.OrderSubmitted(order_id=order_id):
+            return OrderNews(order_id, OrderStatus.SUBMITTED)
+        case execution.OrderOutcomeUnknown(order_id=order_id):
+            return OrderNews(order_id, OrderStatus.SUBMITTED)
+        case execution.OrderCancelled(order_id=order_id):
+            return OrderNews(order_id, OrderStatus.CANCELLED)
+        case execution.OrderFailed(order_id=order_id, reason=reason, detail=detail):
+            return OrderNews(order_id, OrderStatus.FAILED, reason, detail)
+    return None
+
+
 class ReadModels:
     def __init__(self, metrics: GatewayMetrics, clock: Callable[[], datetime]) -> None:
-        self._metrics = metrics
-        self._clock = clock
+        self.metrics = metrics
+        self.clock = clock
 
     async def handle(self, conn: Connection, message: Envelope) -> None:
         """Inbox handler: apply `message` inside the inbox's transaction."""
-        now = self._clock()
+        now = self.clock()
+        news = order_news(message)
+        if news is not None:
+            await _order(conn, message.account_id, news, now)
+        elif isinstance(message.payload, execution.OrderFilled):
+            await _fill(conn, message.account_id, message.payload, now)
+        else:
+            await self.apply_other(conn, message, now)
+        await trail.add_entry_if_followed(conn, message)
+        self.metrics.read_model_messages.labels(message.type).inc()
+
+    async def apply_other(self, conn: Connection, message: Envelope, now: datetime) -> None:
+        """Every read model but the order's (`order_news`, fills): withdrawals, deposits,
+        balances, keys, kill switches, audit links."""
         user = message.account_id
         match message.payload:
-            case decisions.OrderApproved(order=spec):
-                await _order(conn, user, spec.order_id, OrderStatus.APPROVED, now)
-            case decisions.OrderRejected(order_id=order_id, reason=reason, detail=detail):
-                await _order(conn, user, order_id, OrderStatus.REJECTED, now, reason, detail)
-            case ledger.FundsHeld(purpose=ledger.HoldPurpose.ORDER):
-                await _order(conn, user, message.correlation_id, OrderStatus.FUNDS_HELD, now)
             case ledger.FundsHeld(purpose=ledger.HoldPurpose.WITHDRAWAL):
                 held = WithdrawalStatus.FUNDS_HELD
                 await _withdrawal(conn, user, message.correlation_id, held, now)
-            case ledger.FundsHoldRejected(purpose=ledger.HoldPurpose.ORDER, reason=reason):
-                detail = "the ledger could not hold the funds"
-                rejected = OrderStatus.REJECTED
-                await _order(conn, user, message.correlation_id, rejected, now, reason, detail)
             case ledger.FundsHoldRejected(purpose=ledger.HoldPurpose.WITHDRAWAL, reason=reason):
-                detail = "the ledger could not hold the funds"
                 refused = WithdrawalStatus.REJECTED
-                await _withdrawal(conn, user, message.correlation_id, refused, now, reason, detail)
+                await _withdrawal(
+                    conn, user, message.correlation_id, refused, now, reason, HOLD_REFUSED
+                )
             case ledger.DepositCredited(deposit_id=deposit_id):
                 await wallet.end_deposit(conn, deposit_id, user, DepositStatus.CREDITED, now)
             case ledger.DepositRejected(deposit_id=deposit_id, reason=reason, detail=detail):
@@ -71,16 +110,6 @@ class ReadModels:
                 await wallet.end_deposit(conn, deposit_id, user, ended, now, **why)
             case ledger.BalanceChanged(asset=asset, available=available, held=held, version=v):
                 await wallet.save_balance(conn, user, asset, available, held, v, now)
-            case execution.OrderSubmitted(order_id=order_id):
-                await _order(conn, user, order_id, OrderStatus.SUBMITTED, now)
-            case execution.OrderOutcomeUnknown(order_id=order_id):
-                await _order(conn, user, order_id, OrderStatus.SUBMITTED, now)
-            case execution.OrderFilled() as filled:
-                await _fill(conn, user, filled, now)
-            case execution.OrderCancelled(order_id=order_id):
-                await _order(conn, user, order_id, OrderStatus.CANCELLED, now)
-            case execution.OrderFailed(order_id=order_id, reason=reason, detail=detail):
-                await _order(conn, user, order_id, OrderStatus.FAILED, now, reason, detail)
             case decisions.WithdrawalApproved(withdrawal=w_spec):
                 approved = WithdrawalStatus.APPROVED
                 await _withdrawal(conn, user, w_spec.withdrawal_id, approved, now)
@@ -99,34 +128,25 @@ class ReadModels:
                 await trail.save_links(conn, links)
             case _:
                 pass
-        await trail.add_entry_if_followed(conn, message)
-        self._metrics.read_model_messages.labels(message.type).inc()
 
 
-async def _order(
-    conn: Connection,
-    user_id: str,
-    order_id: str,
-    proposed: OrderStatus,
-    now: datetime,
-    reason: str | None = None,
-    detail: str | None = None,
-) -> None:
-    order = await orders.order_of(conn, order_id, user_id, lock=True)
+async def _order(conn: Connection, user_id: str, news: OrderNews, now: datetime) -> None:
+    order = await orders.order_of(conn, news.order_id, user_id, lock=True)
     if order is None:
-        log.debug("read model: no order %s of %s; ignored", order_id, user_id)
+        log.debug("read model: no order %s of %s; ignored", news.order_id, user_id)
         return
-    status = next_order_status(order.status, proposed)
+    status = next_order_status(order.status, news.proposed)
     if status is not order.status:
-        keep_reason = status is proposed
-        await orders.save_status(
-            conn,
-            order_id,
-            status,
-            now,
-            str(reason) if keep_reason and reason else None,
-            detail if keep_reason else None,
-        )
+        kept = kept_reason(status, news)
+        await orders.save_status(conn, news.order_id, status, now, *kept)
+
+
+def kept_reason(status: OrderStatus, news: OrderNews) -> tuple[str | None, str | None]:
+    """The reason and detail an order's row keeps when `news` moved it to `status`: only the
+    news that decided the status leaves its reason (None: the row keeps what it had)."""
+    if status is not news.proposed:
+        return None, None
+    return (str(news.reason) if news.reason else None), news.detail
 
 
 async def _fill(

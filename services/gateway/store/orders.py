@@ -99,6 +99,25 @@ async def list_orders(
     return [order for order in map(_order, rows) if order is not None]
 
 
+async def save_statuses(
+    conn: Connection,
+    changes: list[tuple[str, OrderStatus, str | None, str | None]],
+    now: datetime,
+) -> None:
+    """`save_status` for many orders: (order id, status, reject reason, reject detail)."""
+    if changes:
+        await conn.executemany(
+            _SAVE_STATUS, [(o, s.value, now, reason, detail) for o, s, reason, detail in changes]
+        )
+
+
+_SAVE_STATUS = (
+    "UPDATE orders SET status = $2, updated_at = $3, "
+    "reject_reason = COALESCE($4, reject_reason), reject_detail = COALESCE($5, reject_detail) "
+    "WHERE order_id = $1"
+)
+
+
 async def save_status(
     conn: Connection,
     order_id: str,
@@ -108,9 +127,7 @@ async def save_status(
     reject_detail: str | None = None,
 ) -> None:
     await conn.execute(
-        "UPDATE orders SET status = $2, updated_at = $3, "
-        "reject_reason = COALESCE($4, reject_reason), reject_detail = COALESCE($5, reject_detail) "
-        "WHERE order_id = $1",
+        _SAVE_STATUS,
         order_id,
         status.value,
         now,
@@ -134,6 +151,38 @@ async def insert_fill(conn: Connection, order_id: str, fill: Fill) -> bool:
     return inserted is not None
 
 
+async def insert_fills(conn: Connection, fills: list[tuple[str, Fill]]) -> list[str]:
+    """`insert_fill` for many, in order (the first of a trade counts): the orders that
+    gained a fill."""
+    rows = await conn.fetch(
+        "INSERT INTO order_fills (order_id, trade_id, amount, price, fee, fee_asset) "
+        "SELECT o, t, a, p, f, fa FROM unnest($1::text[], $2::text[], $3::numeric[], "
+        "$4::numeric[], $5::numeric[], $6::text[]) WITH ORDINALITY AS u(o, t, a, p, f, fa, n) "
+        "ORDER BY n ON CONFLICT DO NOTHING RETURNING order_id",
+        [o for o, _ in fills],
+        [f.trade_id for _, f in fills],
+        [f.amount for _, f in fills],
+        [f.price for _, f in fills],
+        [f.fee for _, f in fills],
+        [f.fee_asset for _, f in fills],
+    )
+    return sorted({r["order_id"] for r in rows})
+
+
+async def fills_of_orders(conn: Connection, order_ids: list[str]) -> dict[str, list[Fill]]:
+    """`fills_of` for many orders, with one query."""
+    rows = await conn.fetch(
+        "SELECT order_id, trade_id, amount, price, fee, fee_asset FROM order_fills "
+        "WHERE order_id = ANY($1::text[]) ORDER BY order_id, trade_id",
+        order_ids,
+    )
+    found: dict[str, list[Fill]] = {}
+    for row in rows:
+        values = dict(row)
+        found.setdefault(values.pop("order_id"), []).append(Fill(**values))
+    return found
+
+
 async def fills_of(conn: Connection, order_id: str) -> list[Fill]:
     rows = await conn.fetch(
         "SELECT trade_id, amount, price, fee, fee_asset FROM order_fills WHERE order_id = $1 "
@@ -146,15 +195,28 @@ async def fills_of(conn: Connection, order_id: str) -> list[Fill]:
 async def save_fill_summary(
     conn: Connection, order_id: str, summary: FillSummary, now: datetime
 ) -> None:
-    await conn.execute(
+    await save_fill_summaries(conn, [(order_id, summary)], now)
+
+
+async def save_fill_summaries(
+    conn: Connection, summaries: list[tuple[str, FillSummary]], now: datetime
+) -> None:
+    if not summaries:
+        return
+    await conn.executemany(
         "UPDATE orders SET filled_amount = $2, average_price = $3, fees = $4, fee_asset = $5, "
         "updated_at = $6 WHERE order_id = $1",
-        order_id,
-        summary.filled_amount,
-        summary.average_price,
-        {asset: format_decimal(fee) for asset, fee in summary.fees.items()},
-        summary.fee_asset,
-        now,
+        [
+            (
+                order_id,
+                s.filled_amount,
+                s.average_price,
+                {asset: format_decimal(fee) for asset, fee in s.fees.items()},
+                s.fee_asset,
+                now,
+            )
+            for order_id, s in summaries
+        ],
     )
 
 
@@ -202,9 +264,12 @@ async def orders_after(
     return [order for order in map(_order, rows) if order is not None]
 
 
-async def orders_by_id(conn: Connection, order_ids: list[str]) -> list[OrderRow]:
+async def orders_by_id(
+    conn: Connection, order_ids: list[str], *, lock: bool = False
+) -> list[OrderRow]:
+    suffix = " ORDER BY order_id FOR UPDATE" if lock else ""
     rows = await conn.fetch(
-        f"SELECT {_COLUMNS} FROM orders WHERE order_id = ANY($1::text[])", order_ids
+        f"SELECT {_COLUMNS} FROM orders WHERE order_id = ANY($1::text[]){suffix}", order_ids
     )
     return [order for order in map(_order, rows) if order is not None]
 

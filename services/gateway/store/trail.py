@@ -52,16 +52,19 @@ async def add_entry(conn: Connection, message: Envelope, user_id: str) -> None:
 async def add_entry_if_followed(conn: Connection, message: Envelope) -> None:
     """Record a consumed message when its correlation (an order, withdrawal or deposit this
     gateway accepted for the same account) is already in the trail; ignore it otherwise."""
-    await conn.execute(
+    await add_entries_if_followed(conn, [message])
+
+
+async def add_entries_if_followed(conn: Connection, messages: Sequence[Envelope]) -> None:
+    """`add_entry_if_followed` for each of `messages`, in order."""
+    await conn.executemany(
         "INSERT INTO audit_entries (event_id, user_id, correlation_id, type, occurred_at, "
         "producer) SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM audit_entries "
         "WHERE correlation_id = $3 AND user_id = $2) ON CONFLICT (event_id) DO NOTHING",
-        message.event_id,
-        message.account_id,
-        message.correlation_id,
-        message.type,
-        message.occurred_at,
-        message.producer,
+        [
+            (m.event_id, m.account_id, m.correlation_id, m.type, m.occurred_at, m.producer)
+            for m in messages
+        ],
     )
 
 

@@ -191,17 +191,21 @@ async def save_balance(
     now: datetime,
 ) -> None:
     """Keep the ledger's newest report: an older `version` arriving late changes nothing."""
-    await conn.execute(
+    await save_balances(conn, [(user_id, asset, available, held, version)], now)
+
+
+async def save_balances(
+    conn: Connection, reports: list[tuple[str, str, Decimal, Decimal, int]], now: datetime
+) -> None:
+    """`save_balance` for many: (user id, asset, available, held, version)."""
+    if not reports:
+        return
+    await conn.executemany(
         "INSERT INTO balances (user_id, asset, available, held, version, updated_at) "
         "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id, asset) DO UPDATE SET "
         "available = EXCLUDED.available, held = EXCLUDED.held, version = EXCLUDED.version, "
         "updated_at = EXCLUDED.updated_at WHERE balances.version < EXCLUDED.version",
-        user_id,
-        asset,
-        available,
-        held,
-        version,
-        now,
+        [(*report, now) for report in reports],
     )
 
 
