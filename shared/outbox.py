@@ -25,7 +25,7 @@ from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
 from opentelemetry import trace
 
 from shared import metrics
-from shared.contracts.envelope import Envelope, encode
+from shared.contracts.envelope import TYPE_HEADER, Envelope, encode
 from shared.db import TRANSIENT_ERRORS, Connection, connect
 from shared.kafka import TopicsOnCluster, producer_stopped
 from shared.telemetry import inject_headers, tracer
@@ -44,7 +44,8 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
 
     Each row carries the current trace context (the caller's span: the HTTP request or the
     message being applied), so the consumers of these messages continue the same trace; a
-    message no trace caused starts one of its own (`inject_headers`).
+    message no trace caused starts one of its own (`inject_headers`). It carries its type too
+    (`TYPE_HEADER`): a consumer skips a type it does not act on without decoding it.
     """
     headers = inject_headers()
     with _tracer.start_as_current_span(
@@ -59,7 +60,16 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
     ):
         await conn.executemany(
             "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
-            [(m.event_id, m.topic.value, m.account_id, encode(m), headers) for m in messages],
+            [
+                (
+                    m.event_id,
+                    m.topic.value,
+                    m.account_id,
+                    encode(m),
+                    {**headers, TYPE_HEADER: m.type},
+                )
+                for m in messages
+            ],
         )
 
 

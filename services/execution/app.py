@@ -11,7 +11,7 @@ import asyncpg
 
 from services.execution.dead_man import DeadMan, VenueTimers
 from services.execution.domain.outcomes import Backoff
-from services.execution.handlers import ExecutionHandler, VenueFactory
+from services.execution.handlers import ACTS_ON, ExecutionHandler, VenueFactory
 from services.execution.paper.market import start
 from services.execution.paper.store import PaperStore
 from services.execution.paper.ticker import PaperMarket
@@ -142,7 +142,7 @@ async def build_with(
     work = venue_work(runtime.pool, settings, emitter, opener=opener, after_send=after_send)
     await work.reconcile_at_startup()  # before the first message is consumed
     handler = ExecutionHandler(venue_for=venue_factory(rules), emitter=emitter)
-    runtime.consume(readable_by(runtime.name), handler)
+    runtime.consume(readable_by(runtime.name), handler, acts_on=ACTS_ON)
     dead_man = DeadMan(
         runtime.pool,
         venue_for=venue_factory(rules),
