@@ -1,6 +1,6 @@
 """How many messages one order costs (issue 16, "fewer, cheaper messages"): produced per topic
 and type (the services' outboxes), and read per consumer group, split into those its handler
-acts on (its declared `ACTS_ON`) and those it ignores (skipped by the inbox undecoded), with the
+acts on (`shared.contracts.access.ACTS_ON`) and those it ignores (skipped by the inbox undecoded), with the
 inbox rows it wrote as a check. Read afterwards from the services' own tables, over a window.
 """
 
@@ -11,20 +11,8 @@ from datetime import datetime
 
 import asyncpg
 
-from services.execution.handlers import ACTS_ON as EXECUTION
-from services.ledger.handlers import ACTS_ON as LEDGER
-from services.safety.handlers import ACTS_ON as SAFETY
-from shared.contracts.access import readable_by
+from shared.contracts.access import acts_on, readable_by
 from shared.settings import database_url_for
-
-ACTS_ON: dict[str, frozenset[str] | None] = {
-    "gateway": None,  # its read models add any message of a followed order to the trail
-    "safety": frozenset(p.TYPE for p in SAFETY),
-    "ledger": frozenset(p.TYPE for p in LEDGER),
-    "execution": frozenset(p.TYPE for p in EXECUTION),
-    "audit": None,  # the trail holds every message
-}
-"""What each service's consumer acts on (None: every type), as its app declares it."""
 
 
 async def _counts(
@@ -66,9 +54,9 @@ async def message_counts(
     lines.append("read per order by each consumer group: read = acted on + ignored (inbox rows)")
     for service in services:
         topics = set(readable_by(service))
-        acts_on = ACTS_ON.get(service)
+        acted_on = acts_on(service)
         read = {key: n for key, n in produced.items() if key[0] in topics}
-        acted = sum(n for (_, kind), n in read.items() if acts_on is None or kind in acts_on)
+        acted = sum(n for (_, kind), n in read.items() if acted_on is None or kind in acted_on)
         total = sum(read.values())
         lines.append(
             f"  {service:10} read {total / per:6.2f} = acted on {acted / per:6.2f} + ignored "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
@@ -19,7 +19,6 @@ from aiokafka import AIOKafkaProducer
 
 from shared import logs, metrics, telemetry
 from shared.clock import Clock, utc_now
-from shared.contracts.envelope import Payload
 from shared.db import create_pool, ensure_database
 from shared.emitter import Emitter
 from shared.inbox import BatchHandler, Handler, InboxConsumer, InboxSettings
@@ -102,11 +101,11 @@ class ServiceRuntime(Generic[SettingsT]):
         topics: list[str],
         handler: Handler,
         *,
-        acts_on: Iterable[type[Payload]] | None = None,
+        acts_on: frozenset[str] | None = None,
     ) -> InboxConsumer:
         """Consume `topics` in this service's consumer group through the inbox.
 
-        `acts_on`: the message types `handler` does anything with, declared beside it; the
+        `acts_on`: the message types `handler` does anything with (`access.acts_on`); the
         inbox skips the others without decoding or recording them. None: every type.
         """
         return self._consumer(topics, handler, None, acts_on=acts_on)
@@ -116,7 +115,7 @@ class ServiceRuntime(Generic[SettingsT]):
         topics: list[str],
         handler: BatchHandler,
         *,
-        acts_on: Iterable[type[Payload]] | None = None,
+        acts_on: frozenset[str] | None = None,
         fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
     ) -> InboxConsumer:
         """`consume`, with a handler that takes each batch's messages at once.
@@ -134,7 +133,7 @@ class ServiceRuntime(Generic[SettingsT]):
         batch_handler: BatchHandler | None,
         fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
         *,
-        acts_on: Iterable[type[Payload]] | None = None,
+        acts_on: frozenset[str] | None = None,
     ) -> InboxConsumer:
         settings = InboxSettings(
             group_id=f"{self.settings.db_prefix}.{self.name}",
@@ -145,7 +144,7 @@ class ServiceRuntime(Generic[SettingsT]):
             heartbeat_interval_ms=self.settings.consumer_heartbeat_ms,
             rebalance_timeout_ms=self.settings.consumer_rebalance_timeout_ms,
             fetch_max_wait_ms=fetch_max_wait_ms,
-            acts_on=None if acts_on is None else frozenset(p.TYPE for p in acts_on),
+            acts_on=acts_on,
         )
         consumer = InboxConsumer(
             pool=self.pool,

@@ -37,8 +37,6 @@ from shared.emitter import Emitter
 
 VenueFactory = Callable[[Connection, str], Venue | None]
 """The in-transaction adapter for a venue name (the paper venue), or None."""
-ACTS_ON = (FundsHeld, CancelOrder, ExchangeKeyAdded, KillSwitchChanged, CancelAllAfterArmed)
-"""The message types `ExecutionHandler` acts on: the inbox skips the rest undecoded."""
 CLOCK_SKEW = timedelta(seconds=5)
 """Orders recorded this long after the switch's `occurred_at` (another clock) still count."""
 

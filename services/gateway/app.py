@@ -47,7 +47,7 @@ from services.gateway.readmodels import ReadModels
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import accounts, cancels
 from shared.clock import utc_now
-from shared.contracts.access import readable_by
+from shared.contracts.access import acts_on, readable_by
 from shared.db import ConnectionPool
 from shared.emitter import Emitter
 from shared.service import ServiceRuntime
@@ -186,7 +186,11 @@ async def build(
         metrics=metrics,
         emitter=dataclasses.replace(runtime.emitter, clock=clock),
     )
-    runtime.consume(readable_by(runtime.name), ReadModels(metrics, utc_now).handle)
+    runtime.consume(
+        readable_by(runtime.name),
+        ReadModels(metrics, utc_now).handle,
+        acts_on=acts_on(runtime.name),
+    )
 
     async def http(stop: asyncio.Event) -> None:
         await serve(app, settings.gateway_host, settings.gateway_port, stop)

@@ -6,9 +6,9 @@ from pathlib import Path
 
 from services.ledger.domain import LedgerPolicy
 from services.ledger.domain.reconcile import ReconcilePolicy
-from services.ledger.handlers import ACTS_ON, make_handler
+from services.ledger.handlers import make_handler
 from services.ledger.settings import LedgerSettings
-from shared.contracts.access import readable_by
+from shared.contracts.access import acts_on, readable_by
 from shared.service import ServiceRuntime
 
 NAME = "ledger"
@@ -33,4 +33,4 @@ async def build(runtime: ServiceRuntime[LedgerSettings]) -> None:
         reconcile_policy_from(runtime.settings),
         emitter=runtime.emitter,
     )
-    runtime.consume(readable_by(NAME), handler, acts_on=ACTS_ON)
+    runtime.consume(readable_by(NAME), handler, acts_on=acts_on(NAME))

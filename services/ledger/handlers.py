@@ -7,37 +7,13 @@ from services.ledger.domain import LedgerPolicy, decide, needs, touched_user_ass
 from services.ledger.domain.reconcile import ReconcilePolicy
 from services.ledger.venue_check import reconcile
 from shared import metrics
-from shared.contracts.decisions import OrderApproved, WithdrawalApproved
 from shared.contracts.envelope import Envelope, Payload
-from shared.contracts.execution import (
-    DepositDetected,
-    OrderCancelled,
-    OrderFailed,
-    OrderFilled,
-    VenueBalancesReported,
-    WithdrawalFailed,
-    WithdrawalSent,
-)
+from shared.contracts.execution import VenueBalancesReported
 from shared.contracts.ledger import FundsHeld, FundsHoldRejected
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection
 from shared.emitter import Emitter
 from shared.inbox import Handler
-
-ACTS_ON = (
-    VenueBalancesReported,
-    RecordDeposit,
-    DepositDetected,
-    OrderApproved,
-    WithdrawalApproved,
-    OrderFilled,
-    OrderCancelled,
-    OrderFailed,
-    WithdrawalSent,
-    WithdrawalFailed,
-)
-"""The message types the handler acts on (those `needs` answers for, and the venue's
-balances): the inbox skips the rest undecoded."""
 
 
 def make_handler(

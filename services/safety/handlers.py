@@ -49,22 +49,6 @@ from shared.emitter import Emitter
 from shared.ids import derived_id
 
 log = logging.getLogger(__name__)
-ACTS_ON = (
-    PlaceOrder,
-    RequestWithdrawal,
-    PriceTick,
-    MarketsListed,
-    UserRegistered,
-    KillSwitchChanged,
-    RestrictionChanged,
-    OrderFilled,
-    OrderFailed,
-    OrderCancelled,
-    ExchangeKeyValidated,
-    FundsHoldRejected,
-    BalanceDiscrepancyDetected,
-)
-"""The message types `SafetyHandlers.handle` acts on: the inbox skips the rest undecoded."""
 
 
 class SafetyHandlers:

@@ -1,5 +1,6 @@
-"""Each consumer's declared `ACTS_ON` covers what its handler does: a message of any other type,
-handed to the handler, touches nothing (so the inbox may skip it undecoded)."""
+"""Each consumer's declared types (`shared.contracts.access.ACTS_ON`) cover what its handler does:
+a message of any other type, handed to the handler, touches nothing (so the inbox may skip it
+undecoded)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ from services.safety import handlers as safety
 from services.safety.settings import SafetySettings
 from shared.clock import utc_now
 from shared.contracts import Envelope, registered
-from shared.contracts.access import CONSUMES
+from shared.contracts.access import ACTS_ON, CONSUMES
 from shared.contracts.envelope import Payload
 from shared.emitter import Emitter
 
@@ -30,16 +31,12 @@ class Untouchable:
         raise AssertionError(f"the handler used the database ({name})")
 
 
-def handlers() -> dict[str, tuple[Handle, tuple[type[Payload], ...]]]:
+def handlers() -> dict[str, Handle]:
     return {
-        "safety": (
-            safety.SafetyHandlers(SafetySettings().limits(), Emitter("safety")).handle,
-            safety.ACTS_ON,
-        ),
-        "ledger": (ledger.make_handler(LedgerPolicy(), emitter=Emitter("ledger")), ledger.ACTS_ON),
-        "execution": (
-            execution.ExecutionHandler(venue_for=lambda conn, name: None, emitter=Emitter("x")),
-            execution.ACTS_ON,
+        "safety": safety.SafetyHandlers(SafetySettings().limits(), Emitter("safety")).handle,
+        "ledger": ledger.make_handler(LedgerPolicy(), emitter=Emitter("ledger")),
+        "execution": execution.ExecutionHandler(
+            venue_for=lambda conn, name: None, emitter=Emitter("execution")
         ),
     }
 
@@ -60,7 +57,7 @@ def message_of(kind: type[Payload]) -> Envelope:
 
 @pytest.mark.parametrize("service", ["safety", "ledger", "execution"])
 async def test_a_type_outside_acts_on_is_ignored_by_the_handler(service: str) -> None:
-    handle, acts_on = handlers()[service]
+    handle, acts_on = handlers()[service], ACTS_ON[service] or ()
     read = set(CONSUMES[service])
     ignored = [kind for kind in registered().values() if kind.TOPIC in read and kind not in acts_on]
     assert ignored  # every one of these consumers reads types it ignores
@@ -70,5 +67,9 @@ async def test_a_type_outside_acts_on_is_ignored_by_the_handler(service: str) ->
 
 @pytest.mark.parametrize("service", ["safety", "ledger", "execution"])
 def test_every_declared_type_is_on_a_topic_the_service_reads(service: str) -> None:
-    _, acts_on = handlers()[service]
-    assert {kind.TOPIC for kind in acts_on} <= set(CONSUMES[service])
+    assert {kind.TOPIC for kind in ACTS_ON[service] or ()} <= set(CONSUMES[service])
+
+
+def test_only_the_gateway_and_the_audit_act_on_every_type() -> None:
+    assert {service for service, kinds in ACTS_ON.items() if kinds is None} == {"gateway", "audit"}
+    assert set(ACTS_ON) == set(CONSUMES)
