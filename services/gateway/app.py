@@ -186,7 +186,7 @@ async def build(
         metrics=metrics,
         emitter=dataclasses.replace(runtime.emitter, clock=clock),
     )
-    runtime.consume(
+    runtime.consume_batches(
         readable_by(runtime.name),
         ReadModels(metrics, utc_now).handle,
         acts_on=acts_on(runtime.name),

@@ -7,12 +7,16 @@ newest balance and the newest state of a kill switch another service changed
 (`controls.py`), and lands in the owner's audit entries when it belongs to a
 correlation the gateway started. The audit service's `AuditChainLinks` give those entries
 their chain `hash`/`prev_hash`. Messages of no interest are ignored.
+
+A batch handler: each message's change in order, then the batch's audit entries with one
+statement (only HTTP requests start a correlation, so none of them depends on another).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from services.gateway import controls
@@ -41,8 +45,15 @@ class ReadModels:
         self._metrics = metrics
         self._clock = clock
 
-    async def handle(self, conn: Connection, message: Envelope) -> None:
-        """Inbox handler: apply `message` inside the inbox's transaction."""
+    async def handle(self, conn: Connection, messages: Sequence[Envelope]) -> None:
+        """Inbox batch handler: apply `messages` in order inside the inbox's transaction."""
+        for message in messages:
+            await self._apply(conn, message)
+        await trail.add_entries_if_followed(conn, messages)
+        for kind, count in Counter(message.type for message in messages).items():
+            self._metrics.read_model_messages.labels(kind).inc(count)
+
+    async def _apply(self, conn: Connection, message: Envelope) -> None:
         now = self._clock()
         user = message.account_id
         match message.payload:
@@ -99,8 +110,6 @@ class ReadModels:
                 await trail.save_links(conn, links)
             case _:
                 pass
-        await trail.add_entry_if_followed(conn, message)
-        self._metrics.read_model_messages.labels(message.type).inc()
 
 
 async def _order(
