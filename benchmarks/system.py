@@ -18,6 +18,7 @@ from benchmarks import kill_switch
 from benchmarks.harness import Report, p50_p99
 from benchmarks.hops import hop_delays
 from benchmarks.load import in_second_process
+from benchmarks.messages import message_counts
 from cryptoorch.runtime_info import SERVICES
 from cryptoorch.supervisor import Supervisor
 from cryptoorch.up import load_or_create_secrets
@@ -159,6 +160,18 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
         )
         rows = await _drain(gateway_db, started)
         cpu_after = _cpu_seconds(supervisor)
+        counted = await message_counts(
+            server_url,
+            prefix,
+            list(SERVICES),
+            datetime.fromtimestamp(started, UTC),
+            datetime.now(UTC),
+            burst["accepted"],
+        )
+        print("  messages per order (burst + drain):", flush=True)
+        for line in counted:
+            print(f"    {line}", flush=True)
+        report.notes += ["messages per order (burst + drain):", *counted]
         per_order = ", ".join(
             f"{name} {1000 * (cpu_after[name] - cpu_before[name]) / max(1, burst['accepted']):.1f}"
             for name in cpu_before

@@ -8,7 +8,9 @@ A message that keeps failing is retried with backoff `max_attempts` times and
 then dead-lettered: its original bytes go to
 `<topic>.dlq` through the outbox, with the error, in the same transaction that
 records it in the inbox, so the partition moves on and nothing is half-written.
-A database outage is not the message's fault: it is retried without limit.
+A database outage is not the message's fault: it is retried without limit. A consumer that
+declares the types it acts on (`InboxSettings.acts_on`) skips the others undecoded, with no
+inbox row (`shared.inbox_apply`).
 
 A re-driven message (header `redriven_from`, shared/dlq.py) whose event this inbox
 dead-lettered is applied again, once: its mark becomes `applied`. If it fails again it is
@@ -65,6 +67,9 @@ class InboxSettings:
     heartbeat_interval_ms: int = 500
     rebalance_timeout_ms: int = 5000
     fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS
+    acts_on: frozenset[str] | None = None
+    """The message types the handler acts on; records of other types are skipped undecoded
+    (`shared.inbox_apply`). None: every type (the audit's trail, the gateway's read models)."""
 
 
 class InboxConsumer:
@@ -106,7 +111,12 @@ class InboxConsumer:
         self._cluster_id: str | None = None
         self.stats = InboxStats()
         self._applier = BatchApplier(
-            pool, handler, batch_handler, self.stats, tracer("cryptoorch.inbox")
+            pool,
+            handler,
+            batch_handler,
+            self.stats,
+            tracer("cryptoorch.inbox"),
+            settings.acts_on,
         )
         self._generation = 0
         self._fetched_in = 0

@@ -1,6 +1,12 @@
 """Applying one batch of an inbox consumer (`shared.inbox`): one transaction, the duplicates
 skipped by event id, one inbox insert; if a message fails, the batch is redone a savepoint per
 message so the failing one is found and the ones before it are kept.
+
+A consumer that declares the message types it acts on (`acts_on`) skips every other type before
+any of that: its type is read from the record's `TYPE_HEADER` (or, without it, a plain JSON peek
+at `type`), and such a record is neither decoded, nor recorded in the inbox, nor handed to the
+handler; its offset is committed with the rest. A record whose type cannot be read at all takes
+the normal path (and is dead-lettered as undecodable).
 """
 
 from __future__ import annotations
@@ -17,7 +23,13 @@ from aiokafka import ConsumerRecord
 from opentelemetry import trace
 
 from shared import inbox_store, metrics, telemetry
-from shared.contracts.envelope import Envelope, UndecodableMessage, decode
+from shared.contracts.envelope import (
+    TYPE_HEADER,
+    Envelope,
+    UndecodableMessage,
+    decode,
+    peek_type,
+)
 from shared.db import TRANSIENT_ERRORS, Connection
 from shared.dlq import REDRIVEN_FROM
 from shared.telemetry import extract_context
@@ -38,6 +50,8 @@ Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
 class InboxStats:
     applied: int = 0
     duplicates: int = 0
+    ignored: int = 0
+    """Records of a type the consumer does not act on, skipped undecoded."""
     dead_lettered: int = 0
     batches: int = 0
     attempts: dict[str, int] = field(default_factory=dict)
@@ -71,14 +85,36 @@ class BatchApplier:
         batch_handler: BatchHandler | None,
         stats: InboxStats,
         tracer: trace.Tracer,
+        acts_on: frozenset[str] | None = None,
     ) -> None:
         self._pool = pool
+        self._acts_on = acts_on
         self._handler = handler
         self._batch_handler = batch_handler
         self.stats = stats
         self._tracer = tracer
 
     async def apply(self, records: list[Record]) -> tuple[int, Failure | None]:
+        """Apply the records of the types this consumer acts on (all of them without `acts_on`)
+        and skip the others. Returns (records done, the failure that stopped it): the records
+        before the failing one are done, the skipped ones among them included."""
+        if self._acts_on is None:
+            return await self._apply_acted(records)
+        kinds = [message_type(r) for r in records]
+        acted = [i for i, kind in enumerate(kinds) if kind is None or kind in self._acts_on]
+        if len(acted) == len(records):
+            return await self._apply_acted(records)
+        done, failure = await self._apply_acted([records[i] for i in acted]) if acted else (0, None)
+        end = len(records) if failure is None else acted[done]
+        skipped = Counter(
+            (records[i].topic, kinds[i]) for i in set(range(end)).difference(acted[:done])
+        )
+        for (topic, kind), count in skipped.items():
+            metrics.IGNORED.labels(topic, str(kind)).inc(count)
+        self.stats.ignored += end - done
+        return end, failure
+
+    async def _apply_acted(self, records: list[Record]) -> tuple[int, Failure | None]:
         """Apply in one transaction. Returns (records done, the failure that stopped it).
 
         Fast path: no savepoints and one inbox insert for the whole batch. If any
@@ -196,6 +232,13 @@ class BatchApplier:
 
 def _headers(record: Record) -> dict[str, str]:
     return {k: v.decode(errors="replace") for k, v in record.headers or ()}
+
+
+def message_type(record: Record) -> str | None:
+    """The record's message type, read cheaply: its `TYPE_HEADER`, else the JSON's `type`
+    field (a record published before the header, a dead letter); None if neither is readable."""
+    kind = header(record, TYPE_HEADER)
+    return kind if kind is not None else peek_type(record.value or b"")
 
 
 def header(record: Record, name: str) -> str | None:

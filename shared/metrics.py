@@ -15,6 +15,11 @@ CONSUMED = Counter(
 PRODUCED = Counter(
     "cryptoorch_messages_produced_total", "Messages published by the relay", ["topic"]
 )
+IGNORED = Counter(
+    "cryptoorch_messages_ignored_total",
+    "Messages of a type this service does not act on, skipped without decoding",
+    ["topic", "type"],
+)
 DUPLICATES = Counter(
     "cryptoorch_inbox_duplicates_skipped_total", "Redelivered messages the inbox skipped", ["topic"]
 )

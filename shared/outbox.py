@@ -25,7 +25,7 @@ from aiokafka.errors import KafkaError, OutOfOrderSequenceNumber
 from opentelemetry import trace
 
 from shared import metrics
-from shared.contracts.envelope import Envelope, encode
+from shared.contracts.envelope import TYPE_HEADER, Envelope, encode
 from shared.db import TRANSIENT_ERRORS, Connection, connect
 from shared.kafka import TopicsOnCluster, producer_stopped
 from shared.telemetry import cause_context, headers_caused_by, inject_headers, tracer
@@ -45,7 +45,8 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
     Each row carries the current trace context (the caller's span: the HTTP request or the
     message being applied; in a batch handler, the span of the message's cause), so the
     consumers of these messages continue the same trace; a message no trace caused starts
-    one of its own (`inject_headers`).
+    one of its own (`inject_headers`). It carries its type too (`TYPE_HEADER`): a consumer
+    skips a type it does not act on without decoding it.
     """
     headers = inject_headers()
     with _tracer.start_as_current_span(
@@ -67,7 +68,7 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
                     m.topic.value,
                     m.account_id,
                     encode(m),
-                    headers_caused_by(m.causation_id) or headers,
+                    {**(headers_caused_by(m.causation_id) or headers), TYPE_HEADER: m.type},
                 )
                 for m in messages
             ],

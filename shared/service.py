@@ -96,15 +96,26 @@ class ServiceRuntime(Generic[SettingsT]):
         """The relay's producer (a new one after the relay replaced one that stopped)."""
         return self.relay.producer
 
-    def consume(self, topics: list[str], handler: Handler) -> InboxConsumer:
-        """Consume `topics` in this service's consumer group through the inbox."""
-        return self._consumer(topics, handler, None)
+    def consume(
+        self,
+        topics: list[str],
+        handler: Handler,
+        *,
+        acts_on: frozenset[str] | None = None,
+    ) -> InboxConsumer:
+        """Consume `topics` in this service's consumer group through the inbox.
+
+        `acts_on`: the message types `handler` does anything with (`access.acts_on`); the
+        inbox skips the others without decoding or recording them. None: every type.
+        """
+        return self._consumer(topics, handler, None, acts_on=acts_on)
 
     def consume_batches(
         self,
         topics: list[str],
         handler: BatchHandler,
         *,
+        acts_on: frozenset[str] | None = None,
         fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
     ) -> InboxConsumer:
         """`consume`, with a handler that takes each batch's messages at once.
@@ -113,7 +124,7 @@ class ServiceRuntime(Generic[SettingsT]):
         `shared.kafka.FETCH_MAX_WAIT_MS`); longer for a consumer no one waits on that reads
         many partitions: each empty answer costs it a decode of every partition.
         """
-        return self._consumer(topics, None, handler, fetch_max_wait_ms)
+        return self._consumer(topics, None, handler, fetch_max_wait_ms, acts_on=acts_on)
 
     def _consumer(
         self,
@@ -121,6 +132,8 @@ class ServiceRuntime(Generic[SettingsT]):
         handler: Handler | None,
         batch_handler: BatchHandler | None,
         fetch_max_wait_ms: int = FETCH_MAX_WAIT_MS,
+        *,
+        acts_on: frozenset[str] | None = None,
     ) -> InboxConsumer:
         settings = InboxSettings(
             group_id=f"{self.settings.db_prefix}.{self.name}",
@@ -131,6 +144,7 @@ class ServiceRuntime(Generic[SettingsT]):
             heartbeat_interval_ms=self.settings.consumer_heartbeat_ms,
             rebalance_timeout_ms=self.settings.consumer_rebalance_timeout_ms,
             fetch_max_wait_ms=fetch_max_wait_ms,
+            acts_on=acts_on,
         )
         consumer = InboxConsumer(
             pool=self.pool,

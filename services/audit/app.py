@@ -7,7 +7,7 @@ from services.audit.checkpoints import CheckpointTask
 from services.audit.handlers import append_to_trail
 from services.audit.links import ChainLinksTask
 from services.audit.settings import AuditSettings
-from shared.contracts.access import readable_by
+from shared.contracts.access import acts_on, readable_by
 from shared.service import ServiceRuntime
 
 
@@ -17,6 +17,7 @@ async def build(runtime: ServiceRuntime[AuditSettings]) -> None:
     runtime.consume_batches(
         readable_by(runtime.name),
         append_to_trail,
+        acts_on=acts_on(runtime.name),
         fetch_max_wait_ms=settings.audit_fetch_max_wait_ms,
     )
     runtime.background(

@@ -30,7 +30,7 @@ from services.execution.settings import ExecutionSettings
 from services.execution.venues.base import RemoteVenue, Venue
 from services.execution.venues.ccxt_client import is_ccxt_exchange
 from services.execution.venues.ccxt_venue import CcxtVenue
-from shared.contracts.access import readable_by
+from shared.contracts.access import acts_on, readable_by
 from shared.contracts.execution import ListedMarket
 from shared.db import Connection
 from shared.emitter import Emitter
@@ -142,7 +142,7 @@ async def build_with(
     work = venue_work(runtime.pool, settings, emitter, opener=opener, after_send=after_send)
     await work.reconcile_at_startup()  # before the first message is consumed
     handler = ExecutionHandler(venue_for=venue_factory(rules), emitter=emitter)
-    runtime.consume(readable_by(runtime.name), handler)
+    runtime.consume(readable_by(runtime.name), handler, acts_on=acts_on(runtime.name))
     dead_man = DeadMan(
         runtime.pool,
         venue_for=venue_factory(rules),

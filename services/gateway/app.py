@@ -48,7 +48,7 @@ from services.gateway.readmodels_batch import BatchedReadModels
 from services.gateway.settings import GatewaySettings
 from services.gateway.store import accounts, cancels
 from shared.clock import utc_now
-from shared.contracts.access import readable_by
+from shared.contracts.access import acts_on, readable_by
 from shared.db import ConnectionPool
 from shared.emitter import Emitter
 from shared.service import ServiceRuntime
@@ -188,7 +188,9 @@ async def build(
         emitter=dataclasses.replace(runtime.emitter, clock=clock),
     )
     read_models = BatchedReadModels(ReadModels(metrics, utc_now))
-    runtime.consume_batches(readable_by(runtime.name), read_models.handle)
+    runtime.consume_batches(
+        readable_by(runtime.name), read_models.handle, acts_on=acts_on(runtime.name)
+    )
 
     async def http(stop: asyncio.Event) -> None:
         await serve(app, settings.gateway_host, settings.gateway_port, stop)

@@ -7,6 +7,8 @@ newest balance and the newest state of a kill switch another service changed
 (`controls.py`), and lands in the owner's audit entries when it belongs to a
 correlation the gateway started. The audit service's `AuditChainLinks` give those entries
 their chain `hash`/`prev_hash`. Messages of no interest are ignored.
+
+`readmodels_batch.BatchedReadModels` applies a consumed batch at once with the same rules.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ from services.ledger.batch import make_batch_handler
 from services.ledger.domain import LedgerPolicy
 from services.ledger.domain.reconcile import ReconcilePolicy
 from services.ledger.settings import LedgerSettings
-from shared.contracts.access import readable_by
+from shared.contracts.access import acts_on, readable_by
 from shared.service import ServiceRuntime
 
 NAME = "ledger"
@@ -34,4 +34,4 @@ async def build(runtime: ServiceRuntime[LedgerSettings]) -> None:
         reconcile_policy_from(runtime.settings),
         emitter=runtime.emitter,
     )
-    runtime.consume_batches(readable_by(NAME), handler)
+    runtime.consume_batches(readable_by(NAME), handler, acts_on=acts_on(NAME))

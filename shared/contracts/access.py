@@ -5,12 +5,36 @@ activity and safety's kill switches); every other service only reads it. A consu
 dead-letter twin of each topic it consumes (a message it cannot apply is parked there). The
 broker's principals are the service names. Each service's consumer subscribes to
 `readable_by(service)`, and `cryptoorch up`, `deploy/` and the ACL test read this table: a new
-topic or a new consumer is declared here once.
+topic or a new consumer is declared here once. So are the message types each consumer acts on
+(`ACTS_ON`): its inbox skips the others without decoding them (`acts_on(service)`).
 """
 
 from __future__ import annotations
 
+from shared.contracts.accounts import (
+    ExchangeKeyAdded,
+    KillSwitchChanged,
+    UserRegistered,
+)
+from shared.contracts.decisions import OrderApproved, WithdrawalApproved
+from shared.contracts.envelope import Payload
+from shared.contracts.execution import (
+    DepositDetected,
+    ExchangeKeyValidated,
+    MarketsListed,
+    OrderCancelled,
+    OrderFailed,
+    OrderFilled,
+    PriceTick,
+    VenueBalancesReported,
+    WithdrawalFailed,
+    WithdrawalSent,
+)
+from shared.contracts.ledger import BalanceDiscrepancyDetected, FundsHeld, FundsHoldRejected
+from shared.contracts.orders import CancelAllAfterArmed, CancelOrder, PlaceOrder
+from shared.contracts.restrictions import RestrictionChanged
 from shared.contracts.topics import Topic, dead_letter_topic
+from shared.contracts.wallet import RecordDeposit, RequestWithdrawal
 
 SERVICES = ("gateway", "safety", "execution", "ledger", "audit")
 
@@ -45,6 +69,42 @@ CONSUMES: dict[str, tuple[Topic, ...]] = {
 }
 """The main topics each service's consumer group reads."""
 
+ACTS_ON: dict[str, tuple[type[Payload], ...] | None] = {
+    "gateway": None,  # its read models add any message of an order it follows to the trail
+    "safety": (
+        PlaceOrder,
+        RequestWithdrawal,
+        PriceTick,
+        MarketsListed,
+        UserRegistered,
+        KillSwitchChanged,
+        RestrictionChanged,
+        OrderFilled,
+        OrderFailed,
+        OrderCancelled,
+        ExchangeKeyValidated,
+        FundsHoldRejected,
+        BalanceDiscrepancyDetected,
+    ),
+    "ledger": (
+        VenueBalancesReported,
+        RecordDeposit,
+        DepositDetected,
+        OrderApproved,
+        WithdrawalApproved,
+        OrderFilled,
+        OrderCancelled,
+        OrderFailed,
+        WithdrawalSent,
+        WithdrawalFailed,
+    ),
+    "execution": (FundsHeld, CancelOrder, ExchangeKeyAdded, KillSwitchChanged, CancelAllAfterArmed),
+    "audit": None,  # the trail holds every message
+}
+"""The message types each service's handler acts on, of the topics it reads (None: every type).
+Its inbox skips the others undecoded, with no inbox row; a message of a type a consumer acts on
+that it cannot decode is dead-lettered by that consumer (and always by the audit's)."""
+
 READS_DEAD_LETTERS = ("audit", "gateway")
 """Who also reads every `.dlq` topic: audit's trail, and the console's Dead letters view (the
 gateway reads them with a consumer in no group)."""
@@ -62,6 +122,12 @@ def readable_by(service: str) -> list[str]:
     if service in READS_DEAD_LETTERS:
         read += [topic.dlq for topic in Topic]
     return read
+
+
+def acts_on(service: str) -> frozenset[str] | None:
+    """The message types `service`'s consumer acts on (`ACTS_ON`); None: every type."""
+    kinds = ACTS_ON[service]
+    return None if kinds is None else frozenset(kind.TYPE for kind in kinds)
 
 
 def redriver_of(topic: str, parked_by: str) -> str:

@@ -18,6 +18,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, SerializeAsAny
 from shared.contracts.topics import Topic
 
 MAX_MESSAGE_BYTES = 256 * 1024
+TYPE_HEADER = "message_type"
+"""The Kafka record header naming the message's `type` (set by `shared.outbox.enqueue`): a
+consumer reads it to skip a type it does not act on without decoding the message."""
 
 
 class Payload(BaseModel):
@@ -99,6 +102,19 @@ def new_message(
 
 def encode(message: Envelope) -> bytes:
     return message.model_dump_json().encode()
+
+
+def peek_type(raw: bytes) -> str | None:
+    """The message's `type` field, read without validating the message (a plain JSON parse);
+    None when it has none that can be read (not JSON, not an object, oversized, no string)."""
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return None
+    try:
+        data: Any = json.loads(raw)
+    except (ValueError, UnicodeDecodeError):
+        return None
+    kind = data.get("type") if isinstance(data, dict) else None
+    return kind if isinstance(kind, str) else None
 
 
 def decode(raw: bytes) -> Envelope:

@@ -390,15 +390,25 @@ async def test_a_redelivered_message_is_applied_once_and_counted_as_a_duplicate(
 
     await eventually(
         observed.scrape,
-        until=lambda after: grew(
-            before,
-            after,
-            ("safety", "ledger", "audit"),  # every consumer of the topic
-            "cryptoorch_inbox_duplicates_skipped_total",
-            topic=Topic.WALLET_COMMANDS,
+        until=lambda after: (
+            grew(
+                before,
+                after,
+                ("ledger", "audit"),  # every consumer of the topic that acts on deposits
+                "cryptoorch_inbox_duplicates_skipped_total",
+                topic=Topic.WALLET_COMMANDS,
+            )
+            and grew(  # safety reads the topic but not deposits: both copies skipped undecoded
+                before,
+                after,
+                ("safety",),
+                "cryptoorch_messages_ignored_total",
+                topic=Topic.WALLET_COMMANDS,
+                type="RecordDeposit",
+            )
         ),
         timeout=SLOW,
-        what="the duplicate skipped by every consumer",
+        what="the duplicate skipped by every consumer that acts on it, ignored by safety",
     )
     balances = await eventually(
         user.balances, until=lambda b: "USDC" in b, timeout=SLOW, what="credited"

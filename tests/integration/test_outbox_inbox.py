@@ -9,11 +9,14 @@ from pathlib import Path
 
 import asyncpg
 import pytest
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import OutOfOrderSequenceNumber
 
 from shared.clock import utc_now
 from shared.contracts import Envelope, decode, encode, new_message
 from shared.contracts.deadletter import DeadLettered
+from shared.contracts.envelope import TYPE_HEADER
+from shared.contracts.orders import CancelOrder
 from shared.contracts.wallet import RecordDeposit
 from shared.db import Connection, create_pool, drop_database, ensure_database
 from shared.inbox import Handler, InboxConsumer, InboxSettings
@@ -76,6 +79,7 @@ def consumer_for(
     group: str,
     handler: Handler = count_effect,
     max_attempts: int = 3,
+    acts_on: frozenset[str] | None = None,
 ) -> InboxConsumer:
     return InboxConsumer(
         pool=pool,
@@ -88,6 +92,7 @@ def consumer_for(
             session_timeout_ms=3000,
             heartbeat_interval_ms=300,
             rebalance_timeout_ms=2000,
+            acts_on=acts_on,
         ),
         handler=handler,
     )
@@ -327,3 +332,58 @@ async def test_a_producer_that_stopped_on_out_of_order_sequence_is_replaced_and_
     assert relay.producers_replaced == 1 and relay.producer is not stopped
     on_topic = await read_topic(bootstrap, topic)
     assert [decode(r.value or b"").event_id for r in on_topic] == [message.event_id]
+
+
+async def test_a_type_the_consumer_does_not_act_on_leaves_no_inbox_row_and_the_rest_apply_once(
+    infra: Infrastructure, pool: asyncpg.Pool, topic: str
+) -> None:
+    """A consumer that acts on deposits only: a cancel (typed by its header, or peeked without
+    one) never reaches the handler nor the inbox; deposits apply once (a copy is a duplicate);
+    a record with no readable type is dead-lettered; every offset is committed."""
+    cancel = new_message(
+        CancelOrder(order_id="o-1"),
+        producer="test",
+        account_id="acc-1",
+        correlation_id="ignored",
+        now=utc_now(),
+    )
+    acted = deposit("acted")
+    async with pool.acquire() as conn, conn.transaction():
+        await enqueue(conn, cancel, acted)  # as a service writes them: with their type header
+        await conn.execute("UPDATE outbox SET topic = $1", topic)
+    headers = await pool.fetch("SELECT headers FROM outbox ORDER BY id")
+    assert [h["headers"][TYPE_HEADER] for h in headers] == ["CancelOrder", "RecordDeposit"]
+    producer = make_producer(infra.kafka_access)
+    await producer.start()
+    try:
+        async with pool.acquire() as conn:
+            assert await OutboxRelay("unused", producer).publish_pending(conn) == 2
+    finally:
+        await producer.stop()
+    without_header = [
+        encode(cancel.model_copy(update={"event_id": uuid.uuid4(), "correlation_id": "peeked"})),
+        encode(deposit("acted-without-header")),
+        encode(acted),  # a copy: a duplicate
+        b"{not json",
+    ]
+    await publish_raw(infra.kafka_access, topic, "acc-1", *without_header)
+    group = "g-" + topic
+    consumer = consumer_for(infra, pool, topic, group, acts_on=frozenset({"RecordDeposit"}))
+
+    async def all_done() -> bool:
+        stats = consumer.stats
+        return stats.applied + stats.duplicates + stats.ignored + stats.dead_lettered == 6
+
+    await run_until(consumer, all_done, "every record applied, skipped or parked")
+    assert await applied_effects(pool) == {"acted": 1, "acted-without-header": 1}
+    assert (consumer.stats.ignored, consumer.stats.duplicates) == (2, 1)
+    inbox = {r["event_id"]: r["outcome"] for r in await pool.fetch("SELECT * FROM inbox")}
+    assert acted.event_id in inbox and cancel.event_id not in inbox
+    assert sorted(inbox.values()) == ["applied", "applied", "dead_lettered"]
+    admin = AIOKafkaAdminClient(**infra.kafka_access.client_options())
+    await admin.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    assert sum(o.offset for o in committed.values()) == 6

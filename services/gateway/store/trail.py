@@ -56,15 +56,23 @@ async def add_entry_if_followed(conn: Connection, message: Envelope) -> None:
 
 
 async def add_entries_if_followed(conn: Connection, messages: Sequence[Envelope]) -> None:
-    """`add_entry_if_followed` for each of `messages`, in order."""
-    await conn.executemany(
+    """Record, in their order, the consumed messages whose correlation (an order, withdrawal or
+    deposit this gateway accepted for the same account) is already in the trail; one statement."""
+    await conn.execute(
         "INSERT INTO audit_entries (event_id, user_id, correlation_id, type, occurred_at, "
-        "producer) SELECT $1, $2, $3, $4, $5, $6 WHERE EXISTS (SELECT 1 FROM audit_entries "
-        "WHERE correlation_id = $3 AND user_id = $2) ON CONFLICT (event_id) DO NOTHING",
-        [
-            (m.event_id, m.account_id, m.correlation_id, m.type, m.occurred_at, m.producer)
-            for m in messages
-        ],
+        "producer) SELECT b.event_id, b.user_id, b.correlation_id, b.type, b.occurred_at, "
+        "b.producer FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], "
+        "$5::timestamptz[], $6::text[]) WITH ORDINALITY "
+        "AS b (event_id, user_id, correlation_id, type, occurred_at, producer, n) "
+        "WHERE EXISTS (SELECT 1 FROM audit_entries e "
+        "WHERE e.correlation_id = b.correlation_id AND e.user_id = b.user_id) "
+        "ORDER BY b.n ON CONFLICT (event_id) DO NOTHING",
+        [m.event_id for m in messages],
+        [m.account_id for m in messages],
+        [m.correlation_id for m in messages],
+        [m.type for m in messages],
+        [m.occurred_at for m in messages],
+        [m.producer for m in messages],
     )
 
 
