@@ -9,7 +9,7 @@ tests give it a fake outbox (`enqueue`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
@@ -23,7 +23,9 @@ from shared.db import Connection
 class Enqueue(Protocol):
     """`shared.outbox.enqueue`, or a fake in unit tests."""
 
-    async def __call__(self, conn: Connection, *messages: Envelope) -> None: ...
+    async def __call__(
+        self, conn: Connection, *messages: Envelope, headers: Sequence[dict[str, str]] | None = ...
+    ) -> None: ...
 
 
 @dataclass(frozen=True)

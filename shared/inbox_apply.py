@@ -8,13 +8,15 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import asyncpg
 from aiokafka import ConsumerRecord
-from opentelemetry import trace
+from opentelemetry import context, trace
 
 from shared import inbox_store, metrics, telemetry
 from shared.contracts.envelope import Envelope, UndecodableMessage, decode
@@ -29,8 +31,33 @@ BatchHandler = Callable[[Connection, Sequence[Envelope]], Awaitable[None]]
 It is called again with one message at a time, each in a savepoint, when the batch fails, so
 a poison message is found, retried and dead-lettered alone. Each message still gets its
 consumer span when spans are recorded (its trace goes on), but none is current while the
-handler runs: a batch handler does not publish in a message's trace."""
+handler runs: a batch handler that publishes or logs for a message does it `in_trace_of` it."""
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+_batch_traces: ContextVar[dict[uuid.UUID, tuple[Record, trace.Span | None]] | None] = ContextVar(
+    "batch_traces", default=None
+)
+
+
+@contextmanager
+def in_trace_of(message: Envelope) -> Iterator[None]:
+    """Inside a batch handler: `message`'s trace is current in the block (its consumer span, or
+    the context its record's headers carry when spans are not recorded), so what is emitted
+    and logged for it continues its trace as a one-message handler's would. Elsewhere: no-op."""
+    traces = _batch_traces.get()
+    found = traces.get(message.event_id) if traces is not None else None
+    if found is None:
+        yield
+        return
+    record, span = found
+    if span is not None:
+        current = trace.set_span_in_context(span)
+    else:
+        current = extract_context({k: v.decode(errors="replace") for k, v in record.headers or ()})
+    token = context.attach(current)
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 @dataclass
@@ -157,9 +184,12 @@ class BatchApplier:
         if not messages:
             return
         spans = [self._span(r, m) for r, m in messages] if telemetry.recording() else []
+        traced = {m.event_id: (r, spans[n] if spans else None) for n, (r, m) in enumerate(messages)}
+        token = _batch_traces.set(traced)
         try:
             await self._batch_handler(conn, [message for _, message in messages])
         finally:
+            _batch_traces.reset(token)
             for span in spans:
                 span.end()
 

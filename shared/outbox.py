@@ -39,14 +39,18 @@ SEND_TIMEOUT = 60.0
 """A batch not acknowledged by then is sent again (the producer expires it after 15 s)."""
 
 
-async def enqueue(conn: Connection, *messages: Envelope) -> None:
-    """Add messages to the outbox inside the caller's open transaction.
+async def enqueue(
+    conn: Connection, *messages: Envelope, headers: Sequence[dict[str, str]] | None = None
+) -> None:
+    """Add messages to the outbox inside the caller's open transaction, in one statement.
 
     Each row carries the current trace context (the caller's span: the HTTP request or the
     message being applied), so the consumers of these messages continue the same trace; a
-    message no trace caused starts one of its own (`inject_headers`).
+    message no trace caused starts one of its own (`inject_headers`). `headers`: each
+    message's own (a batch handler's messages continue the traces of their causes).
     """
-    headers = inject_headers()
+    if headers is None:
+        headers = [inject_headers()] * len(messages)
     with _tracer.start_as_current_span(
         "INSERT outbox",
         kind=trace.SpanKind.CLIENT,
@@ -57,9 +61,14 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
             "messaging.batch.message_count": len(messages),
         },
     ):
-        await conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
-            [(m.event_id, m.topic.value, m.account_id, encode(m), headers) for m in messages],
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) SELECT * FROM "
+            "unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[])",
+            [m.event_id for m in messages],
+            [m.topic.value for m in messages],
+            [m.account_id for m in messages],
+            [encode(m) for m in messages],
+            list(headers),
         )
 
 

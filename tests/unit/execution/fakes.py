@@ -212,7 +212,7 @@ class Outbox:
     def __init__(self) -> None:
         self.messages: list[Envelope] = []
 
-    async def __call__(self, conn: Connection, *messages: Envelope) -> None:
+    async def __call__(self, conn: Connection, *messages: Envelope, headers: object = None) -> None:
         self.messages.extend(messages)
 
     def types(self) -> list[str]:
