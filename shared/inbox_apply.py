@@ -115,8 +115,12 @@ class BatchApplier:
         if not any(isinstance(m, UndecodableMessage) for m in decoded):
             try:
                 return await self._apply_batch(records, decoded, careful=False)
-            except MessageFailed:
-                pass
+            except MessageFailed as failed:
+                log.info(
+                    "inbox: a batch of %d failed (%r); applied again a message at a time",
+                    len(records),
+                    failed.__cause__,
+                )
         return await self._apply_batch(records, decoded, careful=True)
 
     async def _apply_batch(

@@ -93,6 +93,7 @@ async def decide_run(
     conn: Connection, emitter: Emitter, limits: Limits, run: Sequence[Envelope]
 ) -> None:
     """Decide `run`: requests (`request_of`), each of another account and with another id."""
+    log.debug("safety: deciding a run of %d requests", len(run))
     store = DecisionStore(conn)
     await store.lock_accounts([m.account_id for m in run])
     requests = [(m, request_of(m)) for m in run]
