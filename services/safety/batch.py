@@ -133,12 +133,16 @@ async def _decide(
         ],
         utc_day(now),
     )
+    limits_of = {a: limits.with_overrides(loaded.limit_overrides) for a, loaded in inputs.items()}
     prices = await store.prices({s for _, r, _ in asked for s in _price_symbols(r)})
     markets, sent = {}, {}
     if orders:
         markets = await store.markets({(o.exchange, o.symbol) for _, o, _ in orders})
         sent = await controls.sent_orders(
-            [(m.account_id, o.symbol, m.occurred_at) for m, o, _ in orders]
+            [
+                (m.account_id, o.symbol, m.occurred_at, limits_of[m.account_id].duplicate_window)
+                for m, o, _ in orders
+            ]
         )
     found = await controls.restrictions(
         [m.account_id for m, _ in fresh], [o.symbol for _, o, _ in orders]
@@ -149,7 +153,7 @@ async def _decide(
     post_trade: list[OrderDecided] = []
     for message, request, requested_at in asked:
         account_id, loaded = message.account_id, inputs[message.account_id]
-        request_limits = limits.with_overrides(loaded.limit_overrides)
+        request_limits = limits_of[account_id]
         with in_trace_of(message):
             if isinstance(request, PlaceOrder):
                 order = request.order

@@ -19,7 +19,9 @@ from shared.contracts.restrictions import RestrictionChanged, RestrictionScope
 from shared.db import Connection
 
 SENT_LOOKBACK = timedelta(hours=1)
-"""How far either side of an order its possible duplicates are loaded (the longest window)."""
+"""How far either side of an order its possible duplicates are loaded at most (the longest
+window)."""
+ZERO_TIME = timedelta(0)
 
 _SENT_ORDERS = """
 SELECT q.account_id, d.order_id, d.symbol, d.side, d.order_type, d.amount, d.price, d.mode,
@@ -65,20 +67,23 @@ class ControlsStore:
         self._conn = conn
 
     async def sent_orders(
-        self, asked: Sequence[tuple[str, str, datetime]]
+        self, asked: Sequence[tuple[str, str, datetime, timedelta]]
     ) -> dict[str, tuple[SentOrder, ...]]:
-        """For each (account, symbol, accepted at) asked (each account once): the account's
-        approved orders of the symbol accepted within an hour of then, by account."""
-        rows = await self._conn.fetch(
-            _SENT_ORDERS,
-            [account_id for account_id, _, _ in asked],
-            [symbol for _, symbol, _ in asked],
-            [accepted_at - SENT_LOOKBACK for _, _, accepted_at in asked],
-            [accepted_at + SENT_LOOKBACK for _, _, accepted_at in asked],
-        )
-        sent: dict[str, list[SentOrder]] = {account_id: [] for account_id, _, _ in asked}
-        for row in rows:
-            sent[row["account_id"]].append(_sent(row))
+        """For each (account, symbol, accepted at, duplicate window) asked (each account once):
+        the account's approved orders of the symbol accepted less than the window (an hour at
+        most) before or after then, by account: the only ones the duplicate rule compares."""
+        sent: dict[str, list[SentOrder]] = {account_id: [] for account_id, _, _, _ in asked}
+        windows = [(a, s, at, min(w, SENT_LOOKBACK)) for a, s, at, w in asked if w > ZERO_TIME]
+        if windows:
+            rows = await self._conn.fetch(
+                _SENT_ORDERS,
+                [account_id for account_id, _, _, _ in windows],
+                [symbol for _, symbol, _, _ in windows],
+                [accepted_at - window for _, _, accepted_at, window in windows],
+                [accepted_at + window for _, _, accepted_at, window in windows],
+            )
+            for row in rows:
+                sent[row["account_id"]].append(_sent(row))
         return {account_id: tuple(orders) for account_id, orders in sent.items()}
 
     async def restrictions(
