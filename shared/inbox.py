@@ -41,6 +41,7 @@ from shared.inbox_apply import (
     Handler,
     InboxStats,
     Record,
+    in_trace_of,
     record_key,
 )
 from shared.inbox_dead_letters import park
@@ -49,7 +50,14 @@ from shared.kafka_access import KafkaAccess
 from shared.telemetry import tracer
 
 log = logging.getLogger(__name__)
-__all__ = ["BatchHandler", "Handler", "InboxConsumer", "InboxSettings", "InboxStats"]
+__all__ = [
+    "BatchHandler",
+    "Handler",
+    "InboxConsumer",
+    "InboxSettings",
+    "InboxStats",
+    "in_trace_of",
+]
 _TRACEPARENT = re.compile(r"00-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}")
 
 

@@ -14,13 +14,14 @@ from __future__ import annotations
 import logging
 import uuid
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
 import asyncpg
 from aiokafka import ConsumerRecord
-from opentelemetry import trace
+from opentelemetry import context, trace
 
 from shared import inbox_store, metrics, telemetry
 from shared.contracts.envelope import (
@@ -44,6 +45,23 @@ consumer span when spans are recorded, but none is current while the handler run
 writes to the outbox takes the trace of its cause (`causation_id`, see
 `shared.telemetry.batch_causes`), so each message's trace goes on."""
 Record: TypeAlias = "ConsumerRecord[bytes, bytes]"
+
+
+@contextmanager
+def in_trace_of(message: Envelope) -> Iterator[None]:
+    """Inside a batch handler: `message`'s trace is current in the block (its consumer span, or
+    the context its record's headers carry when spans are not recorded), so what is logged or
+    traced for it continues its trace as a one-message handler's would (what it writes to the
+    outbox does anyway: see `BatchHandler`). Elsewhere: no-op."""
+    found = telemetry.cause_context(message.event_id)
+    if found is None:
+        yield
+        return
+    token = context.attach(found)
+    try:
+        yield
+    finally:
+        context.detach(token)
 
 
 @dataclass
@@ -125,8 +143,12 @@ class BatchApplier:
         if not any(isinstance(m, UndecodableMessage) for m in decoded):
             try:
                 return await self._apply_batch(records, decoded, careful=False)
-            except MessageFailed:
-                pass
+            except MessageFailed as failed:
+                log.info(
+                    "inbox: a batch of %d failed (%r); applied again a message at a time",
+                    len(records),
+                    failed.__cause__,
+                )
         return await self._apply_batch(records, decoded, careful=True)
 
     async def _apply_batch(

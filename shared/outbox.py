@@ -40,7 +40,7 @@ SEND_TIMEOUT = 60.0
 
 
 async def enqueue(conn: Connection, *messages: Envelope) -> None:
-    """Add messages to the outbox inside the caller's open transaction.
+    """Add messages to the outbox inside the caller's open transaction, in one statement.
 
     Each row carries the current trace context (the caller's span: the HTTP request or the
     message being applied; in a batch handler, the span of the message's cause), so the
@@ -48,7 +48,7 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
     one of its own (`inject_headers`). It carries its type too (`TYPE_HEADER`): a consumer
     skips a type it does not act on without decoding it.
     """
-    headers = inject_headers()
+    current = inject_headers()
     with _tracer.start_as_current_span(
         "INSERT outbox",
         context=cause_context(messages[0].causation_id) if messages else None,
@@ -60,16 +60,16 @@ async def enqueue(conn: Connection, *messages: Envelope) -> None:
             "messaging.batch.message_count": len(messages),
         },
     ):
-        await conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) SELECT e, t, k, v, h FROM "
+            "unnest($1::uuid[], $2::text[], $3::text[], $4::bytea[], $5::jsonb[]) "
+            "WITH ORDINALITY AS u(e, t, k, v, h, n) ORDER BY n",
+            [m.event_id for m in messages],
+            [m.topic.value for m in messages],
+            [m.account_id for m in messages],
+            [encode(m) for m in messages],
             [
-                (
-                    m.event_id,
-                    m.topic.value,
-                    m.account_id,
-                    encode(m),
-                    {**(headers_caused_by(m.causation_id) or headers), TYPE_HEADER: m.type},
-                )
+                {**(headers_caused_by(m.causation_id) or current), TYPE_HEADER: m.type}
                 for m in messages
             ],
         )

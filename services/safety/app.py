@@ -14,4 +14,4 @@ from shared.service import ServiceRuntime
 async def build(runtime: ServiceRuntime[SafetySettings], clock: Clock = utc_now) -> None:
     settings = runtime.settings
     handlers = SafetyHandlers(settings.limits(), dataclasses.replace(runtime.emitter, clock=clock))
-    runtime.consume(readable_by("safety"), handlers.handle, acts_on=acts_on("safety"))
+    runtime.consume_batches(readable_by("safety"), handlers.handle_batch, acts_on=acts_on("safety"))

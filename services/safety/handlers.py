@@ -1,36 +1,26 @@
 """Thin handlers: lock the account, load state, ask the domain, store the effects, emit.
 
-Each runs inside the inbox's transaction, so the decision, the counters it moves
-and the outbox message commit together or not at all.
+A consumer batch comes in at once (`handle_batch`), inside the inbox's transaction, so a
+decision, the counters it moves and its outbox message commit together or not at all. It is
+applied in order as runs: consecutive requests (orders, withdrawals) each of another account
+are decided together (`batch.decide_run`); every other message alone, between the runs.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
-from datetime import datetime
+from collections.abc import Sequence
 
-from services.safety.domain import (
-    Limits,
-    OrderCheck,
-    WithdrawalCheck,
-    decide_order,
-    decide_withdrawal,
-    flag_for,
-    request_time,
-)
-from services.safety.domain.suspicious import Outcome
-from services.safety.domain.valuation import VALUATION_QUOTE
+from services.safety.batch import Run, decide_run, request_of
+from services.safety.domain import Limits
 from services.safety.errors import InvalidKillSwitch
 from services.safety.fills import book_fill_event
-from services.safety.post_trade import after_fill, after_order
+from services.safety.post_trade import after_fill
 from services.safety.reconciliation import halt_account
 from services.safety.store import SafetyStore
 from services.safety.store_controls import ControlsStore
 from services.safety.store_facts import FactStore
-from shared import metrics
 from shared.contracts.accounts import KillSwitchChanged, UnenforceableKillSwitch, UserRegistered
-from shared.contracts.decisions import SuspiciousActivityFlagged
 from shared.contracts.envelope import Envelope
 from shared.contracts.execution import (
     ExchangeKeyValidated,
@@ -41,12 +31,10 @@ from shared.contracts.execution import (
     PriceTick,
 )
 from shared.contracts.ledger import BalanceDiscrepancyDetected, FundsHoldRejected, HoldPurpose
-from shared.contracts.orders import PlaceOrder
 from shared.contracts.restrictions import RestrictionChanged
-from shared.contracts.wallet import RequestWithdrawal
 from shared.db import Connection
 from shared.emitter import Emitter
-from shared.ids import derived_id
+from shared.inbox import in_trace_of
 
 log = logging.getLogger(__name__)
 
@@ -59,13 +47,26 @@ class SafetyHandlers:
         self._emitter = emitter
         self._clock = emitter.clock
 
-    async def handle(self, conn: Connection, message: Envelope) -> None:
-        """The inbox handler: every message safety consumes comes through here."""
+    async def handle_batch(self, conn: Connection, messages: Sequence[Envelope]) -> None:
+        """The inbox's batch handler: every message safety consumes comes through here."""
+        run = Run()
+        for message in messages:
+            request = request_of(message)
+            if request is None or not run.admits(message, request):
+                if run.messages:
+                    await decide_run(conn, self._emitter, self._limits, run.messages)
+                run = Run()
+            if request is not None:
+                run.add(message, request)
+                continue
+            with in_trace_of(message):
+                await self._apply(conn, message)
+        if run.messages:
+            await decide_run(conn, self._emitter, self._limits, run.messages)
+
+    async def _apply(self, conn: Connection, message: Envelope) -> None:
+        """A message that is not a request: applied alone."""
         match message.payload:
-            case PlaceOrder() as command:
-                await self._place_order(conn, message, command)
-            case RequestWithdrawal() as command:
-                await self._request_withdrawal(conn, message, command)
             case PriceTick() as tick:
                 await FactStore(conn).save_price(
                     tick.symbol, tick.venue, tick.price, tick.sequence, message.occurred_at
@@ -102,99 +103,6 @@ class SafetyHandlers:
                 await halt_account(conn, self._emitter, message)
             case _:
                 return  # CancelOrder, RecordDeposit and the rest: not safety's concern
-
-    async def _place_order(self, conn: Connection, message: Envelope, command: PlaceOrder) -> None:
-        store, order, account_id = SafetyStore(conn), command.order, message.account_id
-        await store.lock_account(account_id)
-        if await store.order_decided(order.order_id):
-            log.warning("order %s already decided; %s ignored", order.order_id, message.event_id)
-            return
-        now = self._clock()
-        requested_at = request_time(message.occurred_at, now, self._limits.request_max_skew)
-        accepted_at = message.occurred_at
-        symbols = [order.symbol, f"{order.quote}/{VALUATION_QUOTE}"]
-        inputs = await store.decision_inputs(account_id, now, order.base, requested_at=requested_at)
-        controls = ControlsStore(conn)
-        sent = await controls.sent_orders(account_id, order.symbol, accepted_at)
-        check = OrderCheck(
-            account_id=account_id,
-            command=command,
-            account=dataclasses.replace(inputs.account, sent_orders=sent),
-            limits=self._limits.with_overrides(inputs.limit_overrides),
-            prices=await store.price_book(symbols),
-            switches=inputs.switches,
-            now=now,
-            market=await store.market(order.exchange, order.symbol),
-            requested_at=requested_at,
-            accepted_at=accepted_at,
-            restrictions=await controls.restrictions(account_id, order.symbol),
-        )
-        decision = decide_order(check)
-        await store.record_order(account_id, order, decision, now, requested_at, accepted_at)
-        await _emit(conn, self._emitter, message, decision.outcome, order.order_id, now)
-        await after_order(conn, self._emitter, message, order.order_id, requested_at, check.limits)
-
-    async def _request_withdrawal(
-        self, conn: Connection, message: Envelope, command: RequestWithdrawal
-    ) -> None:
-        store, withdrawal, account_id = SafetyStore(conn), command.withdrawal, message.account_id
-        await store.lock_account(account_id)
-        if await store.withdrawal_decided(withdrawal.withdrawal_id):
-            log.warning("withdrawal %s already decided; ignored", withdrawal.withdrawal_id)
-            return
-        now = self._clock()
-        requested_at = request_time(message.occurred_at, now, self._limits.request_max_skew)
-        inputs = await store.decision_inputs(account_id, now, requested_at=requested_at)
-        check = WithdrawalCheck(
-            account_id=account_id,
-            command=command,
-            account=inputs.account,
-            limits=self._limits.with_overrides(inputs.limit_overrides),
-            prices=await store.price_book([f"{withdrawal.asset}/{VALUATION_QUOTE}"]),
-            switches=inputs.switches,
-            now=now,
-            requested_at=requested_at,
-            restrictions=await ControlsStore(conn).restrictions(account_id),
-        )
-        decision = decide_withdrawal(check)
-        await store.record_withdrawal(account_id, withdrawal, decision, now, requested_at)
-        await _emit(conn, self._emitter, message, decision.outcome, withdrawal.withdrawal_id, now)
-
-
-async def _emit(
-    conn: Connection,
-    emitter: Emitter,
-    cause: Envelope,
-    outcome: Outcome,
-    correlation_id: str,
-    now: datetime,
-) -> None:
-    """One decision per order or withdrawal: its event id is derived from the id it decides.
-    A request held for suspicious activity is flagged too, in the same outbox transaction."""
-
-    async def emit(payload: Outcome | SuspiciousActivityFlagged, kind: str) -> None:
-        await emitter.emit(
-            conn,
-            payload,
-            account_id=cause.account_id,
-            correlation_id=correlation_id,
-            cause=cause,
-            now=now,
-            event_id=derived_id(kind, correlation_id),
-        )
-
-    flag = flag_for(outcome)
-    await emit(outcome, "safety.decision")
-    if flag is not None:
-        await emit(flag, "safety.flag")
-        log.warning("%s %s held by rule %s", flag.request_kind, flag.request_id, flag.rule)
-    reason = getattr(outcome, "reason", None)
-    metrics.DECISIONS.labels(_snake_case(outcome.TYPE), str(reason or "")).inc()
-
-
-def _snake_case(name: str) -> str:
-    """`OrderRejected` → `order_rejected`: the metric's decision label."""
-    return "".join(f"_{c.lower()}" if c.isupper() else c for c in name).lstrip("_")
 
 
 async def _change_kill_switch(

@@ -3,7 +3,8 @@
 * A booked fill counts toward the execution throttle (`halts.halt_account`, changed by
   `safety:execution_throttle`) and is compared with the account's fills of the other side for
   a wash trade.
-* A decided order counts toward the order-to-trade ratio.
+* A decided order counts toward the order-to-trade ratio (a run of decided orders, each of
+  another account, is counted at once: `after_orders`).
 
 Surveillance raises `SuspiciousActivityFlagged` (`held: false`) once per episode; the flag's
 event id is derived from the episode's first match, and the match is recorded in the inbox's
@@ -13,6 +14,8 @@ transaction, so a redelivered message neither counts again nor flags again.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from services.safety.domain import Limits
@@ -34,6 +37,7 @@ from shared.contracts.orders import Side
 from shared.db import Connection
 from shared.emitter import Emitter
 from shared.ids import derived_id
+from shared.inbox import in_trace_of
 
 log = logging.getLogger(__name__)
 THROTTLED_BY = "safety:execution_throttle"
@@ -63,23 +67,35 @@ async def after_fill(
         await _flag(conn, emitter, message, found, fill.order_id, key=fill.trade_id, now=at)
 
 
-async def after_order(
-    conn: Connection,
-    emitter: Emitter,
-    message: Envelope,
-    order_id: str,
-    requested_at: datetime,
-    limits: Limits,
-) -> None:
-    """An order just decided (first time): the account's orders per fill over the window."""
-    store, account_id = SurveillanceStore(conn), message.account_id
-    window = limits.order_to_trade_window
-    orders, fills = await store.activity(account_id, requested_at - window)
-    found = order_to_trade(orders, fills, limits)
-    if found is not None and await store.match(
-        account_id, ORDER_TO_TRADE_RATIO, "", requested_at, window
-    ):
-        await _flag(conn, emitter, message, found, order_id, key=order_id, now=requested_at)
+@dataclass(frozen=True)
+class OrderDecided:
+    """An order just decided (first time), with what its post-trade check reads."""
+
+    message: Envelope
+    order_id: str
+    requested_at: datetime
+    limits: Limits
+
+
+async def after_orders(conn: Connection, emitter: Emitter, decided: Sequence[OrderDecided]) -> None:
+    """Orders just decided (each of another account): each account's orders per fill over the
+    window, counted in one statement; a match (rare) is recorded and flagged one at a time."""
+    store = SurveillanceStore(conn)
+    counts = await store.activity(
+        [(d.message.account_id, d.requested_at - d.limits.order_to_trade_window) for d in decided]
+    )
+    for d in decided:
+        message, window = d.message, d.limits.order_to_trade_window
+        found = order_to_trade(*counts[message.account_id], d.limits)
+        if found is None:
+            continue
+        with in_trace_of(message):
+            if await store.match(
+                message.account_id, ORDER_TO_TRADE_RATIO, "", d.requested_at, window
+            ):
+                await _flag(
+                    conn, emitter, message, found, d.order_id, key=d.order_id, now=d.requested_at
+                )
 
 
 async def _flag(

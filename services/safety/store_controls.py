@@ -7,6 +7,7 @@ transaction, with the account locked, so a decision sees every earlier one of it
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 
 import asyncpg
@@ -18,15 +19,21 @@ from shared.contracts.restrictions import RestrictionChanged, RestrictionScope
 from shared.db import Connection
 
 SENT_LOOKBACK = timedelta(hours=1)
-"""How far either side of an order its possible duplicates are loaded (the longest window)."""
+"""How far either side of an order its possible duplicates are loaded at most (the longest
+window)."""
+ZERO_TIME = timedelta(0)
 
 _SENT_ORDERS = """
-SELECT order_id, symbol, side, order_type, amount, price, mode, exchange, accepted_at
-FROM order_decisions
-WHERE account_id = $1 AND symbol = $2 AND approved AND accepted_at IS NOT NULL
-  AND accepted_at > $3 AND accepted_at < $4
-ORDER BY accepted_at
+SELECT q.account_id, d.order_id, d.symbol, d.side, d.order_type, d.amount, d.price, d.mode,
+    d.exchange, d.accepted_at
+FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::timestamptz[])
+    AS q(account_id, symbol, after, before)
+JOIN order_decisions AS d ON d.account_id = q.account_id AND d.symbol = q.symbol
+    AND d.approved AND d.accepted_at IS NOT NULL
+    AND d.accepted_at > q.after AND d.accepted_at < q.before
+ORDER BY q.account_id, d.accepted_at
 """
+"""For each (account, symbol, window) asked, its approved orders of the symbol accepted in it."""
 
 
 def _sent(row: asyncpg.Record) -> SentOrder:
@@ -44,32 +51,54 @@ def _sent(row: asyncpg.Record) -> SentOrder:
     return SentOrder(spec, row["accepted_at"])
 
 
+def restrictions_of(
+    found: frozenset[tuple[RestrictionScope, str]], account_id: str, symbol: str | None = None
+) -> Restrictions:
+    """Of the restrictions `found`, those in force on this account and, if given, this symbol
+    (what one request's decision reads)."""
+    mine = {(RestrictionScope.ACCOUNT, account_id)}
+    if symbol is not None:
+        mine.add((RestrictionScope.SYMBOL, symbol))
+    return Restrictions(found & mine)
+
+
 class ControlsStore:
     def __init__(self, conn: Connection) -> None:
         self._conn = conn
 
     async def sent_orders(
-        self, account_id: str, symbol: str, accepted_at: datetime
-    ) -> tuple[SentOrder, ...]:
-        """The account's approved orders of `symbol` accepted within an hour of `accepted_at`."""
-        rows = await self._conn.fetch(
-            _SENT_ORDERS,
-            account_id,
-            symbol,
-            accepted_at - SENT_LOOKBACK,
-            accepted_at + SENT_LOOKBACK,
-        )
-        return tuple(_sent(row) for row in rows)
+        self, asked: Sequence[tuple[str, str, datetime, timedelta]]
+    ) -> dict[str, tuple[SentOrder, ...]]:
+        """For each (account, symbol, accepted at, duplicate window) asked (each account once):
+        the account's approved orders of the symbol accepted less than the window (an hour at
+        most) before or after then, by account: the only ones the duplicate rule compares."""
+        sent: dict[str, list[SentOrder]] = {account_id: [] for account_id, _, _, _ in asked}
+        windows = [(a, s, at, min(w, SENT_LOOKBACK)) for a, s, at, w in asked if w > ZERO_TIME]
+        if windows:
+            rows = await self._conn.fetch(
+                _SENT_ORDERS,
+                [account_id for account_id, _, _, _ in windows],
+                [symbol for _, symbol, _, _ in windows],
+                [accepted_at - window for _, _, accepted_at, window in windows],
+                [accepted_at + window for _, _, accepted_at, window in windows],
+            )
+            for row in rows:
+                sent[row["account_id"]].append(_sent(row))
+        return {account_id: tuple(orders) for account_id, orders in sent.items()}
 
-    async def restrictions(self, account_id: str, symbol: str | None = None) -> Restrictions:
-        """The restrictions in force on this account and, if given, this symbol."""
+    async def restrictions(
+        self, account_ids: Iterable[str], symbols: Iterable[str]
+    ) -> frozenset[tuple[RestrictionScope, str]]:
+        """The restrictions in force on any of these accounts or symbols (`Restrictions.of`
+        picks one request's)."""
         rows = await self._conn.fetch(
             "SELECT scope, target FROM restrictions WHERE restricted AND ("
-            "(scope = 'account' AND target = $1) OR (scope = 'symbol' AND target = $2))",
-            account_id,
-            symbol,
+            "(scope = 'account' AND target = ANY($1::text[])) OR "
+            "(scope = 'symbol' AND target = ANY($2::text[])))",
+            sorted(set(account_ids)),
+            sorted(set(symbols)),
         )
-        return Restrictions(frozenset((RestrictionScope(r["scope"]), r["target"]) for r in rows))
+        return frozenset((RestrictionScope(r["scope"]), r["target"]) for r in rows)
 
     async def save_restriction(self, change: RestrictionChanged, changed_at: datetime) -> None:
         """The newest change of a restriction wins, whatever order the changes arrive in. A

@@ -7,6 +7,7 @@ fill is counted exactly when it is booked: a redelivered message changes nothing
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -98,18 +99,20 @@ class SurveillanceStore:
             for r in rows
         )
 
-    async def activity(self, account_id: str, since: datetime) -> tuple[int, int]:
-        """(orders sent, fills booked) by the account after `since`."""
-        row = await self._conn.fetchrow(
-            "SELECT (SELECT count(*) FROM order_decisions "
-            "        WHERE account_id = $1 AND requested_at > $2) AS orders, "
-            "       (SELECT count(*) FROM booked_fills "
-            "        WHERE account_id = $1 AND filled_at > $2) AS fills",
-            account_id,
-            since,
+    async def activity(self, asked: Sequence[tuple[str, datetime]]) -> dict[str, tuple[int, int]]:
+        """For each (account, since) asked (each account once): (orders sent, fills booked) by
+        the account after `since`, by account."""
+        rows = await self._conn.fetch(
+            "SELECT q.account_id, "
+            "       (SELECT count(*) FROM order_decisions AS d "
+            "        WHERE d.account_id = q.account_id AND d.requested_at > q.since) AS orders, "
+            "       (SELECT count(*) FROM booked_fills AS f "
+            "        WHERE f.account_id = q.account_id AND f.filled_at > q.since) AS fills "
+            "FROM unnest($1::text[], $2::timestamptz[]) AS q(account_id, since)",
+            [account_id for account_id, _ in asked],
+            [since for _, since in asked],
         )
-        assert row is not None
-        return row["orders"], row["fills"]
+        return {r["account_id"]: (r["orders"], r["fills"]) for r in rows}
 
     async def match(
         self, account_id: str, rule: str, subject: str, at: datetime, window: timedelta

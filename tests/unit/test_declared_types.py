@@ -33,7 +33,9 @@ class Untouchable:
 
 def handlers() -> dict[str, Handle]:
     return {
-        "safety": safety.SafetyHandlers(SafetySettings().limits(), Emitter("safety")).handle,
+        "safety": lambda conn, message: safety.SafetyHandlers(
+            SafetySettings().limits(), Emitter("safety")
+        ).handle_batch(conn, [message]),
         "ledger": ledger.make_handler(LedgerPolicy(), emitter=Emitter("ledger")),
         "execution": execution.ExecutionHandler(
             venue_for=lambda conn, name: None, emitter=Emitter("execution")
