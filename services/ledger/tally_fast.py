@@ -14,17 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from services.ledger.domain import ZERO
 from services.ledger.domain.accounts import UNKNOWN_VENUE, WORLD_OWNER
 from services.ledger.replay_wire import (
-    Logged,
-    OrderApproved,
-    OrderCancelled,
-    OrderFailed,
-    OrderFilled,
-    RecordDeposit,
+    ApprovedRecord,
+    CancelledRecord,
+    DepositRecord,
+    FailedRecord,
+    FilledRecord,
 )
 from services.ledger.tally_rows import (
     AVAILABLE,
@@ -48,9 +47,8 @@ if TYPE_CHECKING:
     from services.ledger.tally import Tally
 
 
-def deposit_credited(tally: Tally, logged: Logged) -> bool:
-    body = logged.body
-    assert isinstance(body, RecordDeposit)
+def deposit_credited(tally: Tally, logged: DepositRecord) -> bool:
+    body = logged.payload
     key = ("deposit", body.venue, body.reference)
     if body.deposit_id in tally.deposits or key in tally.booked:
         return False
@@ -68,9 +66,8 @@ def deposit_credited(tally: Tally, logged: Logged) -> bool:
     return True
 
 
-def hold_placed(tally: Tally, logged: Logged) -> bool:
-    body = logged.body
-    assert isinstance(body, OrderApproved)
+def hold_placed(tally: Tally, logged: ApprovedRecord) -> bool:
+    body = logged.payload
     order, owner = body.order, logged.account_id
     hold_id = order.order_id
     existing = tally.holds.get(hold_id)
@@ -102,9 +99,8 @@ def hold_placed(tally: Tally, logged: Logged) -> bool:
     return True
 
 
-def fill_settled(tally: Tally, logged: Logged) -> bool:
-    body = logged.body
-    assert isinstance(body, OrderFilled)
+def fill_settled(tally: Tally, logged: FilledRecord) -> bool:
+    body = logged.payload
     owner, order_id = logged.account_id, body.order_id
     hold = tally.holds.get(order_id)
     assets = tally.assets_of(body.symbol)
@@ -173,9 +169,8 @@ def fill_settled(tally: Tally, logged: Logged) -> bool:
     return True
 
 
-def hold_released(tally: Tally, logged: Logged) -> bool:
-    body = logged.body
-    assert isinstance(body, OrderCancelled | OrderFailed)
+def hold_released(tally: Tally, logged: CancelledRecord | FailedRecord) -> bool:
+    body = logged.payload
     owner, order_id = logged.account_id, body.order_id
     hold = tally.holds.get(order_id)
     if hold is None:
@@ -193,11 +188,11 @@ def hold_released(tally: Tally, logged: Logged) -> bool:
     return True
 
 
-FAST_STEPS: dict[str, Callable[[Tally, Logged], bool]] = {
-    "RecordDeposit": deposit_credited,
-    "OrderApproved": hold_placed,
-    "OrderFilled": fill_settled,
-    "OrderCancelled": hold_released,
-    "OrderFailed": hold_released,
+FAST_STEPS: dict[type, Callable[[Tally, Any], bool]] = {
+    DepositRecord: deposit_credited,
+    ApprovedRecord: hold_placed,
+    FilledRecord: fill_settled,
+    CancelledRecord: hold_released,
+    FailedRecord: hold_released,
 }
 """The fast step for each message type; every other type goes to `decide`."""
