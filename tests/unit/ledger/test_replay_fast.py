@@ -245,3 +245,14 @@ def _equal(ours: object, theirs: object) -> None:
         assert Decimal(ours) == theirs and str(Decimal(ours)) == str(theirs)
     else:
         assert ours == theirs
+
+
+def test_what_a_message_says_under_the_records_own_names_is_not_taken() -> None:
+    """`raw` and `when` are the record's (the bytes read, `occurred_at` parsed): a message
+    carrying those keys is read as if it did not, or by the contract."""
+    message = deposit("10")
+    data = json.loads(encode(message))
+    for extra in ({"raw": "AAAA", "when": "2000-01-01T00:00:00Z"}, {"raw": 1, "when": "x"}):
+        raw = json.dumps({**data, **extra}).encode()
+        [logged] = read_log([raw]).relevant
+        assert (logged.raw, logged.when) == (raw, message.occurred_at)
