@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 
 import asyncpg
@@ -223,10 +224,10 @@ async def replay_from_database(server_url: str, report: Report, events: int) -> 
         with no_cycle_collection(), stopwatch() as t:
             reading = Reading([])
             query = "SELECT value FROM replay_log ORDER BY id"
-            await copy_column(conn, query, lambda values: read_log(values, reading))
+            await copy_column(conn, query, partial(read_log, reading=reading))
             tally = Tally().fold(reading.relevant)
             folded = tally.applied + len(tally.refused)
-            del reading, tally
+            del reading, tally  # freed before the collector is back: it has nothing to scan
         report.add(
             "ledger_replay_pg",
             "ledger replay: read from PostgreSQL (binary COPY) + decoded + folded",

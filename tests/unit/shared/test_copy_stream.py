@@ -30,7 +30,7 @@ def read(data: bytes, cuts: list[int]) -> tuple[list[bytes], ColumnReader]:
     got: list[bytes] = []
     reader = ColumnReader(got.extend)
     start = 0
-    for cut in sorted({min(c, len(data)) for c in cuts}) + [len(data)]:
+    for cut in [*sorted({min(c, len(data)) for c in cuts}), len(data)]:
         reader.feed(data[start:cut])
         start = cut
     reader.close()
