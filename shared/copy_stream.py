@@ -3,8 +3,8 @@
 A server-side cursor answers one FETCH at a time and builds a record object per row; COPY
 streams the rows as they are produced, and the binary format carries a bytea as its bytes
 (the text format would send it hex-encoded, twice the size). `copy_column` parses the stream
-into plain `bytes` values and hands them over a chunk at a time, as they arrive: the caller
-works on one chunk while PostgreSQL produces the next.
+into plain `bytes` values and hands them over `BATCH_ROWS` at a time, as they arrive: the
+caller works on one batch while PostgreSQL fills the socket with the next.
 """
 
 from __future__ import annotations
@@ -18,6 +18,9 @@ SIGNATURE = b"PGCOPY\n\xff\r\n\x00"
 _HEADER = struct.Struct(">11sii")
 _ROW = struct.Struct(">hi")
 _END = struct.Struct(">h")
+BATCH_ROWS = 20_000
+"""Rows handed over at a time. Not every chunk: while the sink works, the server waits for the
+socket to drain, and on a busy machine each wake-up it then needs costs more than the rows."""
 """A row: its field count (-1 ends the stream), then the first field's length (-1: NULL)."""
 
 
@@ -28,9 +31,11 @@ class CopyFormatError(ValueError):
 class ColumnReader:
     """Parses a binary COPY stream of one column, fed in chunks of any size."""
 
-    def __init__(self, sink: Callable[[list[bytes]], object]) -> None:
+    def __init__(self, sink: Callable[[list[bytes]], object], batch_rows: int = BATCH_ROWS) -> None:
         self.sink = sink
+        self.batch_rows = batch_rows
         self.rows = 0
+        self._batch: list[bytes] = []
         self.ended = False
         self._pending = b""
         self._header = True
@@ -47,7 +52,7 @@ class ColumnReader:
                 raise CopyFormatError("not a binary COPY stream")
             position = _HEADER.size + extension
             self._header = False
-        values: list[bytes] = []
+        values = self._batch
         keep, row_at = values.append, _ROW.unpack_from
         while position + 6 <= size:
             fields, length = row_at(data, position)
@@ -65,6 +70,11 @@ class ColumnReader:
         elif fields != 1:
             raise CopyFormatError(f"a row of {fields} fields, not 1")
         self._pending = data[position:]
+        if len(values) >= self.batch_rows:
+            self._flush()
+
+    def _flush(self) -> None:
+        values, self._batch = self._batch, []
         if values:
             self.rows += len(values)
             self.sink(values)
@@ -72,6 +82,7 @@ class ColumnReader:
     def close(self) -> None:
         if not self.ended or self._pending:
             raise CopyFormatError("the COPY stream ended in the middle of a row")
+        self._flush()
 
 
 async def copy_column(

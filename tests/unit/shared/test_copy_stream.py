@@ -26,9 +26,9 @@ def stream(values: list[bytes | None], fields: int = 1) -> bytes:
     return b"".join(out)
 
 
-def read(data: bytes, cuts: list[int]) -> tuple[list[bytes], ColumnReader]:
+def read(data: bytes, cuts: list[int], batch: int = 7) -> tuple[list[bytes], ColumnReader]:
     got: list[bytes] = []
-    reader = ColumnReader(got.extend)
+    reader = ColumnReader(got.extend, batch_rows=batch)
     start = 0
     for cut in [*sorted({min(c, len(data)) for c in cuts}), len(data)]:
         reader.feed(data[start:cut])
@@ -40,9 +40,12 @@ def read(data: bytes, cuts: list[int]) -> tuple[list[bytes], ColumnReader]:
 @given(
     st.lists(st.binary(max_size=300) | st.none(), max_size=40),
     st.lists(st.integers(0, 12_000), max_size=30),
+    st.integers(1, 50),
 )
-def test_values_come_back_whatever_the_chunks(values: list[bytes | None], cuts: list[int]) -> None:
-    got, reader = read(stream(values), cuts)
+def test_values_come_back_whatever_the_chunks(
+    values: list[bytes | None], cuts: list[int], batch: int
+) -> None:
+    got, reader = read(stream(values), cuts, batch)
     assert got == [b"" if v is None else v for v in values]
     assert reader.rows == len(values)
 
