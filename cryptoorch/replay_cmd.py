@@ -35,7 +35,7 @@ from services.ledger.replay import (
     live_balances,
     write_scratch,
 )
-from services.ledger.replay_wire import Logged, read_log
+from services.ledger.replay_wire import Logged, no_cycle_collection, read_log
 from services.ledger.settings import LedgerSettings
 from services.ledger.tally import Tally
 from shared.contracts.access import readable_by
@@ -185,7 +185,8 @@ def replay_ledger_command(
     columns = (*Progress.get_default_columns(), MofNCompleteColumn())
     console = Console(stderr=True)
     with Progress(*columns, console=console, disable=not show_progress, transient=True) as bar:
-        report = run_check(replay_ledger(source, scratch_schema, bar))
+        with no_cycle_collection():
+            report = run_check(replay_ledger(source, scratch_schema, bar))
     if as_json:
         typer.echo(json.dumps(report.as_dict(), indent=2))
     else:

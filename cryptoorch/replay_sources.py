@@ -14,6 +14,7 @@ from rich.progress import Progress
 
 from cryptoorch import runtime_info
 from cryptoorch.exits import CannotCheck
+from shared.copy_stream import copy_column
 from shared.db import connect
 from shared.kafka import topic_partitions
 from shared.kafka_access import KafkaAccess
@@ -22,7 +23,7 @@ OUTBOX_PRODUCERS = ("gateway", "safety", "execution", "ledger")
 """Whose outboxes hold what the ledger consumes (the ledger's own: re-driven dead letters)."""
 STALL_SECONDS = 30.0
 BATCH_RECORDS = 50_000
-"""Records read (from the broker or an outbox cursor) and decoded at a time."""
+"""Records read from the broker at a time."""
 FETCH_BYTES = 64 * 1024 * 1024
 
 
@@ -74,8 +75,8 @@ async def read_topics(access: KafkaAccess, topics: list[str], progress: Progress
 
 
 async def read_outboxes(topics: list[str], progress: Progress) -> list[bytes]:
-    """Every row on `topics` in the producers' outbox logs, published or not, read through a
-    server-side cursor in chunks of `BATCH_RECORDS`."""
+    """Every row on `topics` in the producers' outbox logs, published or not, streamed out with
+    binary COPY (`shared.copy_stream`)."""
     task = progress.add_task("reading the outboxes", total=None)
     values: list[bytes] = []
     query = "SELECT value FROM outbox WHERE topic = ANY($1::text[]) ORDER BY id"
@@ -84,12 +85,13 @@ async def read_outboxes(topics: list[str], progress: Progress) -> list[bytes]:
             conn = await connect(runtime_info.service_database_url(service))
         except asyncpg.InvalidCatalogNameError:
             raise CannotCheck(f"no {service} database: its outbox cannot be read") from None
+
+        def keep(rows: list[bytes]) -> None:
+            values.extend(rows)
+            progress.advance(task, len(rows))
+
         try:
-            async with conn.transaction(readonly=True):
-                cursor = await conn.cursor(query, topics)
-                while rows := await cursor.fetch(BATCH_RECORDS):
-                    values += [r[0] for r in rows]
-                    progress.advance(task, len(rows))
+            await copy_column(conn, query, keep, topics)
         finally:
             await conn.close()
     return values

@@ -99,7 +99,7 @@ async def dead_lettered(conn: Connection) -> set[str]:
 
 def in_live_order(messages: list[Logged], order: Mapping[str, int]) -> list[Logged]:
     """`in_application_order` for the fast decoder's messages (the ignored ones are gone)."""
-    log = sorted(messages, key=lambda m: m.occurred_at)
+    log = sorted(messages, key=lambda m: m.when)
     applied = sorted((m for m in log if m.event_id in order), key=lambda m: order[m.event_id])
     return applied + [m for m in log if m.event_id not in order]
 

@@ -8,7 +8,10 @@ writes them. A message it does not accept (another form the contract allows, an 
 junk) goes to the contract's own `decode`, which says what it is. What it accepts, `decode`
 accepts with the same values; `tests/unit/ledger/test_replay_fast.py` checks both directions.
 
-Messages the ledger ignores are recognised by their envelope alone: their bodies are not read.
+One pass: the envelope's `type` picks the record struct (`DepositRecord`, `FilledRecord`, ...)
+and msgspec reads envelope and body together into it; the record is what the fold takes (no
+second object per message). Messages the ledger ignores fail that pass on their `type` and are
+recognised by their envelope alone: their bodies are not read.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import gc
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated
 
 import msgspec
@@ -129,31 +132,72 @@ class OrderFailed(msgspec.Struct, gc=False):
 
 
 Body = RecordDeposit | OrderApproved | OrderFilled | OrderCancelled | OrderFailed
-_ENVELOPE = msgspec.json.Decoder(_Envelope)
-_DECODERS: dict[str, msgspec.json.Decoder[Body]] = {
-    cls.__name__: msgspec.json.Decoder(cls)
-    for cls in (RecordDeposit, OrderApproved, OrderFilled, OrderCancelled, OrderFailed)
-}
 
 
-@dataclass(slots=True)
-class Logged:
-    """One message of the log the ledger acts on, as replay needs it."""
+_UNSET = datetime.min.replace(tzinfo=UTC)
 
-    event_id: str
-    occurred_at: datetime
-    account_id: str
-    type: str
-    body: Body | None
-    """Read by the fast decoder, or None: then `envelope` holds the contract's reading."""
-    raw: bytes
-    envelope: Envelope | None = None
+
+class Record(msgspec.Struct, tag_field="type", kw_only=True, gc=False):
+    """A message the ledger acts on, envelope and body read in one pass (the `type` picks the
+    body). `raw` and `when` are set by `read_log` (whatever the message says under those names
+    is overwritten): the bytes read, and `occurred_at` as a datetime."""
+
+    event_id: EventId
+    version: Annotated[int, msgspec.Meta(ge=1)]
+    occurred_at: Timestamp
+    producer: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    account_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    correlation_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    causation_id: EventId | None = None
+    raw: bytes = b""
+    when: datetime = _UNSET
 
     def message(self) -> Envelope:
         """The contract's reading (decoded on first use: the fast decoder accepted it)."""
-        if self.envelope is None:
-            self.envelope = decode(self.raw)
+        return decode(self.raw)
+
+
+class DepositRecord(Record, tag="RecordDeposit"):
+    payload: RecordDeposit
+
+
+class ApprovedRecord(Record, tag="OrderApproved"):
+    payload: OrderApproved
+
+
+class FilledRecord(Record, tag="OrderFilled"):
+    payload: OrderFilled
+
+
+class CancelledRecord(Record, tag="OrderCancelled"):
+    payload: OrderCancelled
+
+
+class FailedRecord(Record, tag="OrderFailed"):
+    payload: OrderFailed
+
+
+Fast = DepositRecord | ApprovedRecord | FilledRecord | CancelledRecord | FailedRecord
+_ENVELOPE = msgspec.json.Decoder(_Envelope)
+_RECORD: msgspec.json.Decoder[Fast] = msgspec.json.Decoder(Fast)
+
+
+@dataclass(slots=True)
+class ByContract:
+    """A message the fast decoder did not accept, as the contract's `decode` read it."""
+
+    event_id: str
+    when: datetime
+    account_id: str
+    raw: bytes
+    envelope: Envelope
+
+    def message(self) -> Envelope:
         return self.envelope
+
+
+Logged = Fast | ByContract
+"""One message of the log the ledger acts on, as replay needs it."""
 
 
 @dataclass
@@ -166,42 +210,47 @@ class Reading:
 
 
 def read_log(values: Iterable[bytes], reading: Reading | None = None) -> Reading:
-    """The messages the ledger acts on, in the order given; counts the rest."""
+    """The messages the ledger acts on, in the order given; counts the rest.
+
+    Callers that read a whole log wrap the run in `no_cycle_collection` (see there)."""
     reading = reading or Reading([])
-    with no_cycle_collection():
-        _read(values, reading)
+    keep, record_of, fromisoformat = reading.relevant.append, _RECORD.decode, datetime.fromisoformat
+    errors = (msgspec.ValidationError, msgspec.DecodeError, ValueError)
+    for raw in values:
+        try:
+            if len(raw) <= MAX_MESSAGE_BYTES:
+                record = record_of(raw)
+                if record.version == 1 and (
+                    type(record) is not ApprovedRecord or _consistent(record.payload)
+                ):
+                    record.when, record.raw = fromisoformat(record.occurred_at), raw
+                    keep(record)
+                    continue
+        except errors:
+            pass
+        _read_other(raw, reading)
     return reading
 
 
-def _read(values: Iterable[bytes], reading: Reading) -> None:
-    keep = reading.relevant.append
-    envelope_of, decoders, fromisoformat = _ENVELOPE.decode, _DECODERS, datetime.fromisoformat
-    for raw in values:
-        try:
-            if len(raw) > MAX_MESSAGE_BYTES:
-                raise ValueError("too big")
-            env = envelope_of(raw)
+def _read_other(raw: bytes, reading: Reading) -> None:
+    """A message of a type the ledger ignores (known by its envelope alone), or the contract's."""
+    try:
+        if len(raw) <= MAX_MESSAGE_BYTES:
+            env = _ENVELOPE.decode(raw)
             kind = env.type
             if kind not in RELEVANT_TYPES and (kind, env.version) in _REGISTERED:
-                fromisoformat(env.occurred_at)  # a valid envelope, or the contract decides
+                datetime.fromisoformat(env.occurred_at)  # a valid envelope, or the contract decides
                 reading.ignored += 1
-                continue
-            body = decoders[kind].decode(env.payload) if env.version == 1 else None
-            if body is not None and _consistent(body):
-                when = fromisoformat(env.occurred_at)
-                keep(Logged(env.event_id, when, env.account_id, kind, body, raw))
-                continue
-        except (msgspec.ValidationError, msgspec.DecodeError, ValueError, KeyError):
-            pass
-        _read_by_contract(raw, reading)
+                return
+    except (msgspec.ValidationError, msgspec.DecodeError, ValueError):
+        pass
+    _read_by_contract(raw, reading)
 
 
-def _consistent(body: Body) -> bool:
-    """The cross-field rules of the contract's models (`OrderSpec`: a price iff a limit)."""
-    if isinstance(body, OrderApproved):
-        order = body.order
-        return (order.type is OrderType.LIMIT) == (order.price is not None)
-    return True
+def _consistent(body: OrderApproved) -> bool:
+    """The cross-field rule of the contract's `OrderSpec`: a price iff a limit."""
+    order = body.order
+    return (order.type is OrderType.LIMIT) == (order.price is not None)
 
 
 def _read_by_contract(raw: bytes, reading: Reading) -> None:
@@ -214,9 +263,7 @@ def _read_by_contract(raw: bytes, reading: Reading) -> None:
         reading.ignored += 1
         return
     event_id, when = str(envelope.event_id), envelope.occurred_at
-    reading.relevant.append(
-        Logged(event_id, when, envelope.account_id, envelope.type, None, raw, envelope)
-    )
+    reading.relevant.append(ByContract(event_id, when, envelope.account_id, raw, envelope))
 
 
 @contextmanager

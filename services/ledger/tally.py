@@ -29,7 +29,7 @@ from services.ledger.domain import (
 from services.ledger.domain.accounts import WORLD_OWNER
 from services.ledger.domain.settlement import symbol_assets
 from services.ledger.errors import LedgerError, MalformedMessage, NegativeUserBalance
-from services.ledger.replay_wire import Logged, no_cycle_collection
+from services.ledger.replay_wire import Logged
 from services.ledger.tally_fast import FAST_STEPS
 from services.ledger.tally_rows import (
     AVAILABLE,
@@ -72,13 +72,14 @@ class Tally:
     def fold(self, messages: Iterable[Logged]) -> Tally:
         """Apply `messages` in the order given; a redelivered event id is skipped."""
         seen: set[str] = set()
-        fast = FAST_STEPS
-        with exact(), no_cycle_collection():
+        see, step_for = seen.add, FAST_STEPS.get
+        with exact():
             for message in messages:
-                if message.event_id in seen:
+                event_id = message.event_id
+                if event_id in seen:
                     continue
-                seen.add(message.event_id)
-                step = fast.get(message.type) if message.body is not None else None
+                see(event_id)
+                step = step_for(type(message))
                 try:
                     if step is not None and step(self, message):
                         continue
@@ -125,25 +126,30 @@ class Tally:
 
     def book(self, rows: list[Row], owner: str, cause: str) -> None:
         """All or nothing, like `Book._book` and the database transaction."""
-        booked = self.booked
+        booked, balances = self.booked, self.balances
         for key, _ in rows:
             if key in booked:
                 raise LedgerError(f"{EntryKey(EntryKind(key[0]), key[1], key[2])} booked twice")
-        changes: dict[Account, Decimal] = {}
+        after: dict[Account, Decimal] = {}
+        get = balances.get
         for _, postings in rows:
             for account, amount in postings:
-                changes[account] = changes[account] + amount if account in changes else amount
-        balances, user = self.balances, USER
-        get = balances.get
-        updated = [(a, get(a, ZERO) + delta) for a, delta in changes.items() if delta]
-        for account, amount in updated:
+                after[account] = (
+                    after[account] if account in after else get(account, ZERO)
+                ) + amount
+        user = USER
+        for account, amount in after.items():
             if amount < 0 and account[2] in user:
-                below = sorted(a for a, v in updated if v < 0 and a[2] in user)
+                below = sorted(a for a, v in after.items() if v < 0 and a[2] in user)
                 keys = [AccountKey(o, asset, Bucket(b)) for o, asset, b in below]
                 raise NegativeUserBalance(f"would overdraw {keys}")
-        balances.update(updated)
-        self.journal += [(key, owner, cause, postings) for key, postings in rows]
-        booked.update(key for key, _ in rows)
+        for account, amount in after.items():
+            if amount or account in balances:  # an account netted to zero is not opened
+                balances[account] = amount
+        journal = self.journal
+        for key, postings in rows:
+            journal.append((key, owner, cause, postings))
+            booked.add(key)
 
     def assets_of(self, symbol: str) -> tuple[str, str] | None:
         """(base, quote), or None for a symbol that is not BASE/QUOTE."""

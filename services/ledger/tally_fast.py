@@ -14,17 +14,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from services.ledger.domain import ZERO
 from services.ledger.domain.accounts import UNKNOWN_VENUE, WORLD_OWNER
 from services.ledger.replay_wire import (
-    Logged,
-    OrderApproved,
-    OrderCancelled,
-    OrderFailed,
-    OrderFilled,
-    RecordDeposit,
+    ApprovedRecord,
+    CancelledRecord,
+    DepositRecord,
+    FailedRecord,
+    FilledRecord,
 )
 from services.ledger.tally_rows import (
     AVAILABLE,
@@ -48,9 +47,8 @@ if TYPE_CHECKING:
     from services.ledger.tally import Tally
 
 
-def deposit_credited(tally: Tally, logged: Logged) -> bool:
-    body = logged.body
-    assert isinstance(body, RecordDeposit)
+def deposit_credited(tally: Tally, logged: DepositRecord) -> bool:
+    body = logged.payload
     key = ("deposit", body.venue, body.reference)
     if body.deposit_id in tally.deposits or key in tally.booked:
         return False
@@ -68,9 +66,8 @@ def deposit_credited(tally: Tally, logged: Logged) -> bool:
     return True
 
 
-def hold_placed(tally: Tally, logged: Logged) -> bool:
-    body = logged.body
-    assert isinstance(body, OrderApproved)
+def hold_placed(tally: Tally, logged: ApprovedRecord) -> bool:
+    body = logged.payload
     order, owner = body.order, logged.account_id
     hold_id = order.order_id
     existing = tally.holds.get(hold_id)
@@ -90,21 +87,25 @@ def hold_placed(tally: Tally, logged: Logged) -> bool:
         else:
             worst = Decimal(body.reference_price) * (1 + Decimal(body.price_band))
         cost = amount * worst * tally.fee_factor
-        asset, size = quote, cost.quantize(QUANTUM, rounding=ROUND_CEILING)
-    user = (owner, asset, AVAILABLE)
-    if size <= 0 or size > max(tally.balances.get(user, ZERO), ZERO):
+        asset, size = quote, cost.quantize(QUANTUM, ROUND_CEILING)
+    user, key, balances = (owner, asset, AVAILABLE), ("hold", hold_id, ""), tally.balances
+    available = balances.get(user, ZERO)
+    if size <= 0 or size > available or key in tally.booked:
         return False
-    moved = ((user, -size), ((owner, asset, HELD), size))
-    tally.book([(("hold", hold_id, ""), moved)], owner, logged.event_id)
+    # `Tally.book` of the one entry, inline: available covers it, so nothing can go negative
+    held, minus = (owner, asset, HELD), -size
+    balances[user] = available + minus
+    balances[held] = balances.get(held, ZERO) + size
+    tally.journal.append((key, owner, logged.event_id, ((user, minus), (held, size))))
+    tally.booked.add(key)
     purpose = HoldPurpose.ORDER
     tally.holds[hold_id] = HoldRow(owner, purpose, asset, order.exchange, size, size, OPEN)
     tally.applied += 1
     return True
 
 
-def fill_settled(tally: Tally, logged: Logged) -> bool:
-    body = logged.body
-    assert isinstance(body, OrderFilled)
+def fill_settled(tally: Tally, logged: FilledRecord) -> bool:
+    body = logged.payload
     owner, order_id = logged.account_id, body.order_id
     hold = tally.holds.get(order_id)
     assets = tally.assets_of(body.symbol)
@@ -123,46 +124,48 @@ def fill_settled(tally: Tally, logged: Logged) -> bool:
     base, quote = assets
     venue = hold.venue or UNKNOWN_VENUE
     amount, price, fee = Decimal(body.amount), Decimal(body.price), Decimal(body.fee)
-    custody = f"venue:{venue}"
+    custody = "venue:" + venue
     gross = amount * price
     # (asset, user amount, counterparty), credits before debits as `settle` orders them
     if body.side == "buy":
-        credits = [(base, amount, (custody, base, CUSTODY))]
-        due = gross.quantize(QUANTUM, rounding=ROUND_CEILING)
+        credit = (base, amount, (custody, base, CUSTODY))
+        due = gross.quantize(QUANTUM, ROUND_CEILING)
         debits = [(quote, due, (custody, quote, CUSTODY))]
     else:
-        proceeds = gross.quantize(QUANTUM, rounding=ROUND_FLOOR)
-        credits = [(quote, proceeds, (custody, quote, CUSTODY))]
+        proceeds = gross.quantize(QUANTUM, ROUND_FLOOR)
+        credit = (quote, proceeds, (custody, quote, CUSTODY))
         debits = [(base, amount, (custody, base, CUSTODY))]
     if fee > 0:
-        debits.append((body.fee_asset, fee, (f"fees:{venue}", body.fee_asset, FEES)))
-    balances = tally.balances
-    spendable = {
-        a: balances.get((owner, a, AVAILABLE), ZERO) for a in (base, quote, body.fee_asset)
-    }
+        debits.append((body.fee_asset, fee, ("fees:" + venue, body.fee_asset, FEES)))
     postings: list[Posting] = []
-    for asset, credit, account in credits:
-        if credit:
-            postings += ((account, -credit), ((owner, asset, AVAILABLE), credit))
-        spendable[asset] += credit
-    hold_left, used = hold.remaining, ZERO
+    credited, credit_amount, counterparty = credit
+    if credit_amount:
+        postings += ((counterparty, -credit_amount), ((owner, credited, AVAILABLE), credit_amount))
+    spendable: dict[str, Decimal] | None = None  # read only when the hold does not cover a debit
+    hold_asset, hold_left = hold.asset, hold.remaining
     for asset, due, account in debits:
-        from_hold = min(due, hold_left) if hold.asset == asset else ZERO
+        from_hold = min(due, hold_left) if hold_asset == asset else ZERO
         hold_left -= from_hold
-        used += from_hold
-        from_available = min(due - from_hold, max(spendable[asset], ZERO))
-        spendable[asset] -= from_available
-        if due - from_hold - from_available > 0:
-            return False  # a shortfall to suspense, and a discrepancy: `decide` says it
         if from_hold:
             postings += (((owner, asset, HELD), -from_hold), (account, from_hold))
+        rest = due - from_hold
+        if not rest:
+            continue
+        if spendable is None:
+            get = tally.balances.get
+            spendable = {a: get((owner, a, AVAILABLE), ZERO) for a in (base, quote, body.fee_asset)}
+            spendable[credited] += credit_amount
+        from_available = min(rest, max(spendable[asset], ZERO))
+        spendable[asset] -= from_available
+        if rest - from_available > 0:
+            return False  # a shortfall to suspense, and a discrepancy: `decide` says it
         if from_available:
             postings += (
                 ((owner, asset, AVAILABLE), -from_available),
                 (account, from_available),
             )
     rows: list[Row] = [(key, tuple(postings))] if postings else []
-    remaining = hold.remaining - used
+    remaining = hold_left
     closing = body.status is FillStatus.FILLED
     if closing and remaining:
         held, free = (owner, hold.asset, HELD), (owner, hold.asset, AVAILABLE)
@@ -173,9 +176,8 @@ def fill_settled(tally: Tally, logged: Logged) -> bool:
     return True
 
 
-def hold_released(tally: Tally, logged: Logged) -> bool:
-    body = logged.body
-    assert isinstance(body, OrderCancelled | OrderFailed)
+def hold_released(tally: Tally, logged: CancelledRecord | FailedRecord) -> bool:
+    body = logged.payload
     owner, order_id = logged.account_id, body.order_id
     hold = tally.holds.get(order_id)
     if hold is None:
@@ -193,11 +195,11 @@ def hold_released(tally: Tally, logged: Logged) -> bool:
     return True
 
 
-FAST_STEPS: dict[str, Callable[[Tally, Logged], bool]] = {
-    "RecordDeposit": deposit_credited,
-    "OrderApproved": hold_placed,
-    "OrderFilled": fill_settled,
-    "OrderCancelled": hold_released,
-    "OrderFailed": hold_released,
+FAST_STEPS: dict[type, Callable[[Tally, Any], bool]] = {
+    DepositRecord: deposit_credited,
+    ApprovedRecord: hold_placed,
+    FilledRecord: fill_settled,
+    CancelledRecord: hold_released,
+    FailedRecord: hold_released,
 }
 """The fast step for each message type; every other type goes to `decide`."""
