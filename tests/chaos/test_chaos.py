@@ -33,9 +33,10 @@ from cryptoorch.check import check_system
 from cryptoorch.check_cmd import print_report
 from shared.contracts import Topic
 from shared.settings import database_url_for
-from tests.support.chaos import Broker, Monkey, inject_poison, plan_kills
+from tests.support.chaos import Broker, Monkey, inject_poison, plan_kills, poison
 from tests.support.client import ApiUser, create_admin
 from tests.support.load import Load, price_feed
+from tests.support.parking import parks
 from tests.support.system import SERVICES, System, system_env
 from tests.support.waiting import eventually
 
@@ -55,9 +56,14 @@ SECOND_INSTANCES = sorted({s for k, s in INSTANCES.items() if k != s})
 KILLS_EACH = max(3, int(CHAOS_SECONDS // 20))
 POISON = "chaos-poison"
 POISONED_TOPIC = Topic.ORDER_COMMANDS.value
-POISON_CONSUMERS = {"safety", "execution", "audit"}
-"""Every service that consumes `POISONED_TOPIC`: each must park every poison message."""
-POISON_MESSAGES = 2
+PARKED_BY = {
+    service: count
+    for service in SERVICES
+    if (count := sum(parks(service, POISONED_TOPIC, value) for value in poison(POISON)))
+}
+"""How many poison messages each consumer of `POISONED_TOPIC` must park: every one it would
+try to apply (it skips, undecoded, a type it does not act on)."""
+POISON_CONSUMERS = set(PARKED_BY)
 LIFTED_LIMITS = {
     "CRYPTOORCH_HOURLY_TRADE_LIMIT": "1000000",
     "CRYPTOORCH_DAILY_VOLUME_LIMIT_USD": "100000000000",
@@ -146,7 +152,7 @@ async def poison_parked_by(chaos: Chaos) -> set[str]:
             )
         finally:
             await conn.close()
-        if count >= POISON_MESSAGES:
+        if count >= PARKED_BY[service]:
             parked.add(service)
     return parked
 
@@ -229,10 +235,9 @@ async def test_every_request_ends_once_and_every_cent_adds_up_through_crashes(
         async def restart_the_broker() -> None:
             await asyncio.sleep(broker_at)
             await chaos.broker.restart(broker_down_for, monkey.note)
-            assert (
-                await inject_poison(chaos.broker.bootstrap_servers, POISONED_TOPIC, POISON)
-                == POISON_MESSAGES
-            )
+            assert await inject_poison(
+                chaos.broker.bootstrap_servers, POISONED_TOPIC, POISON
+            ) == len(poison(POISON))
             monkey.note(f"poison injected on {POISONED_TOPIC}")
 
         watching = asyncio.Event()

@@ -9,12 +9,10 @@ from typing import Any
 
 from services.ledger.invariants import check_invariants
 from shared.contracts import Payload, Topic, UndecodableMessage, decode
-from shared.contracts.access import SERVICES, acts_on, readable_by
 from shared.contracts.accounts import KillSwitchChanged
 from shared.contracts.audit import AuditCheckpoint
 from shared.contracts.deadletter import DeadLettered
 from shared.contracts.decisions import OrderApproved
-from shared.contracts.envelope import peek_type
 from shared.contracts.execution import DepositDetected, PriceTick
 from shared.contracts.ledger import BalanceChanged
 from shared.contracts.orders import OrderSpec, OrderType, PlaceOrder, Side
@@ -24,20 +22,6 @@ from tests.security.system_support import connect_to, prefix_of, query
 from tests.support.client import ApiUser
 from tests.support.system import System
 from tests.support.topics import read_topic
-
-CONSUMED_BY: dict[str, set[str]] = {service: set(readable_by(service)) for service in SERVICES}
-
-
-def parks(service: str, topic: str, value: bytes) -> bool:
-    """Whether `service`'s consumer parks `value` read from `topic`: it reads the topic, and
-    the message has no readable type or one it acts on (it skips the others undecoded)."""
-    if topic not in CONSUMED_BY[service]:
-        return False
-    kinds, kind = acts_on(service), peek_type(value)
-    return kinds is None or kind is None or kind in kinds
-
-
-"""Each service and the topics it consumes (its consumer group parks what it cannot read)."""
 
 
 def unknown_version_payloads(user_id: str) -> dict[Topic, Payload]:

@@ -26,10 +26,8 @@ from shared.contracts.envelope import new_message
 from shared.ids import new_id
 from shared.infra.resolve import Infrastructure
 from tests.security.poison import (
-    CONSUMED_BY,
     ledger_problems,
     parked_by,
-    parks,
     state_of,
     unknown_version_payloads,
 )
@@ -42,6 +40,7 @@ from tests.security.system_support import (
     running_system,
 )
 from tests.support.client import ApiUser, balances_of, create_admin
+from tests.support.parking import CONSUMED_BY, parks
 from tests.support.system import System
 from tests.support.topics import publish_raw
 from tests.support.waiting import eventually

@@ -97,23 +97,28 @@ async def end_offsets(broker: KafkaAccess | str) -> dict[TopicPartition, int]:
         await consumer.stop()
 
 
-async def inject_poison(bootstrap_servers: str, topic: str, marker: str) -> int:
+def poison(marker: str) -> list[bytes]:
     """Messages no consumer can apply (not JSON; an unknown version), each carrying `marker`."""
-    poison = [
+    return [
         f"{marker}: this is not JSON {{".encode(),
         (
             '{"type": "PlaceOrder", "version": 99, "event_id": "00000000-0000-0000-0000-'
             f'000000000099", "payload": {{"note": "{marker}"}}}}'
         ).encode(),
     ]
+
+
+async def inject_poison(bootstrap_servers: str, topic: str, marker: str) -> int:
+    """Publish `poison(marker)` on `topic`; how many messages."""
+    messages = poison(marker)
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, acks="all")
     await producer.start()
     try:
-        for value in poison:
+        for value in messages:
             await producer.send_and_wait(topic, value, key=marker.encode())
     finally:
         await producer.stop()
-    return len(poison)
+    return len(messages)
 
 
 KNOWN_CRASHES = {
