@@ -38,7 +38,7 @@ from shared.infra.resolve import Infrastructure
 from shared.kafka import ensure_topics, make_producer
 from shared.settings import database_url_for
 from tests.conftest import FAST_GROUPS
-from tests.support.chaos import Monkey, end_offsets
+from tests.support.chaos import CHECKPOINT_OFTEN, Monkey, end_offsets
 from tests.support.client import ApiUser, create_admin
 from tests.support.cluster import cluster_env, cluster_of, open_to_services, services_env
 from tests.support.load import Load, price_feed
@@ -92,7 +92,12 @@ async def failover(
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 1_000_000))
     print(f"\nfailover run: CHAOS_SEED={seed} CHAOS_SECONDS={CHAOS_SECONDS:.0f}")
     services = {k: v for k, v in service_env.items() if k not in GROUP_TIMING}
-    base = {**services, **cluster_env(kafka_cluster), "CRYPTOORCH_PAPER_SEED": str(seed)}
+    base = {
+        **services,
+        **cluster_env(kafka_cluster),
+        **CHECKPOINT_OFTEN,
+        "CRYPTOORCH_PAPER_SEED": str(seed),
+    }
     env = system_env(base, tmp_path)
     await open_to_services(kafka_cluster, env["CRYPTOORCH_DB_PREFIX"])
     system = System(

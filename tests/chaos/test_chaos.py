@@ -33,7 +33,14 @@ from cryptoorch.check import check_system
 from cryptoorch.check_cmd import print_report
 from shared.contracts import Topic
 from shared.settings import database_url_for
-from tests.support.chaos import Broker, Monkey, inject_poison, plan_kills, poison
+from tests.support.chaos import (
+    CHECKPOINT_OFTEN,
+    Broker,
+    Monkey,
+    inject_poison,
+    plan_kills,
+    poison,
+)
 from tests.support.client import ApiUser, create_admin
 from tests.support.load import Load, price_feed
 from tests.support.parking import parks
@@ -94,7 +101,12 @@ async def chaos(service_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Ch
     seed = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 1_000_000))
     print(f"\nchaos run: CHAOS_SEED={seed} CHAOS_SECONDS={CHAOS_SECONDS:.0f}")
     broker = Broker(tmp_path / "broker")
-    base = {**service_env, **LIFTED_LIMITS, "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers}
+    base = {
+        **service_env,
+        **LIFTED_LIMITS,
+        **CHECKPOINT_OFTEN,
+        "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+    }
     env = system_env({**base, "CRYPTOORCH_PAPER_SEED": str(seed)}, tmp_path)
     system = System(env, tmp_path / "logs", f"http://127.0.0.1:{env['CRYPTOORCH_GATEWAY_PORT']}")
     admin: ApiUser | None = None

@@ -34,7 +34,7 @@ from cryptoorch.check_cmd import print_report
 from cryptoorch.check_venues import VenueRecords
 from services.execution.domain.orders import client_order_id
 from shared.settings import database_url_for
-from tests.support.chaos import Monkey, plan_kills
+from tests.support.chaos import CHECKPOINT_OFTEN, Monkey, plan_kills
 from tests.support.client import ApiUser, create_admin
 from tests.support.simbinance import SimBinance, running_simbinance
 from tests.support.simbinance.faults import ORDER_PATH, random_faults
@@ -97,7 +97,13 @@ async def chaos(service_env: dict[str, str], tmp_path: Path) -> AsyncIterator[Ve
     async with running_simbinance(markets=markets) as sim:
         sim.book.fill_parts = 2
         sim.book.client_ids_unique_among_open_only = True  # as Binance: a resend could duplicate
-        env = system_env({**service_env, **SETTINGS, "CRYPTOORCH_PAPER_SEED": str(seed)}, tmp_path)
+        settings = {
+            **service_env,
+            **SETTINGS,
+            **CHECKPOINT_OFTEN,
+            "CRYPTOORCH_PAPER_SEED": str(seed),
+        }
+        env = system_env(settings, tmp_path)
         env["CRYPTOORCH_EXCHANGE_URL_OVERRIDES"] = json.dumps({VENUE: sim.base_url})
         url = f"http://127.0.0.1:{env['CRYPTOORCH_GATEWAY_PORT']}"
         system = System(env, tmp_path / "logs", url)

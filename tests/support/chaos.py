@@ -121,6 +121,10 @@ async def inject_poison(bootstrap_servers: str, topic: str, marker: str) -> int:
     return len(messages)
 
 
+CHECKPOINT_OFTEN = {"CRYPTOORCH_AUDIT_CHECKPOINT_EVERY": "100"}
+"""A chaos run is shorter than the default 1,000 appends or 60 s: with these, the audit takes
+checkpoints through the kills, and `cryptoorch check` holds the chain to them."""
+
 KNOWN_CRASHES = {
     "Unable to bootstrap from": "started while the broker was down: `ServiceRuntime.start` "
     "creates the topics first and exits when it cannot (shared/service.py)",
