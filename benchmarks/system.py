@@ -15,14 +15,17 @@ import httpx
 import psutil
 
 from benchmarks import kill_switch
-from benchmarks.harness import Report, p50_p99
+from benchmarks.harness import Report, p50_p99, skip_backlog
 from benchmarks.hops import hop_delays
 from benchmarks.load import in_second_process
 from benchmarks.messages import message_counts
 from cryptoorch.runtime_info import SERVICES
 from cryptoorch.supervisor import Supervisor
 from cryptoorch.up import load_or_create_secrets
+from shared.contracts.access import readable_by
 from shared.infra.processes import free_port
+from shared.kafka import ensure_topics
+from shared.kafka_access import KafkaAccess
 from shared.settings import database_url_for
 
 UNLIMITED = {
@@ -136,6 +139,9 @@ async def run(server_url: str, bootstrap: str, report: Report, scratch: Path, sc
         "CRYPTOORCH_AUDIT_CHECKPOINT_FILE": str(scratch / "checkpoints.jsonl"),
         "CRYPTOORCH_LOG_LEVEL": "WARNING",
     }
+    await ensure_topics(KafkaAccess(bootstrap))
+    for name in SERVICES:  # what earlier suites left on the topics is not this suite's orders
+        await skip_backlog(bootstrap, f"{prefix}.{name}", readable_by(name))
     supervisor = Supervisor(env, scratch / "logs", announce=False)
     for name in SERVICES:
         supervisor.start(name)
