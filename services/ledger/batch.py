@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from services.ledger import store_batch
+from services.ledger import store_batch, store_book
 from services.ledger.domain import (
     ZERO,
     AccountKey,
@@ -91,7 +91,7 @@ async def _apply_run(
     with exact():
         outcomes = [Decided(m, need, _decide(loaded, m, need, policy)) for m, need in run]
         decided = await _with_balance_changes(conn, outcomes)
-    await store_batch.book(conn, [(d.message, d.outcome) for d in decided])
+    await store_book.book(conn, [(d.message, d.outcome) for d in decided])
     envelopes = []
     for d in decided:
         count_decisions(d.outcome.events)

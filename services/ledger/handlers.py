@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.ledger import store
+from services.ledger import store, store_book
 from services.ledger.domain import LedgerPolicy, Needs, decide, needs, touched_user_assets
 from services.ledger.domain.reconcile import ReconcilePolicy
 from services.ledger.venue_check import reconcile
@@ -33,8 +33,7 @@ def make_handler(
         owner = message.account_id
         view = await store.load_view(conn, owner, need)
         outcome = decide(owner, message.payload, view, policy)
-        await store.record_applied(conn, message)
-        await store.book(conn, owner, outcome, message)
+        await store_book.book(conn, [(message, outcome)])
         changed = await store.balance_changes(
             conn, owner, touched_user_assets(outcome.entries, owner)
         )

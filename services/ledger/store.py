@@ -1,4 +1,5 @@
-"""The ledger's SQL: load (and lock) what a decision reads, book what it decided."""
+"""The ledger's SQL for one message: load (and lock) what its decision reads; the balances it
+reports. `store_book` writes what it decided."""
 
 from __future__ import annotations
 
@@ -13,19 +14,12 @@ from services.ledger.domain import (
     Hold,
     HoldStatus,
     Needs,
-    Outcome,
     View,
-    net_changes,
 )
 from services.ledger.domain.accounts import WORLD_OWNER
-from services.ledger.errors import NegativeUserBalance
-from shared.contracts.envelope import Envelope
 from shared.contracts.ledger import (
     BalanceChanged,
-    DepositCredited,
-    DepositRejected,
     HoldPurpose,
-    LedgerDiscrepancy,
 )
 from shared.db import Connection
 
@@ -84,124 +78,6 @@ async def load_view(conn: Connection, owner: str, need: Needs) -> View:
         already_booked=booked,
         world=world,
         deposit_decided=decided,
-    )
-
-
-async def book(conn: Connection, owner: str, outcome: Outcome, cause: Envelope) -> None:
-    """Write the outcome's entries, balances, hold and discrepancies (in the caller's tx)."""
-    for journal_entry in outcome.entries:
-        key = journal_entry.key
-        entry_id = await conn.fetchval(
-            "INSERT INTO journal (kind, reference, subreference, account_id, cause_event_id) "
-            "VALUES ($1, $2, $3, $4, $5) RETURNING entry_id",
-            key.kind.value,
-            key.reference,
-            key.subreference,
-            owner,
-            cause.event_id,
-        )
-        postings = journal_entry.postings
-        await conn.execute(
-            "INSERT INTO postings (entry_id, owner, asset, bucket, amount) "
-            "SELECT $1, * FROM unnest($2::text[], $3::text[], $4::text[], $5::numeric[])",
-            entry_id,
-            [p.account.owner for p in postings],
-            [p.account.asset for p in postings],
-            [p.account.bucket.value for p in postings],
-            [p.amount for p in postings],
-        )
-    await _update_balances(conn, outcome)
-    if outcome.hold is not None:
-        await _save_hold(conn, outcome.hold)
-    await _record_deposits(conn, owner, outcome, cause)
-    found = [e for e in outcome.events if isinstance(e, LedgerDiscrepancy)]
-    if found:
-        await conn.executemany(
-            "INSERT INTO discrepancies (account_id, hold_id, asset, amount, detail, cause_event_id)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
-            [(owner, d.hold_id, d.asset, d.amount, d.detail, cause.event_id) for d in found],
-        )
-
-
-async def _record_deposits(conn: Connection, owner: str, outcome: Outcome, cause: Envelope) -> None:
-    """Remember each deposit decided (credited or rejected): it is decided once."""
-    rows = [
-        (
-            e.deposit_id,
-            owner,
-            e.venue,
-            e.reference,
-            "credited" if isinstance(e, DepositCredited) else "rejected",
-            e.reason.value if isinstance(e, DepositRejected) else None,
-            cause.event_id,
-        )
-        for e in outcome.events
-        if isinstance(e, DepositCredited | DepositRejected)
-    ]
-    if rows:
-        await conn.executemany(
-            "INSERT INTO deposits (deposit_id, account_id, venue, reference, status, reason, "
-            "cause_event_id) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            rows,
-        )
-
-
-async def _update_balances(conn: Connection, outcome: Outcome) -> None:
-    """Guarded: a user bucket that would go below zero refuses the whole message."""
-    changes = net_changes(outcome.entries)
-    if not changes:
-        return
-    accounts = sorted(changes)
-    columns = (
-        [a.owner for a in accounts],
-        [a.asset for a in accounts],
-        [a.bucket.value for a in accounts],
-    )
-    await conn.execute(
-        "INSERT INTO balances (owner, asset, bucket, is_user) "
-        "SELECT o, a, b, b IN ('available', 'held') "
-        "FROM unnest($1::text[], $2::text[], $3::text[]) AS t(o, a, b) "
-        "ORDER BY o, a, b ON CONFLICT DO NOTHING",
-        *columns,
-    )
-    updated = await conn.fetchval(
-        "WITH changed AS ("
-        "  UPDATE balances SET amount = balances.amount + t.delta"
-        "  FROM unnest($1::text[], $2::text[], $3::text[], $4::numeric[]) AS t(o, a, b, delta)"
-        "  WHERE balances.owner = t.o AND balances.asset = t.a AND balances.bucket = t.b"
-        "    AND (NOT balances.is_user OR balances.amount + t.delta >= 0)"
-        "  RETURNING 1) SELECT count(*) FROM changed",
-        *columns,
-        [changes[a] for a in accounts],
-    )
-    if updated != len(accounts):
-        raise NegativeUserBalance(f"refused: a change would overdraw one of {accounts}")
-
-
-async def _save_hold(conn: Connection, hold: Hold) -> None:
-    await conn.execute(
-        f"INSERT INTO holds ({HOLD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-        "ON CONFLICT (hold_id) DO UPDATE SET remaining = EXCLUDED.remaining, "
-        "status = EXCLUDED.status, updated_at = now()",
-        hold.hold_id,
-        hold.owner,
-        hold.purpose.value,
-        hold.asset,
-        hold.venue,
-        hold.amount,
-        hold.remaining,
-        hold.status.value,
-    )
-
-
-async def record_applied(conn: Connection, message: Envelope) -> None:
-    """Remember the order the ledger applied messages in (replay folds them in that order)."""
-    await conn.execute(
-        "INSERT INTO applied_messages (event_id, type, account_id) VALUES ($1, $2, $3) "
-        "ON CONFLICT (event_id) DO NOTHING",
-        message.event_id,
-        message.type,
-        message.account_id,
     )
 
 

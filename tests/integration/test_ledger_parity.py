@@ -111,13 +111,7 @@ async def test_database_and_book_agree_on_every_balance_hold_and_event(
                 rows = await conn.fetch("SELECT value FROM outbox WHERE id > $1 ORDER BY id", last)
             assert [decode(bytes(r["value"])).payload for r in rows] == expected, message
         async with pool.acquire() as conn:
-            live = await live_balances(conn)
-            assert {k: v for k, v in live.items() if v != 0} == {
-                k: v for k, v in book.balances.items() if v != 0
-            }
-            assert await holds(conn) == book.holds
-            assert await check_invariants(conn) == []
-        assert book.violations() == []
+            await assert_ends_where_the_book_does(conn, book)
         assert {h.status for h in book.holds.values()} == set(HoldStatus)
     finally:
         await pool.close()
@@ -167,17 +161,22 @@ async def test_batches_decide_exactly_as_the_book_does_a_message_at_a_time(
                         pass
             rows = await conn.fetch("SELECT value FROM outbox ORDER BY id")
             assert [decode(bytes(r["value"])).payload for r in rows] == expected
-            live = await live_balances(conn)
-            assert {k: v for k, v in live.items() if v != 0} == {
-                k: v for k, v in book.balances.items() if v != 0
-            }
-            assert await holds(conn) == book.holds
-            assert await check_invariants(conn) == []
-        assert book.violations() == []
+            await assert_ends_where_the_book_does(conn, book)
         assert len(expected) > 800, "too few events to prove anything"
         assert refused >= 6 and redone >= 6, (refused, redone)
     finally:
         await pool.close()
+
+
+async def assert_ends_where_the_book_does(conn: Connection, book: Book) -> None:
+    """The live ledger's balances and holds are the book's; no invariant of either is broken."""
+    live = await live_balances(conn)
+    assert {k: v for k, v in live.items() if v != 0} == {
+        k: v for k, v in book.balances.items() if v != 0
+    }
+    assert await holds(conn) == book.holds
+    assert await check_invariants(conn) == []
+    assert book.violations() == []
 
 
 async def holds(conn: Connection) -> dict[str, Hold]:

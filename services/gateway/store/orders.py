@@ -138,22 +138,12 @@ async def save_status(
 
 async def insert_fill(conn: Connection, order_id: str, fill: Fill) -> bool:
     """False when this trade was recorded before (a redelivery): fills count once."""
-    inserted = await conn.fetchval(
-        "INSERT INTO order_fills (order_id, trade_id, amount, price, fee, fee_asset) "
-        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING RETURNING 1",
-        order_id,
-        fill.trade_id,
-        fill.amount,
-        fill.price,
-        fill.fee,
-        fill.fee_asset,
-    )
-    return inserted is not None
+    return bool(await insert_fills(conn, [(order_id, fill)]))
 
 
 async def insert_fills(conn: Connection, fills: list[tuple[str, Fill]]) -> list[str]:
-    """`insert_fill` for many, in order (the first of a trade counts): the orders that
-    gained a fill."""
+    """Record fills, in order (the first of a trade counts; a redelivery changes nothing):
+    the orders that gained one."""
     rows = await conn.fetch(
         "INSERT INTO order_fills (order_id, trade_id, amount, price, fee, fee_asset) "
         "SELECT o, t, a, p, f, fa FROM unnest($1::text[], $2::text[], $3::numeric[], "
@@ -170,7 +160,7 @@ async def insert_fills(conn: Connection, fills: list[tuple[str, Fill]]) -> list[
 
 
 async def fills_of_orders(conn: Connection, order_ids: list[str]) -> dict[str, list[Fill]]:
-    """`fills_of` for many orders, with one query."""
+    """Each order's fills, by trade id, with one query."""
     rows = await conn.fetch(
         "SELECT order_id, trade_id, amount, price, fee, fee_asset FROM order_fills "
         "WHERE order_id = ANY($1::text[]) ORDER BY order_id, trade_id",
@@ -184,12 +174,7 @@ async def fills_of_orders(conn: Connection, order_ids: list[str]) -> dict[str, l
 
 
 async def fills_of(conn: Connection, order_id: str) -> list[Fill]:
-    rows = await conn.fetch(
-        "SELECT trade_id, amount, price, fee, fee_asset FROM order_fills WHERE order_id = $1 "
-        "ORDER BY trade_id",
-        order_id,
-    )
-    return [Fill(**dict(row)) for row in rows]
+    return (await fills_of_orders(conn, [order_id])).get(order_id, [])
 
 
 async def save_fill_summary(
